@@ -1,0 +1,46 @@
+"""Engines for SQLite (the embedded default) and PostgreSQL, through the same SQLAlchemy code."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+log = logging.getLogger(__name__)
+
+SQLITE_SYNC_LEVELS = {"OFF", "NORMAL", "FULL", "EXTRA"}
+
+
+def make_engine(url: str, *, sqlite_synchronous: str = "FULL", echo: bool = False) -> Engine:
+    """Create an engine with the settings each backend needs to be safe under concurrent web workers.
+
+    SQLite runs in WAL mode (readers never block the one writer) with a busy timeout, so two gunicorn workers
+    writing at once wait for each other instead of failing; ``synchronous=FULL`` makes a commit durable on
+    disk before we answer. The folder of a SQLite file is created when missing.
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        level = sqlite_synchronous.upper()
+        if level not in SQLITE_SYNC_LEVELS:
+            raise ValueError(f"sqlite synchronous must be one of {sorted(SQLITE_SYNC_LEVELS)}, not {level!r}")
+        database = parsed.database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, echo=echo, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record) -> None:  # pragma: no cover - exercised by every test
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute(f"PRAGMA synchronous={level}")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"

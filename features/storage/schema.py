@@ -1,0 +1,181 @@
+"""Tables, as SQLAlchemy Core metadata, shared by SQLite and PostgreSQL.
+
+Core tables (not ORM classes) because the hot paths are bulk inserts and column reads into pandas, where the ORM
+only adds cost. Alembic migrations in ``features/storage/migrations`` create exactly these tables; a test checks
+the two never drift apart.
+"""
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+# Stable constraint names, so migrations can refer to them on every database.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "pk": "pk_%(table_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    }
+)
+
+# SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+ID_LEN = 128
+
+customers = Table(
+    "customers",
+    metadata,
+    Column("customer_id", String(ID_LEN), primary_key=True),
+    Column("name", String(200)),
+    Column("email", String(320)),
+    Column("phone", String(64)),
+    Column("tier", String(32)),
+    Column("age_band", String(32)),
+    Column("region", String(64)),
+    Column("language", String(16)),
+    Column("signup_at", DateTime),
+    Column("attributes", JSON),
+    Column("updated_at", DateTime, nullable=False),
+)
+
+items = Table(
+    "items",
+    metadata,
+    Column("item_id", String(ID_LEN), primary_key=True),
+    Column("name", String(300)),
+    Column("category", String(128), index=True),
+    Column("price", Float),
+    Column("stock", Integer),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("repeatable", Boolean, nullable=False, default=False),
+    Column("description", Text),
+    Column("attributes", JSON),
+    Column("updated_at", DateTime, nullable=False),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("event_id", String(ID_LEN), nullable=False),
+    Column("type", String(32), nullable=False),
+    Column("customer_id", String(ID_LEN), nullable=False),
+    Column("ts", DateTime, nullable=False),
+    Column("item_id", String(ID_LEN)),
+    Column("order_id", String(ID_LEN)),
+    Column("quantity", Float),
+    Column("amount", Float),
+    Column("currency", String(3)),
+    Column("device_id", String(ID_LEN)),
+    Column("ip", String(64)),
+    Column("country", String(2)),
+    Column("status", String(32)),
+    Column("is_fraud", Boolean),
+    Column("properties", JSON),
+    Column("received_at", DateTime, nullable=False),
+    UniqueConstraint("event_id"),
+    Index("ix_events_customer_id_ts", "customer_id", "ts"),
+    Index("ix_events_ts", "ts"),
+    Index("ix_events_item_id", "item_id"),
+)
+
+transactions = Table(
+    "transactions",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("event_id", String(ID_LEN), nullable=False),
+    Column("customer_id", String(ID_LEN), nullable=False),
+    Column("ts", DateTime, nullable=False),
+    Column("order_id", String(ID_LEN)),
+    Column("amount", Float, nullable=False),
+    Column("currency", String(3)),
+    Column("status", String(32)),
+    Column("device_id", String(ID_LEN)),
+    Column("ip", String(64)),
+    Column("country", String(2)),
+    Column("is_fraud", Boolean),
+    UniqueConstraint("event_id"),
+    Index("ix_transactions_customer_id_ts", "customer_id", "ts"),
+)
+
+chat_messages = Table(
+    "chat_messages",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("event_id", String(ID_LEN), nullable=False),
+    Column("customer_id", String(ID_LEN), nullable=False),
+    Column("conversation_id", String(ID_LEN)),
+    Column("ts", DateTime, nullable=False),
+    Column("direction", String(16), nullable=False),
+    Column("language", String(16)),
+    Column("text", Text, nullable=False),  # PII already masked
+    Column("embedding", LargeBinary),  # float32 little-endian, see features.text.embedder
+    Column("embedder", String(64)),
+    Column("sentiment", Float),
+    Column("intent", String(128)),
+    UniqueConstraint("event_id"),
+    Index("ix_chat_messages_customer_id_ts", "customer_id", "ts"),
+    Index("ix_chat_messages_conversation_id_ts", "conversation_id", "ts"),
+)
+
+profiles = Table(
+    "profiles",
+    metadata,
+    Column("customer_id", String(ID_LEN), primary_key=True),
+    Column("as_of", DateTime, nullable=False),
+    Column("segment", String(64)),
+    Column("features", JSON, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+)
+
+# Customers whose events were committed but whose profile has not been rebuilt since. Written in the same
+# transaction as the events, so a crash between commit and profile update is healed by the next refresh.
+profile_dirty = Table(
+    "profile_dirty",
+    metadata,
+    Column("customer_id", String(ID_LEN), primary_key=True),
+    Column("marked_at", DateTime, nullable=False),
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("name", String(128), nullable=False),
+    Column("version", String(64), nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("path", Text),
+    Column("data_hash", String(128)),
+    Column("metrics", JSON),
+    Column("state", JSON),  # small models (e.g. the segmenter) live here whole
+    UniqueConstraint("name", "version"),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("key_id", String(32), nullable=False),  # public part, shown in listings
+    Column("key_hash", String(128), nullable=False),  # sha256 of the whole key
+    Column("name", String(200)),
+    Column("scopes", String(400), nullable=False),  # space-separated
+    Column("created_at", DateTime, nullable=False),
+    Column("revoked_at", DateTime),
+    UniqueConstraint("key_id"),
+)

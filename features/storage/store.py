@@ -1,0 +1,363 @@
+"""The one store kefu reads and writes through: SQLAlchemy Core on SQLite or PostgreSQL.
+
+Writes of events are all-or-nothing per batch (one transaction), idempotent by ``event_id`` (``INSERT ... ON
+CONFLICT DO NOTHING RETURNING``, so two workers racing on the same id still store it once), and mark the
+touched customers dirty in the same transaction so no profile update can be lost to a crash.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Iterable, Iterator, Mapping, Sequence
+
+import pandas as pd
+from sqlalchemy import Connection, Engine, Table, delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from features.events import CUSTOMER_FIELDS, EVENT_COLUMNS, ITEM_FIELDS
+from features.storage import schema as s
+
+log = logging.getLogger(__name__)
+
+
+def utcnow() -> datetime:
+    """Naive UTC: every stored datetime is naive UTC, the one form both SQLite and PostgreSQL keep as given."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class InsertResult:
+    accepted: list[str]
+    duplicates: list[str]
+
+
+def _chunks(rows: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
+
+
+class SqlStore:
+    """Customers, items, events, transactions, chat messages, profiles, models and API keys."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._dialect = engine.dialect.name
+
+    # -- helpers ---------------------------------------------------------------------------------------------
+    def _insert(self, table: Table):
+        if self._dialect == "postgresql":
+            return postgresql.insert(table)
+        if self._dialect == "sqlite":
+            return sqlite.insert(table)
+        raise NotImplementedError(f"kefu supports SQLite and PostgreSQL, not {self._dialect}")
+
+    def _insert_missing(self, conn: Connection, table: Table, key: str, ids: Iterable[str]) -> None:
+        ids = sorted({i for i in ids if i})
+        if not ids:
+            return
+        now = utcnow()
+        rows = [{key: i, "updated_at": now} for i in ids]
+        if table is s.items:
+            for r in rows:
+                r.update(active=True, repeatable=False)
+        for chunk in _chunks(rows, 5000):
+            conn.execute(self._insert(table).on_conflict_do_nothing(index_elements=[key]), list(chunk))
+
+    def _upsert(self, conn: Connection, table: Table, key: str, rows: list[dict]) -> int:
+        """Insert or update; a field a record leaves out (None) keeps its stored value."""
+        if not rows:
+            return 0
+        columns = [c.name for c in table.columns]
+        full = [{c: r.get(c) for c in columns} for r in rows]
+        stmt = self._insert(table)
+        updates = {
+            c: func.coalesce(stmt.excluded[c], table.c[c]) for c in columns if c != key
+        }
+        stmt = stmt.on_conflict_do_update(index_elements=[key], set_=updates)
+        for chunk in _chunks(full, 2000):
+            conn.execute(stmt, list(chunk))
+        return len(rows)
+
+    # -- catalogue and customers -------------------------------------------------------------------------------
+    def upsert_customers(self, records: Sequence[Mapping[str, Any]]) -> int:
+        now = utcnow()
+        rows = []
+        for r in records:
+            row = {k: r.get(k) for k in CUSTOMER_FIELDS}
+            row["attributes"] = r.get("attributes")
+            row["updated_at"] = now
+            rows.append(row)
+        with self.engine.begin() as conn:
+            return self._upsert(conn, s.customers, "customer_id", rows)
+
+    def upsert_items(self, records: Sequence[Mapping[str, Any]]) -> int:
+        now = utcnow()
+        rows = []
+        for r in records:
+            row = {k: r.get(k) for k in ITEM_FIELDS}
+            row["attributes"] = r.get("attributes")
+            row["updated_at"] = now
+            rows.append(row)
+        with self.engine.begin() as conn:
+            return self._upsert(conn, s.items, "item_id", rows)
+
+    def get_customer(self, customer_id: str) -> dict | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(s.customers).where(s.customers.c.customer_id == customer_id)).mappings().first()
+        return dict(row) if row else None
+
+    # -- events ----------------------------------------------------------------------------------------------
+    def insert_events(
+        self,
+        events: Sequence[Mapping[str, Any]],
+        chats: Mapping[str, Mapping[str, Any]] | None = None,
+        *,
+        mark_dirty: bool = True,
+    ) -> InsertResult:
+        """Store a batch of normalised events in one transaction.
+
+        ``events`` rows carry the keys of ``EVENT_COLUMNS`` (plus optional ``properties``); ``chats`` maps the
+        event_id of each chat_message to its chat row (text already masked, embedding bytes). Customers and
+        items referenced for the first time get a bare row. Returns which ids were stored and which were
+        already there (or repeated inside the batch).
+        """
+        chats = chats or {}
+        now = utcnow()
+        seen: set[str] = set()
+        unique_rows: list[dict] = []
+        in_batch_dupes: list[str] = []
+        for e in events:
+            eid = e["event_id"]
+            if eid in seen:
+                in_batch_dupes.append(eid)
+                continue
+            seen.add(eid)
+            row = {c: e.get(c) for c in EVENT_COLUMNS}
+            row["properties"] = e.get("properties")
+            row["received_at"] = now
+            unique_rows.append(row)
+        if not unique_rows:
+            return InsertResult([], in_batch_dupes)
+
+        with self.engine.begin() as conn:
+            self._insert_missing(conn, s.customers, "customer_id", (r["customer_id"] for r in unique_rows))
+            self._insert_missing(conn, s.items, "item_id", (r["item_id"] for r in unique_rows))
+            stmt = (
+                self._insert(s.events)
+                .on_conflict_do_nothing(index_elements=["event_id"])
+                .returning(s.events.c.event_id)
+            )
+            accepted: list[str] = []
+            for chunk in _chunks(unique_rows, 5000):
+                accepted.extend(conn.execute(stmt, list(chunk)).scalars().all())
+            accepted_set = set(accepted)
+            fresh = [r for r in unique_rows if r["event_id"] in accepted_set]
+
+            payments = [
+                {
+                    "event_id": r["event_id"], "customer_id": r["customer_id"], "ts": r["ts"],
+                    "order_id": r["order_id"], "amount": r["amount"], "currency": r["currency"],
+                    "status": r["status"], "device_id": r["device_id"], "ip": r["ip"],
+                    "country": r["country"], "is_fraud": r["is_fraud"],
+                }
+                for r in fresh
+                if r["type"] == "payment"
+            ]
+            for chunk in _chunks(payments, 5000):
+                conn.execute(self._insert(s.transactions).on_conflict_do_nothing(index_elements=["event_id"]), list(chunk))
+
+            chat_rows = []
+            for r in fresh:
+                if r["type"] != "chat_message":
+                    continue
+                c = chats.get(r["event_id"], {})
+                chat_rows.append(
+                    {
+                        "event_id": r["event_id"], "customer_id": r["customer_id"], "ts": r["ts"],
+                        "conversation_id": c.get("conversation_id"), "direction": c.get("direction") or "customer",
+                        "language": c.get("language"), "text": c.get("text") or "",
+                        "embedding": c.get("embedding"), "embedder": c.get("embedder"),
+                        "sentiment": c.get("sentiment"), "intent": c.get("intent"),
+                    }
+                )
+            for chunk in _chunks(chat_rows, 2000):
+                conn.execute(self._insert(s.chat_messages).on_conflict_do_nothing(index_elements=["event_id"]), list(chunk))
+
+            if mark_dirty and fresh:
+                self._mark_dirty(conn, {r["customer_id"] for r in fresh}, now)
+
+        duplicates = [r["event_id"] for r in unique_rows if r["event_id"] not in accepted_set] + in_batch_dupes
+        return InsertResult(accepted, duplicates)
+
+    def _mark_dirty(self, conn: Connection, customer_ids: Iterable[str], now: datetime) -> None:
+        rows = [{"customer_id": c, "marked_at": now} for c in sorted(customer_ids)]
+        stmt = self._insert(s.profile_dirty)
+        stmt = stmt.on_conflict_do_update(index_elements=["customer_id"], set_={"marked_at": stmt.excluded.marked_at})
+        for chunk in _chunks(rows, 5000):
+            conn.execute(stmt, list(chunk))
+
+    def dirty_customers(self, limit: int | None = None) -> list[tuple[str, datetime]]:
+        q = select(s.profile_dirty.c.customer_id, s.profile_dirty.c.marked_at).order_by(s.profile_dirty.c.marked_at)
+        if limit:
+            q = q.limit(limit)
+        with self.engine.connect() as conn:
+            return [(r[0], r[1]) for r in conn.execute(q)]
+
+    def clear_dirty(self, marks: Sequence[tuple[str, datetime]]) -> None:
+        """Clear marks, unless a customer was marked again after we read the mark (then it stays dirty)."""
+        with self.engine.begin() as conn:
+            for customer_id, marked_at in marks:
+                conn.execute(
+                    delete(s.profile_dirty).where(
+                        s.profile_dirty.c.customer_id == customer_id, s.profile_dirty.c.marked_at <= marked_at
+                    )
+                )
+
+    def clear_all_dirty(self, before: datetime) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(s.profile_dirty).where(s.profile_dirty.c.marked_at <= before))
+
+    def data_clock(self) -> datetime | None:
+        """The newest event time stored: profiles count their windows back from it (see README)."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.max(s.events.c.ts))).scalar()
+
+    def count(self, table: str) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(s.metadata.tables[table])).scalar() or 0)
+
+    # -- reads into pandas --------------------------------------------------------------------------------------
+    def _frame(self, query, columns: Sequence[str]) -> pd.DataFrame:
+        with self.engine.connect() as conn:
+            result = conn.execute(query)
+            return pd.DataFrame(result.fetchall(), columns=list(columns))
+
+    def load_events(
+        self, customer_ids: Sequence[str] | None = None, until: datetime | None = None, types: Sequence[str] | None = None
+    ) -> pd.DataFrame:
+        cols = [s.events.c[c] for c in EVENT_COLUMNS]
+        q = select(*cols)
+        if customer_ids is not None:
+            if not customer_ids:
+                return pd.DataFrame(columns=list(EVENT_COLUMNS))
+            q = q.where(s.events.c.customer_id.in_(list(customer_ids)))
+        if until is not None:
+            q = q.where(s.events.c.ts <= until)
+        if types is not None:
+            q = q.where(s.events.c.type.in_(list(types)))
+        frame = self._frame(q, EVENT_COLUMNS)
+        frame["ts"] = pd.to_datetime(frame["ts"])
+        return frame
+
+    def iter_customer_ids(self, batch_size: int = 5000) -> Iterator[list[str]]:
+        """Every known customer id (customers table and events), in batches, sorted."""
+        with self.engine.connect() as conn:
+            ids = sorted(
+                set(conn.execute(select(s.customers.c.customer_id)).scalars())
+                | set(conn.execute(select(s.events.c.customer_id).distinct()).scalars())
+            )
+        for chunk in _chunks(ids, batch_size):
+            yield list(chunk)
+
+    def load_customers(self, customer_ids: Sequence[str] | None = None) -> pd.DataFrame:
+        q = select(*[s.customers.c[c] for c in CUSTOMER_FIELDS])
+        if customer_ids is not None:
+            q = q.where(s.customers.c.customer_id.in_(list(customer_ids)))
+        return self._frame(q, CUSTOMER_FIELDS)
+
+    def load_items(self) -> pd.DataFrame:
+        return self._frame(select(*[s.items.c[c] for c in ITEM_FIELDS]), ITEM_FIELDS)
+
+    def load_chats(self, customer_ids: Sequence[str] | None = None) -> pd.DataFrame:
+        from features.text.embedder import decode_vector
+
+        c = s.chat_messages.c
+        q = select(c.customer_id, c.ts, c.embedding, c.sentiment, c.intent).where(c.direction == "customer")
+        if customer_ids is not None:
+            q = q.where(c.customer_id.in_(list(customer_ids)))
+        frame = self._frame(q, ["customer_id", "ts", "embedding", "sentiment", "intent"])
+        frame["ts"] = pd.to_datetime(frame["ts"])
+        frame["embedding"] = [decode_vector(b) if b is not None else None for b in frame["embedding"]]
+        frame["sentiment"] = frame["sentiment"].astype(float)
+        return frame
+
+    # -- profiles --------------------------------------------------------------------------------------------
+    def save_profiles(self, records: Sequence[Mapping[str, Any]]) -> int:
+        """Replace the stored profiles of these customers. Each record: customer_id, as_of, segment, features."""
+        now = utcnow()
+        rows = [
+            {"customer_id": r["customer_id"], "as_of": r["as_of"], "segment": r.get("segment"),
+             "features": r["features"], "updated_at": now}
+            for r in records
+        ]
+        if not rows:
+            return 0
+        stmt = self._insert(s.profiles)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["customer_id"],
+            set_={k: stmt.excluded[k] for k in ("as_of", "segment", "features", "updated_at")},
+        )
+        with self.engine.begin() as conn:
+            for chunk in _chunks(rows, 2000):
+                conn.execute(stmt, list(chunk))
+        return len(rows)
+
+    def get_profile(self, customer_id: str) -> dict | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(s.profiles).where(s.profiles.c.customer_id == customer_id)).mappings().first()
+        return dict(row) if row else None
+
+    # -- small model state (segmenter) and model history --------------------------------------------------------
+    def record_model_version(
+        self, name: str, version: str, kind: str, *, path: str | None = None, data_hash: str | None = None,
+        metrics: Mapping[str, Any] | None = None, state: Mapping[str, Any] | None = None,
+    ) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                s.model_versions.insert().values(
+                    name=name, version=version, kind=kind, created_at=utcnow(), path=path,
+                    data_hash=data_hash, metrics=dict(metrics) if metrics else None,
+                    state=dict(state) if state else None,
+                )
+            )
+
+    def latest_model_state(self, name: str) -> tuple[str, dict] | None:
+        c = s.model_versions.c
+        q = select(c.version, c.state).where(c.name == name, c.state.is_not(None)).order_by(c.id.desc()).limit(1)
+        with self.engine.connect() as conn:
+            row = conn.execute(q).first()
+        return (row[0], row[1]) if row else None
+
+    # -- API keys --------------------------------------------------------------------------------------------
+    def add_api_key(self, key_id: str, key_hash: str, scopes: Sequence[str], name: str | None) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                s.api_keys.insert().values(
+                    key_id=key_id, key_hash=key_hash, scopes=" ".join(sorted(set(scopes))), name=name,
+                    created_at=utcnow(),
+                )
+            )
+
+    def find_api_key(self, key_id: str) -> dict | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(s.api_keys).where(s.api_keys.c.key_id == key_id)).mappings().first()
+        return dict(row) if row else None
+
+    def list_api_keys(self) -> list[dict]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(s.api_keys).order_by(s.api_keys.c.id)).mappings().all()
+        return [dict(r) for r in rows]
+
+    def revoke_api_key(self, key_id: str) -> bool:
+        with self.engine.begin() as conn:
+            res = conn.execute(
+                update(s.api_keys)
+                .where(s.api_keys.c.key_id == key_id, s.api_keys.c.revoked_at.is_(None))
+                .values(revoked_at=utcnow())
+            )
+        return res.rowcount > 0
+
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(select(1))

@@ -1,0 +1,108 @@
+"""The app factory: ``create_app(test_config)`` wires settings, store, auth, embedder and blueprints."""
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from typing import Any, Mapping
+
+import swagger_ui_bundle
+from flask import Flask, g, request, send_from_directory
+
+from features.ingest.events import EventIngestor
+from features.profiles.service import ProfileService
+from features.storage.engine import make_engine
+from features.storage.migrate import upgrade
+from features.storage.store import SqlStore
+from features.text.embedder import make_embedder
+from service.auth import KeyVerifier
+from service.config import Settings, settings_from_env
+from service.errors import KefuApi, register_error_handlers
+from service.logs import configure_logging
+from service.state import KefuState
+
+log = logging.getLogger(__name__)
+API_VERSION = "0.1.0"
+
+
+def create_app(test_config: Mapping[str, Any] | None = None, *, embedder: Any = None) -> Flask:
+    """Build the app from ``KEFU_*`` variables, with ``test_config`` overriding any of them.
+
+    ``embedder`` swaps the sentence embedder (tests hand in a shared, already loaded one).
+    """
+    settings = settings_from_env()
+    if test_config:
+        settings = settings.with_overrides(test_config)
+    configure_logging(settings.log_level, settings.log_json)
+
+    app = Flask(__name__)
+    app.config.update(
+        MAX_CONTENT_LENGTH=settings.max_request_bytes,
+        API_TITLE="kefu",
+        API_VERSION=API_VERSION,
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL="/docs/static/",
+        JSON_SORT_KEYS=False,
+    )
+    app.json.sort_keys = False
+
+    engine = make_engine(settings.resolved_database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    if settings.auto_migrate:
+        upgrade(engine)
+    store = SqlStore(engine)
+    state = KefuState(
+        settings=settings,
+        store=store,
+        verifier=KeyVerifier(store, settings.auth_cache_seconds),
+        embedder_factory=(lambda: embedder) if embedder is not None else (
+            lambda: make_embedder(settings.embedder, num_threads=settings.embedder_threads)
+        ),
+    )
+    profiles = ProfileService(store)
+    state.extras["profiles"] = profiles
+    state.extras["ingestor"] = EventIngestor(store, embedder=lambda: state.embedder, after_store=profiles.refresh)
+    state.extras["readiness"] = {}
+    app.extensions["kefu"] = state
+
+    _register_request_hooks(app)
+    register_error_handlers(app)
+    api = KefuApi(app, spec_kwargs={"info": {"description": _API_DESCRIPTION}})
+    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+    from service.api import catalog, events, health, profiles as profiles_api
+
+    api.register_blueprint(events.blp)
+    api.register_blueprint(catalog.blp)
+    api.register_blueprint(profiles_api.blp)
+    app.register_blueprint(health.blp)
+
+    @app.get("/docs/static/<path:filename>")
+    def swagger_static(filename: str):
+        return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename, max_age=86400)
+
+    return app
+
+
+def _register_request_hooks(app: Flask) -> None:
+    @app.before_request
+    def _request_id() -> None:
+        incoming = request.headers.get("X-Request-ID", "")
+        g.request_id = incoming if 0 < len(incoming) <= 128 and incoming.isprintable() else uuid.uuid4().hex
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def _echo_request_id(response):
+        response.headers["X-Request-ID"] = g.get("request_id", "")
+        if request.path.startswith("/v1"):
+            elapsed = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+            log.info("%s %s %d %.1fms", request.method, request.path, response.status_code, elapsed)
+        return response
+
+
+_API_DESCRIPTION = """kefu turns customer data into recommendations, fraud-risk scores and grounded support chat.
+
+Authenticate with `Authorization: Bearer <key>`; keys carry scopes (`events`, `profiles`, `recommendations`,
+`risk`, `chat`, `admin`; `admin` grants all) and are made with `kefu keys create --scope ...`.
+Every error has one shape: `{code, status, message, errors, request_id}`."""

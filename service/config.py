@@ -1,0 +1,95 @@
+"""Every setting kefu reads, in one place.
+
+Each setting is a ``KEFU_*`` environment variable with a documented default. The app factory, the CLI and
+gunicorn all build their :class:`Settings` here, so a value can never mean two things in two places. The lower
+layers (``features``, ``models``) never read the environment: they get plain values passed in.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    #: Folder for the embedded database, models and reports.
+    data_dir: str = field(default="kefu-data", metadata={"env": "KEFU_DATA_DIR"})
+    #: SQLAlchemy URL; empty means SQLite at ``<data_dir>/kefu.db``. PostgreSQL: ``postgresql+psycopg://...``.
+    database_url: str = field(default="", metadata={"env": "KEFU_DATABASE_URL"})
+    #: Versioned model artifacts live here; empty means ``<data_dir>/models``.
+    model_dir: str = field(default="", metadata={"env": "KEFU_MODEL_DIR"})
+    #: Sentence embedder: ``e5`` (multilingual, default), ``minilm`` or ``st:/path/to/model``.
+    embedder: str = field(default="e5", metadata={"env": "KEFU_EMBEDDER"})
+    #: Threads the embedder may use.
+    embedder_threads: int = field(default=1, metadata={"env": "KEFU_EMBEDDER_THREADS"})
+    #: Most events accepted in one POST /v1/events batch.
+    max_batch_events: int = field(default=1000, metadata={"env": "KEFU_MAX_BATCH_EVENTS"})
+    #: Largest request body in bytes; larger → 413.
+    max_request_bytes: int = field(default=8 * 1024 * 1024, metadata={"env": "KEFU_MAX_REQUEST_BYTES"})
+    #: SQLite ``synchronous`` pragma: FULL makes every answered commit survive power loss.
+    sqlite_synchronous: str = field(default="FULL", metadata={"env": "KEFU_SQLITE_SYNCHRONOUS"})
+    #: Seconds an API-key lookup is cached in a worker (revocation takes at most this long).
+    auth_cache_seconds: float = field(default=30.0, metadata={"env": "KEFU_AUTH_CACHE_SECONDS"})
+    #: Log level for the kefu loggers.
+    log_level: str = field(default="INFO", metadata={"env": "KEFU_LOG_LEVEL"})
+    #: Emit logs as JSON lines (for log shippers) instead of plain text.
+    log_json: bool = field(default=False, metadata={"env": "KEFU_LOG_JSON"})
+    #: Create/upgrade the schema when the app starts (Alembic). Off in production if you migrate separately.
+    auto_migrate: bool = field(default=True, metadata={"env": "KEFU_AUTO_MIGRATE"})
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{Path(self.data_dir).resolve() / 'kefu.db'}"
+
+    @property
+    def resolved_model_dir(self) -> Path:
+        return Path(self.model_dir) if self.model_dir else Path(self.data_dir) / "models"
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> "Settings":
+        """A copy with some values replaced (test configs, CLI flags). Unknown names are an error."""
+        known = {f.name for f in fields(self)}
+        unknown = set(overrides) - known
+        if unknown:
+            raise ValueError(f"unknown settings: {sorted(unknown)}")
+        return replace(self, **dict(overrides))
+
+
+def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read every ``KEFU_*`` variable that is set; the rest keep their defaults."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for f in fields(Settings):
+        raw = environ.get(f.metadata["env"])
+        if raw is None or raw == "":
+            continue
+        kind = type(f.default)
+        try:
+            values[f.name] = _bool(raw) if kind is bool else kind(raw)
+        except ValueError as exc:
+            raise ValueError(f"{f.metadata['env']}={raw!r}: expected {kind.__name__}") from exc
+    return Settings(**values)
+
+
+def describe_settings() -> list[tuple[str, str, str]]:
+    """(variable, default, description) for the docs and ``kefu config``."""
+    import inspect
+
+    source = inspect.getsource(Settings)
+    rows = []
+    for f in fields(Settings):
+        doc = ""
+        marker = f"    {f.name}:"
+        lines = source.splitlines()
+        for i, line in enumerate(lines):
+            if line.startswith(marker) and i and lines[i - 1].strip().startswith("#:"):
+                doc = lines[i - 1].strip()[2:].strip()
+        rows.append((f.metadata["env"], repr(f.default), doc))
+    return rows
