@@ -82,11 +82,11 @@ class EventIngestor:
         if chats and self.embedder is not None:
             self._embed(chats)
         result = self.store.insert_events(rows, chats)
-        accepted = set(result.accepted)
-        customers = {r["customer_id"] for r in rows if r["event_id"] in accepted}
+        # Customers of the batch (a superset when some events were duplicates; refreshing those is harmless).
+        customers = {r["customer_id"] for r in rows} if result.accepted else set()
         if refresh_profiles and customers and self.after_store is not None:
             self.after_store(customers)
-        return IngestOutcome(len(result.accepted), len(result.duplicates), customers, result)
+        return IngestOutcome(result.accepted, result.duplicates, customers, result)
 
     def _embed(self, chats: dict[str, dict]) -> None:
         """Embed customer messages (agent replies say nothing about the customer's interests)."""

@@ -214,8 +214,7 @@ class FileImporter:
                 acc[1] += float(quantity)
         if "is_fraud" in mapping.columns:
             numeric["is_fraud"] = numeric["is_fraud"].map(_to_bool)
-        numeric["ts"] = numeric["ts"].astype(object)
-        records = _none_for_nan(numeric).to_dict("records")
+        records = _records(numeric)
         outcome = self.ingestor.ingest(records, refresh_profiles=False)
         report.accepted += outcome.accepted
         report.duplicates += outcome.duplicates
@@ -267,6 +266,20 @@ class FileImporter:
         out.insert(0, "_reason", reasons.to_numpy())
         out.insert(0, "_row", rows.index.to_numpy())
         out.to_csv(path, mode="a", header=not path.exists(), index=False)
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    """Rows as dicts with None for missing values; per column, several times faster than DataFrame.to_dict."""
+    columns = []
+    for name in frame.columns:
+        series = frame[name]
+        if pd.api.types.is_datetime64_any_dtype(series):
+            values = [None if pd.isna(v) else v for v in series.dt.to_pydatetime()]
+        else:
+            values = series.astype(object).where(series.notna(), None).tolist()
+        columns.append(values)
+    keys = list(frame.columns)
+    return [dict(zip(keys, row)) for row in zip(*columns)]
 
 
 def _to_bool(value: Any) -> bool | None:

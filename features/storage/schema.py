@@ -49,7 +49,7 @@ customers = Table(
     Column("region", String(64)),
     Column("language", String(16)),
     Column("signup_at", DateTime),
-    Column("attributes", JSON),
+    Column("attributes", JSON(none_as_null=True)),
     Column("updated_at", DateTime, nullable=False),
 )
 
@@ -64,7 +64,7 @@ items = Table(
     Column("active", Boolean, nullable=False, default=True),
     Column("repeatable", Boolean, nullable=False, default=False),
     Column("description", Text),
-    Column("attributes", JSON),
+    Column("attributes", JSON(none_as_null=True)),
     Column("updated_at", DateTime, nullable=False),
 )
 
@@ -86,7 +86,7 @@ events = Table(
     Column("country", String(2)),
     Column("status", String(32)),
     Column("is_fraud", Boolean),
-    Column("properties", JSON),
+    Column("properties", JSON(none_as_null=True)),
     Column("received_at", DateTime, nullable=False),
     UniqueConstraint("event_id"),
     Index("ix_events_customer_id_ts", "customer_id", "ts"),
@@ -162,8 +162,8 @@ model_versions = Table(
     Column("created_at", DateTime, nullable=False),
     Column("path", Text),
     Column("data_hash", String(128)),
-    Column("metrics", JSON),
-    Column("state", JSON),  # small models (e.g. the segmenter) live here whole
+    Column("metrics", JSON(none_as_null=True)),
+    Column("state", JSON(none_as_null=True)),  # small models (e.g. the segmenter) live here whole
     UniqueConstraint("name", "version"),
 )
 

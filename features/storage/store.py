@@ -28,8 +28,8 @@ def utcnow() -> datetime:
 
 @dataclass(frozen=True)
 class InsertResult:
-    accepted: list[str]
-    duplicates: list[str]
+    accepted: int
+    duplicates: int
 
 
 def _chunks(rows: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
@@ -52,6 +52,30 @@ class SqlStore:
             return sqlite.insert(table)
         raise NotImplementedError(f"kefu supports SQLite and PostgreSQL, not {self._dialect}")
 
+    @staticmethod
+    def _executemany(conn: Connection, stmt, table: Table, rows: Sequence[dict]) -> int:
+        """Run ``stmt`` for many rows through the driver's executemany; returns the rows changed.
+
+        SQLAlchemy compiles the statement and supplies each column type's bind processor for the dialect, so
+        values are stored exactly as ``conn.execute`` would store them; what we skip is its per-row parameter
+        bookkeeping, which cost more than the database itself on bulk imports.
+        """
+        if not rows:
+            return 0
+        keys = list(rows[0])
+        dialect = conn.dialect
+        compiled = stmt.compile(dialect=dialect, column_keys=keys)
+        columns: dict[str, list] = {}
+        for key in keys:
+            values = [r[key] for r in rows]
+            process = table.c[key].type.dialect_impl(dialect).bind_processor(dialect)
+            columns[key] = [process(v) for v in values] if process is not None else values
+        if compiled.positional:
+            params: list = list(zip(*(columns[k] for k in compiled.positiontup)))
+        else:
+            params = [dict(zip(keys, values)) for values in zip(*(columns[k] for k in keys))]
+        return conn.exec_driver_sql(str(compiled), params).rowcount
+
     def _insert_missing(self, conn: Connection, table: Table, key: str, ids: Iterable[str]) -> None:
         ids = sorted({i for i in ids if i})
         if not ids:
@@ -65,18 +89,26 @@ class SqlStore:
             conn.execute(self._insert(table).on_conflict_do_nothing(index_elements=[key]), list(chunk))
 
     def _upsert(self, conn: Connection, table: Table, key: str, rows: list[dict]) -> int:
-        """Insert or update; a field a record leaves out (None) keeps its stored value."""
+        """Insert or update; a field a record leaves out (or sets to None) keeps its stored value.
+
+        Rows are grouped by the fields they give, so an update only touches those fields, while an insert
+        of a new row fills the rest from the column defaults.
+        """
         if not rows:
             return 0
-        columns = [c.name for c in table.columns]
-        full = [{c: r.get(c) for c in columns} for r in rows]
-        stmt = self._insert(table)
-        updates = {
-            c: func.coalesce(stmt.excluded[c], table.c[c]) for c in columns if c != key
-        }
-        stmt = stmt.on_conflict_do_update(index_elements=[key], set_=updates)
-        for chunk in _chunks(full, 2000):
-            conn.execute(stmt, list(chunk))
+        defaults = {c.name: c.default.arg for c in table.columns if c.default is not None and not callable(c.default.arg)}
+        groups: dict[frozenset[str], list[dict]] = {}
+        for r in rows:
+            given = frozenset(k for k, v in r.items() if v is not None and k in table.c)
+            groups.setdefault(given, []).append(r)
+        for given, group in groups.items():
+            stmt = self._insert(table)
+            updates = {c: stmt.excluded[c] for c in given if c != key}
+            stmt = (stmt.on_conflict_do_update(index_elements=[key], set_=updates) if updates
+                    else stmt.on_conflict_do_nothing(index_elements=[key]))
+            full = [{**defaults, **{c: r[c] for c in given}} for r in group]
+            for chunk in _chunks(full, 2000):
+                conn.execute(stmt, list(chunk))
         return len(rows)
 
     # -- catalogue and customers -------------------------------------------------------------------------------
@@ -138,22 +170,19 @@ class SqlStore:
             row["received_at"] = now
             unique_rows.append(row)
         if not unique_rows:
-            return InsertResult([], in_batch_dupes)
+            return InsertResult(0, len(in_batch_dupes))
 
         with self.engine.begin() as conn:
             self._insert_missing(conn, s.customers, "customer_id", (r["customer_id"] for r in unique_rows))
             self._insert_missing(conn, s.items, "item_id", (r["item_id"] for r in unique_rows))
-            stmt = (
-                self._insert(s.events)
-                .on_conflict_do_nothing(index_elements=["event_id"])
-                .returning(s.events.c.event_id)
-            )
-            accepted: list[str] = []
+            # No RETURNING: the driver's own executemany is several times faster, and the counts come from
+            # rowcount (ON CONFLICT DO NOTHING changes no row for a duplicate, on SQLite and PostgreSQL).
+            stmt = self._insert(s.events).on_conflict_do_nothing(index_elements=["event_id"])
+            stored = 0
             for chunk in _chunks(unique_rows, 5000):
-                accepted.extend(conn.execute(stmt, list(chunk)).scalars().all())
-            accepted_set = set(accepted)
-            fresh = [r for r in unique_rows if r["event_id"] in accepted_set]
-
+                stored += self._executemany(conn, stmt, s.events, chunk)
+            # Payment and chat rows of duplicates already exist (written with their event): DO NOTHING again.
+            fresh = unique_rows
             payments = [
                 {
                     "event_id": r["event_id"], "customer_id": r["customer_id"], "ts": r["ts"],
@@ -184,11 +213,10 @@ class SqlStore:
             for chunk in _chunks(chat_rows, 2000):
                 conn.execute(self._insert(s.chat_messages).on_conflict_do_nothing(index_elements=["event_id"]), list(chunk))
 
-            if mark_dirty and fresh:
-                self._mark_dirty(conn, {r["customer_id"] for r in fresh}, now)
+            if mark_dirty and stored:
+                self._mark_dirty(conn, {r["customer_id"] for r in unique_rows}, now)
 
-        duplicates = [r["event_id"] for r in unique_rows if r["event_id"] not in accepted_set] + in_batch_dupes
-        return InsertResult(accepted, duplicates)
+        return InsertResult(stored, len(unique_rows) - stored + len(in_batch_dupes))
 
     def _mark_dirty(self, conn: Connection, customer_ids: Iterable[str], now: datetime) -> None:
         rows = [{"customer_id": c, "marked_at": now} for c in sorted(customer_ids)]
