@@ -6,6 +6,7 @@ an event is a flat JSON object; in storage and in the profile builder it is a ro
 """
 from __future__ import annotations
 
+from datetime import timedelta
 from enum import Enum
 
 
@@ -19,6 +20,10 @@ class EventType(str, Enum):
     LOGIN = "login"
     CHAT_MESSAGE = "chat_message"
 
+
+#: Events stamped further in the future than this are refused: one bad clock would otherwise move the
+#: store's data clock (and with it every profile's 7/30/90-day window) into the future.
+MAX_CLOCK_SKEW = timedelta(days=1)
 
 EVENT_TYPES: tuple[str, ...] = tuple(t.value for t in EventType)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
@@ -23,7 +23,11 @@ def _parse(ts: str | None) -> datetime | None:
 
 def load_shop_into(state, n_customers: int, seed: int, echo: Callable[[str], None] = print) -> dict:
     """Simulate the shop and store it; returns counts. Idempotent: a second run stores nothing twice."""
-    shop = simulate_shop(seed=seed, n_customers=n_customers)
+    # The history ends today, so events sent now continue it (windows count back from the newest event).
+    today = datetime.now(timezone.utc).date()
+    months_back = today.year * 12 + today.month - 1 - 6
+    start = today.replace(year=months_back // 12, month=months_back % 12 + 1, day=min(today.day, 28)).isoformat()
+    shop = simulate_shop(seed=seed, n_customers=n_customers, start=start)
     store = state.store
     customers = [{**c, "signup_at": _parse(c.get("signup_at"))} for c in shop.customers]
     store.upsert_customers(customers)

@@ -9,7 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.events import AMOUNT_EVENT_TYPES, EVENT_TYPES, ITEM_EVENT_TYPES
+from datetime import datetime, timezone
+
+from features.events import AMOUNT_EVENT_TYPES, EVENT_TYPES, ITEM_EVENT_TYPES, MAX_CLOCK_SKEW
 
 MAX_ID = 128
 
@@ -45,6 +47,8 @@ def check_events(frame: pd.DataFrame) -> pd.Series:
     kind = frame["type"].astype("string")
     flag(~kind.isin(EVENT_TYPES), f"type is not one of {', '.join(EVENT_TYPES)}")
     flag(frame["ts"].isna(), "timestamp is missing or not a date")
+    latest = datetime.now(timezone.utc).replace(tzinfo=None) + MAX_CLOCK_SKEW
+    flag(pd.to_datetime(frame["ts"]) > latest, "timestamp lies more than a day in the future")
     flag(kind.isin(ITEM_EVENT_TYPES) & _blank(frame["item_id"]), "item_id is required for this event type")
     amount = pd.to_numeric(frame["amount"], errors="coerce")
     flag(frame["amount"].notna() & amount.isna(), "amount is not a number")

@@ -64,10 +64,20 @@ class ProfileService:
                 self._segmenter = (version, Segmenter.from_dict(state))
             return self._segmenter[1]
 
-    def _build(self, customer_ids: list[str], as_of: datetime, items: pd.DataFrame) -> pd.DataFrame:
-        events = self.store.load_events(customer_ids, until=as_of)
-        customers = self.store.load_customers(customer_ids)
-        chats = self.store.load_chats(customer_ids)
+    def _build(
+        self, customer_ids: list[str], as_of: datetime, items: pd.DataFrame, contiguous: bool = False
+    ) -> pd.DataFrame:
+        """Profiles of these customers. ``contiguous``: the ids are every customer between the first and the
+        last (a batch of the sorted id list), so a range scan replaces a long IN list."""
+        if contiguous:
+            span = (customer_ids[0], customer_ids[-1])
+            events = self.store.load_events(until=as_of, id_range=span)
+            customers = self.store.load_customers(id_range=span)
+            chats = self.store.load_chats(id_range=span)
+        else:
+            events = self.store.load_events(customer_ids, until=as_of)
+            customers = self.store.load_customers(customer_ids)
+            chats = self.store.load_chats(customer_ids)
         return build_profiles(events, customers, items, chats, as_of)
 
     def _save(self, frame: pd.DataFrame, as_of: datetime) -> int:
@@ -136,7 +146,7 @@ class ProfileService:
         items = self._catalogue(fresh=True)
         frames = []
         for ids in self.store.iter_customer_ids(batch_size):
-            frames.append(self._build(ids, as_of, items))
+            frames.append(self._build(ids, as_of, items, contiguous=True))
             if progress:
                 progress(len(ids))
         if not frames:

@@ -261,15 +261,23 @@ class SqlStore:
             result = conn.execute(query)
             return pd.DataFrame(result.fetchall(), columns=list(columns))
 
+    @staticmethod
+    def _customer_filter(q, column, customer_ids: Sequence[str] | None, id_range: tuple[str, str] | None):
+        """Customers by a list (IN) or by a sorted id range (BETWEEN: an index range scan, for bulk batches)."""
+        if id_range is not None:
+            q = q.where(column.between(id_range[0], id_range[1]))
+        if customer_ids is not None:
+            q = q.where(column.in_(list(customer_ids)))
+        return q
+
     def load_events(
-        self, customer_ids: Sequence[str] | None = None, until: datetime | None = None, types: Sequence[str] | None = None
+        self, customer_ids: Sequence[str] | None = None, until: datetime | None = None,
+        types: Sequence[str] | None = None, id_range: tuple[str, str] | None = None,
     ) -> pd.DataFrame:
         cols = [s.events.c[c] for c in EVENT_COLUMNS]
-        q = select(*cols)
-        if customer_ids is not None:
-            if not customer_ids:
-                return pd.DataFrame(columns=list(EVENT_COLUMNS))
-            q = q.where(s.events.c.customer_id.in_(list(customer_ids)))
+        if customer_ids is not None and not customer_ids:
+            return pd.DataFrame(columns=list(EVENT_COLUMNS))
+        q = self._customer_filter(select(*cols), s.events.c.customer_id, customer_ids, id_range)
         if until is not None:
             q = q.where(s.events.c.ts <= until)
         if types is not None:
@@ -279,31 +287,31 @@ class SqlStore:
         return frame
 
     def iter_customer_ids(self, batch_size: int = 5000) -> Iterator[list[str]]:
-        """Every known customer id (customers table and events), in batches, sorted."""
+        """Every customer id, in batches, in the database's own order (its collation), so that a batch is
+        exactly the ids BETWEEN its first and last. Every event's customer has a row (see insert_events)."""
         with self.engine.connect() as conn:
-            ids = sorted(
-                set(conn.execute(select(s.customers.c.customer_id)).scalars())
-                | set(conn.execute(select(s.events.c.customer_id).distinct()).scalars())
-            )
+            ids = list(conn.execute(select(s.customers.c.customer_id).order_by(s.customers.c.customer_id)).scalars())
         for chunk in _chunks(ids, batch_size):
             yield list(chunk)
 
-    def load_customers(self, customer_ids: Sequence[str] | None = None) -> pd.DataFrame:
+    def load_customers(
+        self, customer_ids: Sequence[str] | None = None, id_range: tuple[str, str] | None = None
+    ) -> pd.DataFrame:
         q = select(*[s.customers.c[c] for c in CUSTOMER_FIELDS])
-        if customer_ids is not None:
-            q = q.where(s.customers.c.customer_id.in_(list(customer_ids)))
+        q = self._customer_filter(q, s.customers.c.customer_id, customer_ids, id_range)
         return self._frame(q, CUSTOMER_FIELDS)
 
     def load_items(self) -> pd.DataFrame:
         return self._frame(select(*[s.items.c[c] for c in ITEM_FIELDS]), ITEM_FIELDS)
 
-    def load_chats(self, customer_ids: Sequence[str] | None = None) -> pd.DataFrame:
+    def load_chats(
+        self, customer_ids: Sequence[str] | None = None, id_range: tuple[str, str] | None = None
+    ) -> pd.DataFrame:
         from features.text.embedder import decode_vector
 
         c = s.chat_messages.c
         q = select(c.customer_id, c.ts, c.embedding, c.sentiment, c.intent).where(c.direction == "customer")
-        if customer_ids is not None:
-            q = q.where(c.customer_id.in_(list(customer_ids)))
+        q = self._customer_filter(q, c.customer_id, customer_ids, id_range)
         frame = self._frame(q, ["customer_id", "ts", "embedding", "sentiment", "intent"])
         frame["ts"] = pd.to_datetime(frame["ts"])
         frame["embedding"] = [decode_vector(b) if b is not None else None for b in frame["embedding"]]

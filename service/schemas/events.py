@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import ipaddress
-from datetime import timezone
+from datetime import datetime, timedelta, timezone
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from features.events import AMOUNT_EVENT_TYPES, CHAT_FIELDS, EVENT_TYPES, ITEM_EVENT_TYPES
+
+from features.events import MAX_CLOCK_SKEW  # noqa: E402
 
 ID = validate.Length(min=1, max=128)
 STATUSES = {"payment": {"approved", "declined", "pending"}, "login": {"success", "failure"}}
@@ -67,6 +69,9 @@ class EventSchema(StrictSchema):
     def _rules_per_type(self, data: dict, **_kwargs) -> None:
         kind = data.get("type")
         errors: dict[str, list[str]] = {}
+        ts = data.get("timestamp")
+        if ts is not None and ts > datetime.now(timezone.utc) + MAX_CLOCK_SKEW:
+            errors["timestamp"] = ["Lies more than a day in the future; check the sender's clock."]
         if kind in ITEM_EVENT_TYPES and not data.get("item_id"):
             errors["item_id"] = [f"Required for {kind} events."]
         if kind in AMOUNT_EVENT_TYPES and data.get("amount") is None:

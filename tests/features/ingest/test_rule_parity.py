@@ -23,6 +23,7 @@ BAD = [
     {"event_id": "x" * 129},
     {"timestamp": "not a date"},
     {"currency": "usd"},
+    {"timestamp": "2099-01-01T00:00:00Z"},
     {"type": "chat_message", "item_id": None, "amount": None},
 ]
 

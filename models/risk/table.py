@@ -1,0 +1,434 @@
+"""Any labelled table -> a calibrated LightGBM risk model, with baselines measured on the same split.
+
+Why this shape: risk teams bring tables we have never seen (numbers, banded strings such as "31 to 35", ids,
+timestamps, a yes/no label). `prepare` decides what each column is and says so in notes, so nobody has to
+hand-encode; `train_risk_model` then trains, calibrates and sets thresholds using only train and validation
+rows, and reports every model — kefu and its baselines — on the same untouched test rows.
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
+from sklearn.model_selection import StratifiedKFold, train_test_split
+
+from models.risk.model import Calibrator, FeatureSpec, RiskModel
+
+MAX_LEVELS = 250            # a categorical keeps its most frequent levels (HistGradientBoosting's limit is 255)
+NUMERIC_SHARE = 0.98        # a text column whose values parse as numbers this often is numeric
+ID_LIKE_SHARE = 0.5         # a text column with this share of distinct values is an id or free text
+POSITIVE_WORDS = {"1", "true", "t", "yes", "y", "fraud", "default", "positive", "pos", "bad"}
+ALERT_RATES = (0.01, 0.02, 0.05, 0.10, 0.20)
+FIXED_THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+
+# Tuned on the validation part only. Small/medium tabular data overfit with deep trees: shallow leaves, a
+# minimum leaf size, row and column subsampling, L2, smoothed categorical splits; early stopping picks the rounds.
+BASE_PARAMS: dict[str, Any] = {
+    "objective": "binary", "metric": "binary_logloss", "learning_rate": 0.03, "num_leaves": 15,
+    "min_data_in_leaf": 20, "feature_fraction": 0.7, "bagging_fraction": 0.8, "bagging_freq": 1,
+    "lambda_l2": 1.0, "cat_smooth": 10.0, "cat_l2": 10.0, "min_data_per_group": 20, "max_cat_threshold": 32,
+    "verbose": -1, "deterministic": True, "force_row_wise": True,
+}
+CANDIDATES: tuple[dict[str, Any], ...] = (
+    {"num_leaves": 7, "min_data_in_leaf": 40},
+    {"num_leaves": 15, "min_data_in_leaf": 20},
+    {"num_leaves": 31, "min_data_in_leaf": 20, "lambda_l2": 5.0},
+)
+MAX_ROUNDS = 2000
+EARLY_STOP = 100
+
+
+@dataclass
+class Prepared:
+    """The encoded table: X follows spec.names; protected keeps the original protected values per row."""
+
+    X: np.ndarray
+    y: np.ndarray
+    spec: FeatureSpec
+    label: dict
+    protected: pd.DataFrame
+    time: pd.Series | None
+    notes: list[str]
+
+
+@dataclass
+class TrainResult:
+    model: RiskModel
+    metrics: dict[str, dict]
+    threshold_table: list[dict]
+    split: dict
+    notes: list[str]
+    test_frame: pd.DataFrame
+    fairness: dict | None
+    data_hash: str
+    calibration: dict = field(default_factory=dict)
+    params: dict = field(default_factory=dict)
+
+
+def data_hash(frame: pd.DataFrame) -> str:
+    """sha256 over column names and cell content (not the index), so the same table hashes the same."""
+    digest = hashlib.sha256("\x1f".join(map(str, frame.columns)).encode())
+    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+# --- preparation --------------------------------------------------------------------------------------------
+def _encode_label(series: pd.Series, name: str, positive: Any | None) -> tuple[np.ndarray, dict, str | None]:
+    values = series.dropna()
+    classes = list(pd.unique(values))
+    if len(classes) != 2:
+        shown = ", ".join(repr(c) for c in classes[:5]) + (", ..." if len(classes) > 5 else "")
+        raise ValueError(f"label {name!r} has {len(classes)} classes ({shown}); a risk model needs exactly two, "
+                         "e.g. 0/1, True/False or 'yes'/'no'")
+    note = None
+    if positive is None:
+        if pd.api.types.is_bool_dtype(values) or set(classes) == {True, False}:
+            positive = True
+        elif pd.api.types.is_numeric_dtype(values):
+            positive = max(classes)
+        else:
+            words = [c for c in classes if str(c).strip().lower() in POSITIVE_WORDS]
+            if len(words) == 1:
+                positive = words[0]
+            else:
+                positive = values.value_counts().idxmin()
+                note = f"label {name!r}: positive class taken to be the minority value {positive!r}"
+    elif positive not in classes:
+        raise ValueError(f"positive={positive!r} is not one of the label values {classes!r}")
+    negative = next(c for c in classes if c != positive)
+    y = (series == positive).to_numpy(dtype=np.int8)
+    info = {"column": name, "positive": _plain(positive), "negative": _plain(negative)}
+    return y, info, note
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _classify(name: str, col: pd.Series, notes: list[str]) -> tuple[str | None, pd.Series, tuple[str, ...]]:
+    """-> (kind or None to drop, cleaned column, levels)."""
+    non_null = col.dropna()
+    if non_null.nunique() <= 1:
+        notes.append(f"dropped {name!r}: constant (or empty) column")
+        return None, col, ()
+    if pd.api.types.is_bool_dtype(col):
+        return "boolean", col.astype(np.float64), ()
+    if pd.api.types.is_datetime64_any_dtype(col) or isinstance(col.dtype, pd.PeriodDtype):
+        notes.append(f"dropped {name!r}: a timestamp is not a stable feature (pass it as time_column to split by it)")
+        return None, col, ()
+    if pd.api.types.is_numeric_dtype(col):
+        if pd.api.types.is_integer_dtype(col) and non_null.is_unique and len(non_null) > 50:
+            notes.append(f"{name!r} has a distinct integer on every row: if it is an id, pass it in drop=")
+        return "numeric", col, ()
+    parsed = pd.to_numeric(non_null, errors="coerce")
+    share = float(parsed.notna().mean())
+    if share >= NUMERIC_SHARE:
+        if share < 1.0:
+            bad = non_null[parsed.isna()].astype(str).unique()[:3].tolist()
+            notes.append(f"{name!r}: numeric column; {int(parsed.isna().sum())} unparsable values such as {bad} "
+                         "treated as missing")
+        return "numeric", pd.to_numeric(col, errors="coerce"), ()
+    text = non_null.astype(str)
+    counts = text.value_counts()
+    if len(counts) > 20 and len(counts) >= ID_LIKE_SHARE * len(text):
+        notes.append(f"dropped {name!r}: {len(counts)} distinct strings in {len(text)} rows (an id or free text)")
+        return None, col, ()
+    if len(counts) > MAX_LEVELS:
+        notes.append(f"{name!r}: kept the {MAX_LEVELS} most frequent of {len(counts)} levels; the rest count as "
+                     "missing")
+        counts = counts.iloc[:MAX_LEVELS]
+    return "categorical", col, tuple(sorted(counts.index))
+
+
+def prepare(frame: pd.DataFrame, label: str, *, id_column: str | None = None, time_column: str | None = None,
+            drop: Iterable[str] = (), protected: Iterable[str] = (), use_protected: bool = False,
+            positive: Any | None = None) -> Prepared:
+    """Decide each column's role and kind, encode the label, and encode features with the serving encoder."""
+    drop, protected = list(drop), list(protected)
+    for name in [label, id_column, time_column, *drop, *protected]:
+        if name is not None and name not in frame.columns:
+            raise ValueError(f"column {name!r} not in the table (columns: {list(frame.columns)[:30]})")
+    notes: list[str] = []
+    keep = frame[label].notna()
+    if time_column is not None:
+        when = frame[time_column]
+        if not (pd.api.types.is_numeric_dtype(when) or pd.api.types.is_datetime64_any_dtype(when)):
+            when = pd.to_datetime(when, errors="coerce", format="mixed")
+        keep &= when.notna()
+    if not keep.all():
+        notes.append(f"dropped {int((~keep).sum())} rows without a label{' or time' if time_column else ''}")
+    frame = frame.loc[keep].reset_index(drop=True)
+    y, label_info, note = _encode_label(frame[label], label, positive)
+    if note:
+        notes.append(note)
+
+    excluded = {label, id_column, time_column, *drop} - {None}
+    if not use_protected:
+        excluded |= set(protected)
+    names, types, levels, boolean, columns = [], {}, {}, set(), {}
+    for name in frame.columns:
+        if name in excluded:
+            continue
+        kind, col, lv = _classify(str(name), frame[name], notes)
+        if kind is None:
+            continue
+        key = str(name)
+        names.append(key)
+        types[key] = "categorical" if kind == "categorical" else "numeric"
+        if kind == "categorical":
+            levels[key] = lv
+        if kind == "boolean":
+            boolean.add(key)
+        columns[key] = col
+    if not names:
+        raise ValueError("no usable feature columns left after excluding label, ids, time, drop and protected")
+    spec = FeatureSpec(tuple(names), types, levels, frozenset(boolean))
+    X = spec.encode_frame(pd.DataFrame(columns))
+    time_values = None
+    if time_column is not None:
+        time_values = frame[time_column]
+        if not (pd.api.types.is_numeric_dtype(time_values) or pd.api.types.is_datetime64_any_dtype(time_values)):
+            time_values = pd.to_datetime(time_values, errors="coerce", format="mixed")
+    return Prepared(X, y, spec, label_info, frame[protected].copy(), time_values, notes)
+
+
+# --- split ----------------------------------------------------------------------------------------------------
+def split_rows(y: np.ndarray, time_values: pd.Series | None, seed: int) -> tuple[dict[str, np.ndarray], dict]:
+    """70/15/15: by time (earliest first) when given, else stratified random with `seed`."""
+    n = len(y)
+    if time_values is not None:
+        order = np.argsort(time_values.to_numpy(), kind="stable")
+        a, b = int(round(n * 0.70)), int(round(n * 0.85))
+        parts = {"train": order[:a], "validation": order[a:b], "test": order[b:]}
+        how = f"by time: earliest 70 % train, next 15 % validation, last 15 % test ({time_values.name!r})"
+    else:
+        idx = np.arange(n)
+        train, rest = train_test_split(idx, test_size=0.30, stratify=y, random_state=seed)
+        val, test = train_test_split(rest, test_size=0.50, stratify=y[rest], random_state=seed)
+        parts = {"train": np.sort(train), "validation": np.sort(val), "test": np.sort(test)}
+        how = f"stratified random 70/15/15, seed {seed}"
+    info: dict[str, Any] = {"how": how, "rows": n}
+    for part, rows in parts.items():
+        positives = int(y[rows].sum())
+        if positives == 0 or positives == len(rows):
+            raise ValueError(f"the {part} part has only one class ({len(rows)} rows, {positives} positive); "
+                             "more rows or another split are needed")
+        info[part] = {"rows": int(len(rows)), "positives": positives, "positive_rate": positives / len(rows)}
+        if time_values is not None:
+            span = time_values.iloc[rows]
+            info[part].update({"time_min": str(span.min()), "time_max": str(span.max())})
+    return parts, info
+
+
+# --- metrics and thresholds -----------------------------------------------------------------------------------
+def score_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    p = np.clip(p, 1e-15, 1 - 1e-15)
+    return {"roc_auc": float(roc_auc_score(y, p)), "pr_auc": float(average_precision_score(y, p)),
+            "brier": float(brier_score_loss(y, p)), "log_loss": float(log_loss(y, p, labels=[0, 1]))}
+
+
+def _at(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, float]:
+    alert = p >= threshold
+    tp = int((alert & (y == 1)).sum())
+    fp = int((alert & (y == 0)).sum())
+    pos, neg = int(y.sum()), int(len(y) - y.sum())
+    return {"threshold": float(threshold), "alerts": int(alert.sum()), "alert_rate": float(alert.mean()),
+            "precision": tp / (tp + fp) if tp + fp else None, "recall": tp / pos if pos else None,
+            "fpr": fp / neg if neg else None}
+
+
+def _cutoff_for_rate(p: np.ndarray, rate: float) -> float:
+    """The score whose 'score >= cutoff' alerts about `rate` of rows."""
+    k = max(1, int(round(rate * len(p))))
+    return float(np.sort(p)[::-1][k - 1])
+
+
+def choose_thresholds(y_val: np.ndarray, p_val: np.ndarray) -> tuple[dict[str, float], list[str]]:
+    """Default decision thresholds from validation scores (never test).
+
+    review: the higher (= fewer alerts) of the 5 %-alert-rate score and the highest score still reaching
+    recall >= 0.8. decline: the lowest score with precision >= 0.9 over at least 10 alerts, else the
+    1 %-alert-rate score; never below review.
+    """
+    order = np.argsort(-p_val, kind="stable")
+    ps, ys = p_val[order], y_val[order]
+    tp = np.cumsum(ys)
+    alerts = np.arange(1, len(ps) + 1)
+    # only cut between distinct scores, so 'p >= threshold' alerts exactly the counted rows
+    last = np.r_[ps[1:] != ps[:-1], True]
+    recall = tp / max(1, ys.sum())
+    precision = tp / alerts
+    t5 = _cutoff_for_rate(p_val, 0.05)
+    reach = np.flatnonzero(last & (recall >= 0.8))
+    t_recall = float(ps[reach[0]]) if len(reach) else 0.0
+    review = max(t5, t_recall)
+    rules = [f"review = max(5 % alert-rate score {t5:.4f}, recall>=0.8 score {t_recall:.4f}) on validation"]
+    ok = np.flatnonzero(last & (precision >= 0.9) & (alerts >= 10))
+    if len(ok):
+        decline = float(ps[ok[-1]])
+        rules.append(f"decline = lowest validation score with precision >= 0.9 over >= 10 alerts: {decline:.4f}")
+    else:
+        decline = _cutoff_for_rate(p_val, 0.01)
+        rules.append(f"decline = 1 % alert-rate score {decline:.4f} (precision 0.9 not reached on validation)")
+    if decline < review:
+        rules.append(f"decline {decline:.4f} was below review; raised to review")
+        decline = review
+    return {"review": review, "decline": decline}, rules
+
+
+def threshold_table(y_test: np.ndarray, p_test: np.ndarray, p_val: np.ndarray,
+                    thresholds: dict[str, float]) -> list[dict]:
+    """Test-part outcomes at candidate thresholds; alert-rate cutoffs are taken from validation scores."""
+    rows = [{"rule": f"alert rate {r:.0%} (validation)", **_at(y_test, p_test, _cutoff_for_rate(p_val, r))}
+            for r in ALERT_RATES]
+    rows += [{"rule": f"fixed {t:.1f}", **_at(y_test, p_test, t)} for t in FIXED_THRESHOLDS]
+    rows += [{"rule": f"default {k}", **_at(y_test, p_test, v)} for k, v in thresholds.items()]
+    return rows
+
+
+# --- kefu model -----------------------------------------------------------------------------------------------
+def _fit_booster(params: dict, X: np.ndarray, y: np.ndarray, Xv: np.ndarray, yv: np.ndarray,
+                 spec: FeatureSpec) -> lgb.Booster:
+    names = [f"f{i}" for i in range(len(spec.names))]
+    train = lgb.Dataset(X, y, feature_name=names, categorical_feature=spec.categorical_indices,
+                        free_raw_data=False, params={"verbose": -1})
+    valid = lgb.Dataset(Xv, yv, reference=train)
+    return lgb.train(params, train, MAX_ROUNDS, valid_sets=[valid],
+                     callbacks=[lgb.early_stopping(EARLY_STOP, first_metric_only=True, verbose=False)])
+
+
+def choose_calibration(margin: np.ndarray, y: np.ndarray, seed: int) -> tuple[Calibrator, dict]:
+    """Isotonic, Platt or none, by 5-fold out-of-fold Brier on the validation part, then refit on all of it.
+
+    Out-of-fold, because judged on the rows it was fitted to isotonic always wins (it memorises them).
+    """
+    folds = max(2, min(5, int(y.sum()), int(len(y) - y.sum())))
+    splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
+    scores: dict[str, dict[str, float]] = {}
+    for method in ("none", "platt", "isotonic"):
+        oof = np.empty(len(y))
+        for fit_idx, eval_idx in splitter.split(margin, y):
+            oof[eval_idx] = Calibrator.fit(method, margin[fit_idx], y[fit_idx]).apply(margin[eval_idx])
+        oof = np.clip(oof, 1e-15, 1 - 1e-15)
+        scores[method] = {"brier": float(brier_score_loss(y, oof)), "log_loss": float(log_loss(y, oof, labels=[0, 1]))}
+    best = min(scores, key=lambda m: (round(scores[m]["brier"], 6), scores[m]["log_loss"]))
+    return Calibrator.fit(best, margin, y), {"method": best, "out_of_fold": scores, "folds": folds}
+
+
+def _train_kefu(prep: Prepared, parts: dict[str, np.ndarray], seed: int,
+                progress: Callable[[str], None]) -> tuple[lgb.Booster, dict, list[dict]]:
+    """Each candidate early-stops on validation; the lowest validation log-loss wins."""
+    X, y = prep.X, prep.y
+    tr, va = parts["train"], parts["validation"]
+    trials, best = [], None
+    for candidate in CANDIDATES:
+        params = {**BASE_PARAMS, **candidate, "seed": seed}
+        booster = _fit_booster(params, X[tr], y[tr], X[va], y[va], prep.spec)
+        val_loss = float(booster.best_score["valid_0"]["binary_logloss"])
+        trials.append({**candidate, "rounds": booster.best_iteration, "validation_log_loss": val_loss})
+        progress(f"kefu candidate {candidate}: {booster.best_iteration} rounds, validation log-loss {val_loss:.4f}")
+        if best is None or val_loss < best[0]:
+            best = (val_loss, booster, params)
+    _, booster, params = best
+    booster.free_dataset()
+    return _trim(booster), params, trials
+
+
+def _trim(booster: lgb.Booster) -> lgb.Booster:
+    """Keep only the trees up to the best iteration, so the saved file and every predict use exactly those."""
+    return lgb.Booster(model_str=booster.model_to_string(num_iteration=booster.best_iteration))
+
+
+# --- baselines ----------------------------------------------------------------------------------------------
+def _baselines(prep: Prepared, tr: np.ndarray, te: np.ndarray, seed: int,
+               progress: Callable[[str], None]) -> dict[str, np.ndarray]:
+    """Out-of-the-box models on the same train rows, uncalibrated (their own probabilities)."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline, make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    X, y, cats = prep.X, prep.y, prep.spec.categorical_indices
+    nums = [i for i in range(X.shape[1]) if i not in cats]
+    out = {}
+    progress("baseline: logistic regression")
+    columns = ColumnTransformer([
+        ("num", make_pipeline(SimpleImputer(strategy="median", add_indicator=True), StandardScaler()), nums),
+        ("cat", OneHotEncoder(handle_unknown="ignore"), cats)])
+    lr = Pipeline([("columns", columns), ("lr", LogisticRegression(max_iter=3000))]).fit(X[tr], y[tr])
+    out["logistic_regression"] = lr.predict_proba(X[te])[:, 1]
+    progress("baseline: HistGradientBoosting")
+    mask = np.zeros(X.shape[1], dtype=bool)
+    mask[cats] = True
+    hgb = HistGradientBoostingClassifier(categorical_features=mask, random_state=seed).fit(X[tr], y[tr])
+    out["hist_gradient_boosting"] = hgb.predict_proba(X[te])[:, 1]
+    progress("baseline: LightGBM defaults")
+    ds = lgb.Dataset(X[tr], y[tr], categorical_feature=cats, params={"verbose": -1})
+    default = lgb.train({"objective": "binary", "verbose": -1, "seed": seed}, ds, 100)
+    out["lightgbm_default"] = default.predict(X[te])
+    return out
+
+
+# --- the whole run ------------------------------------------------------------------------------------------
+def train_risk_model(frame: pd.DataFrame, label: str, *, id_column: str | None = None,
+                     time_column: str | None = None, drop: Iterable[str] = (), protected: Iterable[str] = (),
+                     use_protected: bool = False, seed: int = 0, progress: Callable[[str], None] | None = None,
+                     positive: Any | None = None) -> TrainResult:
+    """Prepare, split, train kefu (tuned on validation), calibrate, set thresholds, and test every model."""
+    say = progress or (lambda message: None)
+    started = time.perf_counter()
+    say("preparing the table")
+    digest = data_hash(frame)
+    prep = prepare(frame, label, id_column=id_column, time_column=time_column, drop=drop, protected=protected,
+                   use_protected=use_protected, positive=positive)
+    notes = list(prep.notes)
+    parts, split = split_rows(prep.y, prep.time, seed)
+    tr, va, te = parts["train"], parts["validation"], parts["test"]
+    y = prep.y
+
+    say("training kefu")
+    booster, params, trials = _train_kefu(prep, parts, seed, say)
+    margin_val = booster.predict(prep.X[va], raw_score=True)
+    calibrator, calibration = choose_calibration(margin_val, y[va], seed)
+    calibration["validation_brier_raw"] = float(brier_score_loss(y[va], calibrator.__class__("none").apply(margin_val)))
+    p_val = calibrator.apply(margin_val)
+    calibration["validation_brier_calibrated"] = float(brier_score_loss(y[va], p_val))
+    thresholds, rules = choose_thresholds(y[va], p_val)
+    notes += rules
+    notes.append(f"kefu: LightGBM {params['num_leaves']} leaves, {booster.num_trees()} rounds (early stopping on "
+                 f"validation log-loss, no class weights), calibration {calibration['method']} chosen by "
+                 "out-of-fold Brier on validation")
+    notes.append("baselines: trained on the same train rows with their default settings, not calibrated")
+
+    margin_test = booster.predict(prep.X[te], raw_score=True)
+    scores = {"kefu": calibrator.apply(margin_test), "kefu_raw": Calibrator("none").apply(margin_test)}
+    scores.update(_baselines(prep, tr, te, seed, say))
+    metrics = {name: score_metrics(y[te], p) for name, p in scores.items()}
+    table = threshold_table(y[te], scores["kefu"], p_val, thresholds)
+
+    test_frame = pd.DataFrame({"y": y[te], **scores})
+    for name in prep.protected.columns:
+        test_frame[f"protected:{name}"] = prep.protected[name].iloc[te].to_numpy()
+    fairness = None
+    if len(prep.protected.columns):
+        from models.risk.fairness import fairness_report
+
+        fairness = fairness_report(prep.protected.iloc[te].reset_index(drop=True), y[te], scores["kefu"],
+                                   thresholds["review"])
+    meta = {"name": label, "data_hash": digest, "metrics": metrics["kefu"], "split": split,
+            "params": {k: v for k, v in params.items() if k != "verbose"}, "calibration": calibration,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "protected_used": bool(use_protected),
+            "training_seconds": round(time.perf_counter() - started, 3)}
+    model = RiskModel(prep.spec, booster, calibrator, prep.label, thresholds, meta)
+    say(f"done in {time.perf_counter() - started:.1f}s: test ROC-AUC {metrics['kefu']['roc_auc']:.4f}")
+    return TrainResult(model=model, metrics=metrics, threshold_table=table, split=split, notes=notes,
+                       test_frame=test_frame, fairness=fairness, data_hash=digest, calibration=calibration,
+                       params={"chosen": params, "trials": trials})

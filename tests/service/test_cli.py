@@ -1,0 +1,90 @@
+"""The kefu command line, run in-process against a temporary data folder."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from service.cli.main import cli
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    monkeypatch.setenv("KEFU_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("KEFU_DATABASE_URL", raising=False)
+    monkeypatch.setenv("KEFU_LOG_LEVEL", "WARNING")
+    return tmp_path
+
+
+def run(*args: str):
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    return result
+
+
+def test_keys_create_list_revoke(env):
+    created = run("keys", "create", "--scope", "risk", "--scope", "chat", "--name", "risk team")
+    assert created.exit_code == 0
+    key = created.output.strip()
+    assert key.startswith("kefu_")
+    listing = run("keys", "list").output
+    key_id = key.split("_")[1]
+    assert key_id in listing and "chat risk" in listing and key not in listing
+    assert run("keys", "revoke", key_id).exit_code == 0
+    assert "revoked" in run("keys", "list").output
+    assert run("keys", "revoke", key_id).exit_code == 1
+
+
+def test_keys_create_rejects_unknown_scope(env):
+    result = run("keys", "create", "--scope", "everything")
+    assert result.exit_code == 2 and "unknown" in result.output
+
+
+def test_ingest_then_profiles(env):
+    events = env / "events.csv"
+    events.write_text("event_id,type,customer_id,item_id,timestamp,amount,quantity\n"
+                      "1,purchase,c1,p1,2026-05-01T10:00:00Z,10,1\n"
+                      "2,purchase,c1,p2,2026-05-03T10:00:00Z,20,2\n"
+                      "3,purchase,c2,,2026-05-03T10:00:00Z,20,2\n")
+    result = run("ingest", str(events))
+    assert result.exit_code == 0, result.output
+    assert "2 accepted, 0 duplicates, 1 rejected" in result.output
+    assert "profiles rebuilt" in result.output
+    rejects = (env / "events.csv.rejects.csv").read_text()
+    assert "item_id is required" in rejects
+    shown = json.loads(run("profiles", "show", "c1").output)
+    assert shown["features"]["orders_total"] == 2 and shown["features"]["spend_total"] == 30.0
+    again = run("ingest", str(events))
+    assert "0 accepted, 2 duplicates" in again.output
+    assert run("profiles", "show", "nobody").exit_code == 1
+
+
+def test_ingest_with_a_mapping_file(env):
+    data = env / "orders.csv"
+    data.write_text("user;sku;day;total\nu1;A;2026-05-01;9.5\nu1;B;2026-05-02;3\n")
+    mapping = env / "mapping.json"
+    mapping.write_text(json.dumps({"kind": "events", "columns": {"customer_id": "user", "item_id": "sku",
+                                   "timestamp": "day", "amount": "total"}, "constants": {"type": "purchase"}}))
+    result = run("ingest", str(data), "--mapping", str(mapping), "--profiles", "skip")
+    assert "2 accepted" in result.output, result.output
+
+
+def test_demo_prepares_state_and_prints_working_keys(env):
+    result = run("demo", "--no-serve", "--customers", "60")
+    assert result.exit_code == 0, result.output
+    assert "profiles built" in result.output and "curl" in result.output
+    keys = json.loads((env / "data" / "demo-keys.json").read_text())
+    assert set(keys) == {"events", "profiles", "recommendations", "risk", "chat", "admin"}
+
+    from service.app import create_app
+
+    client = create_app().test_client()
+    line = next(l for l in result.output.splitlines() if "/profile" in l)
+    path = line.split("http://127.0.0.1:8000")[1].strip()
+    r = client.get(path, headers={"Authorization": f"Bearer {keys['profiles']}"})
+    assert r.status_code == 200 and r.get_json()["segment"]
+
+
+def test_config_lists_every_setting(env):
+    output = run("config").output
+    assert "KEFU_DATABASE_URL" in output and "KEFU_MAX_BATCH_EVENTS" in output
