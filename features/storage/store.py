@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, Table, delete, func, select, update
+from sqlalchemy import Boolean, Connection, DateTime, Engine, LargeBinary, Table, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from features.events import CUSTOMER_FIELDS, EVENT_COLUMNS, ITEM_FIELDS
@@ -257,9 +257,28 @@ class SqlStore:
 
     # -- reads into pandas --------------------------------------------------------------------------------------
     def _frame(self, query, columns: Sequence[str]) -> pd.DataFrame:
+        """Run a select into a DataFrame, converting types per column rather than per value.
+
+        The rows are read straight from the driver's cursor, skipping SQLAlchemy's per-value result processing
+        (on SQLite it parses every datetime string in Python, which was most of a bulk profile rebuild);
+        datetimes and booleans are then converted a whole column at a time.
+        """
         with self.engine.connect() as conn:
             result = conn.execute(query)
-            return pd.DataFrame(result.fetchall(), columns=list(columns))
+            rows = result.cursor.fetchall() if result.cursor is not None else []
+        data = {}
+        values = list(zip(*rows)) if rows else [() for _ in columns]
+        for name, column, raw in zip(columns, query.selected_columns, values):
+            kind = column.type
+            if isinstance(kind, DateTime):
+                data[name] = pd.to_datetime(pd.Series(raw, dtype=object), format="ISO8601") if raw else pd.Series([], dtype="datetime64[ns]")
+            elif isinstance(kind, Boolean):
+                data[name] = pd.array([None if v is None else bool(v) for v in raw], dtype="boolean")
+            elif isinstance(kind, LargeBinary):
+                data[name] = [None if v is None else bytes(v) for v in raw]
+            else:
+                data[name] = list(raw)
+        return pd.DataFrame(data, columns=list(columns))
 
     @staticmethod
     def _customer_filter(q, column, customer_ids: Sequence[str] | None, id_range: tuple[str, str] | None):
