@@ -50,6 +50,20 @@ def make_bodies(batches: int, size: int, customers: int, seed: int = 0) -> list[
     return bodies
 
 
+def _worker_peak_rss(master_pid: int) -> list[int]:
+    """Peak resident memory (VmHWM) of each gunicorn worker, in MiB."""
+    peaks = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            text = status.read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+        if fields.get("PPid", "").strip() == str(master_pid) and "VmHWM" in fields:
+            peaks.append(round(int(fields["VmHWM"].split()[0]) / 1024))
+    return sorted(peaks)
+
+
 def wait_ready(port: int, timeout: float = 60) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -115,6 +129,7 @@ def main() -> None:
         for t in threads:
             t.join()
         wall = time.perf_counter() - started
+        worker_peak_mib = _worker_peak_rss(server.pid)
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -125,6 +140,7 @@ def main() -> None:
         "seconds": round(wall, 2), "events_per_second": round(accepted[0] / wall),
         "batch_latency_p50_ms": round(statistics.median(lat) * 1000, 1),
         "batch_latency_p99_ms": round(lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000, 1),
+        "worker_peak_rss_mib": worker_peak_mib,
     }
     print_table([(k, str(v)) for k, v in result.items()])
     if errors:

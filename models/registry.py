@@ -397,9 +397,16 @@ class ModelRegistry:
         _fsync_dir(model_dir)
 
     def _append_history(self, name: str, entry: Mapping) -> None:
-        line = json.dumps(_jsonable(dict(entry)), sort_keys=True) + "\n"
-        with open(self._model_dir(name) / HISTORY_FILE, "a", encoding="utf-8") as fh:
-            fh.write(line)
+        """One JSON line per activation. If a crash tore the last line, start on a fresh line, or this entry
+        would be glued to the torn one and lost with it."""
+        line = (json.dumps(_jsonable(dict(entry)), sort_keys=True) + "\n").encode("utf-8")
+        with open(self._model_dir(name) / HISTORY_FILE, "a+b") as fh:
+            end = fh.seek(0, os.SEEK_END)
+            if end:
+                fh.seek(end - 1)
+                if fh.read(1) != b"\n":
+                    line = b"\n" + line
+            fh.write(line)  # append mode: lands at the end whatever the position
             fh.flush()
             os.fsync(fh.fileno())
 
@@ -667,7 +674,8 @@ class LoadedModels:
     no loader handles its kind, the loader raises or returns None, or a checker raises.
 
     A failed version is not retried on every request: it is retried when CURRENT changes or on an explicit
-    :meth:`reload`.
+    :meth:`reload`. ``check_interval_s`` bounds how often :meth:`get` looks at CURRENT (0: every call);
+    ``clock`` (a monotonic clock) is there so tests can step time instead of sleeping.
     """
 
     def __init__(

@@ -13,12 +13,14 @@ from features.ingest.events import EventIngestor
 from features.profiles.service import ProfileService
 from features.storage.engine import make_engine
 from features.storage.migrate import upgrade
+from features.storage.risk_audit import RiskAuditStore
 from features.storage.store import SqlStore
 from features.text.embedder import make_embedder
 from service.auth import KeyVerifier
 from service.config import Settings, settings_from_env
 from service.errors import KefuApi, register_error_handlers
 from service.logs import configure_logging
+from service.pipelines.risk import RiskScorer
 from service.state import KefuState
 
 log = logging.getLogger(__name__)
@@ -64,18 +66,20 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, embedder: Any = 
     profiles = ProfileService(store)
     state.extras["profiles"] = profiles
     state.extras["ingestor"] = EventIngestor(store, embedder=lambda: state.embedder, after_store=profiles.refresh)
-    state.extras["readiness"] = {}
+    _wire_models(state)
     app.extensions["kefu"] = state
 
     _register_request_hooks(app)
     register_error_handlers(app)
     api = KefuApi(app, spec_kwargs={"info": {"description": _API_DESCRIPTION}})
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
-    from service.api import catalog, events, health, profiles as profiles_api
+    from service.api import catalog, events, health, models as models_api, profiles as profiles_api, risk
 
     api.register_blueprint(events.blp)
     api.register_blueprint(catalog.blp)
     api.register_blueprint(profiles_api.blp)
+    api.register_blueprint(risk.blp)
+    api.register_blueprint(models_api.blp)
     app.register_blueprint(health.blp)
 
     @app.get("/docs/static/<path:filename>")
@@ -83,6 +87,24 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, embedder: Any = 
         return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename, max_age=86400)
 
     return app
+
+
+def _wire_models(state: KefuState) -> None:
+    """The registry, the per-worker loaded models (loaded lazily: after gunicorn forks), scoring, readiness."""
+    from models.registry import LoadedModels, ModelRegistry
+    from models.risk.model import RiskModel
+
+    registry = ModelRegistry(state.settings.resolved_model_dir)
+    loaded = LoadedModels(registry, loaders={"risk_table": lambda mv: RiskModel.load(mv.path)})
+    audit = RiskAuditStore(state.store.engine)
+    state.extras.update(registry=registry, models=loaded, risk_audit=audit, risk=RiskScorer(loaded, audit))
+
+    def models_ready() -> dict:
+        names = [n for n in registry.names() if registry.current(n) is not None]
+        ready = loaded.ready(required=names)  # loads every active model in this worker on first call
+        return {"ready": ready, "models": loaded.status()}
+
+    state.extras["readiness"] = {"models": models_ready}
 
 
 def _register_request_hooks(app: Flask) -> None:

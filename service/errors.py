@@ -17,11 +17,12 @@ from features.errors import Conflict, InvalidInput, KefuError, NotFound, NotRead
 log = logging.getLogger(__name__)
 
 #: Domain error → HTTP status. The only place this mapping exists.
+#: Checked in order: an error that is both (a model known but not loaded) answers with the first match.
 DOMAIN_STATUS: dict[type[KefuError], int] = {
+    NotReady: 503,
     NotFound: 404,
     InvalidInput: 422,
     Conflict: 409,
-    NotReady: 503,
 }
 
 DEFAULT_MESSAGES = {

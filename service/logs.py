@@ -58,3 +58,4 @@ def configure_logging(level: str = "INFO", as_json: bool = False) -> None:
     handler.setFormatter(JsonFormatter() if as_json else logging.Formatter(FORMAT))
     root.addHandler(handler)
     root.setLevel(level.upper())
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))

@@ -293,3 +293,17 @@ def _to_bool(value: Any) -> bool | None:
     if text in {"0", "false", "no", "n", "f"}:
         return False
     return None
+
+
+def read_table(path: str | Path, **options: Any) -> pd.DataFrame:
+    """A whole CSV (separator detected, compression inferred), Parquet or JSONL file as one DataFrame."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(path)
+    fmt = _format(path)
+    if fmt == "parquet":
+        return pd.read_parquet(path)
+    if fmt == "jsonl":
+        return pd.read_json(path, lines=True, dtype=False, **options)
+    options.setdefault("sep", sniff_separator(path))
+    return pd.read_csv(path, **options)

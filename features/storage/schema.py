@@ -179,3 +179,35 @@ api_keys = Table(
     Column("revoked_at", DateTime),
     UniqueConstraint("key_id"),
 )
+
+# Every risk score served, for audit: what was asked, what was answered, by which model version.
+risk_scores = Table(
+    "risk_scores",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("score_id", String(64), nullable=False),
+    Column("model", String(128), nullable=False),
+    Column("model_version", String(64), nullable=False),
+    Column("customer_id", String(ID_LEN)),
+    Column("transaction_id", String(ID_LEN)),
+    Column("score", Float, nullable=False),
+    Column("decision", String(16), nullable=False),
+    Column("reasons", JSON(none_as_null=True)),
+    Column("features", JSON(none_as_null=True)),
+    Column("request_id", String(128)),
+    Column("created_at", DateTime, nullable=False),
+    UniqueConstraint("score_id"),
+    Index("ix_risk_scores_customer_id_created_at", "customer_id", "created_at"),
+)
+
+# Decision thresholds per model, changed by an admin without retraining (the trainer's defaults live in the
+# artifact; a row here overrides them).
+model_thresholds = Table(
+    "model_thresholds",
+    metadata,
+    Column("model", String(128), primary_key=True),
+    Column("review", Float, nullable=False),
+    Column("decline", Float, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Column("updated_by", String(200)),
+)

@@ -32,6 +32,15 @@ class InsertResult:
     duplicates: int
 
 
+def dialect_insert(dialect: str, table: Table):
+    """An INSERT that knows ON CONFLICT, for the two databases kefu supports."""
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"kefu supports SQLite and PostgreSQL, not {dialect}")
+
+
 def _chunks(rows: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     for start in range(0, len(rows), size):
         yield rows[start : start + size]
@@ -46,11 +55,7 @@ class SqlStore:
 
     # -- helpers ---------------------------------------------------------------------------------------------
     def _insert(self, table: Table):
-        if self._dialect == "postgresql":
-            return postgresql.insert(table)
-        if self._dialect == "sqlite":
-            return sqlite.insert(table)
-        raise NotImplementedError(f"kefu supports SQLite and PostgreSQL, not {self._dialect}")
+        return dialect_insert(self._dialect, table)
 
     @staticmethod
     def _executemany(conn: Connection, stmt, table: Table, rows: Sequence[dict]) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import time
 from bisect import bisect_right
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ import pandas as pd
 
 FORMAT_VERSION = 1
 BOOSTER_FILE = "booster.txt"
-META_FILE = "model.json"
+META_FILE = "risk_model.json"   # model.json in a version folder belongs to models.registry
 DECISIONS = ("approve", "review", "decline")
 
 
@@ -98,16 +99,16 @@ class FeatureSpec:
                 errors.setdefault(name, []).append("Missing data for required field.")
                 continue
             value = features[name]
-            if value is None:
-                continue                                        # explicit null = missing value
+            if value is None or (isinstance(value, float) and math.isnan(value)):
+                continue                                        # explicit null (or NaN) = missing value
             if self.types[name] == "categorical":
-                if not isinstance(value, (str, int)) or isinstance(value, bool):
+                if not isinstance(value, (str, numbers.Integral)) or isinstance(value, (bool, np.bool_)):
                     errors.setdefault(name, []).append(f"Expected a string, got {type(value).__name__}.")
-            elif isinstance(value, bool):
+            elif isinstance(value, (bool, np.bool_)):
                 if name not in self.boolean:
                     errors.setdefault(name, []).append("Expected a number, got a boolean.")
-            elif isinstance(value, (int, float)):
-                if isinstance(value, float) and math.isinf(value):
+            elif isinstance(value, numbers.Real):
+                if math.isinf(value):
                     errors.setdefault(name, []).append("Expected a finite number.")
             elif isinstance(value, str):
                 try:
@@ -248,7 +249,10 @@ class RiskModel:
 
     # --- persistence ----------------------------------------------------------------------------------------
     def save(self, folder: str | Path) -> Path:
-        """Write booster.txt (LightGBM text format) and model.json; returns the folder."""
+        """Write booster.txt (LightGBM text format) and risk_model.json; returns the folder.
+
+        Usable as the `write` callable of `ModelRegistry.save` (which adds its own model.json beside them).
+        """
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         self.booster.save_model(str(folder / BOOSTER_FILE))
@@ -258,7 +262,7 @@ class RiskModel:
                 "calibrator": self.calibrator.to_json(), "label": self.label, "thresholds": self.thresholds,
                 **{k: v for k, v in self.meta.items() if k != "created"}}
         tmp = folder / (META_FILE + ".tmp")
-        tmp.write_text(json.dumps(meta, indent=2, default=_json_default))
+        tmp.write_text(json.dumps(_finite(meta), indent=2, default=_json_default, allow_nan=False))
         tmp.replace(folder / META_FILE)
         return folder
 
@@ -325,6 +329,19 @@ class RiskModel:
         if score >= t["review"]:
             return "review"
         return "approve"
+
+
+def _finite(value: Any) -> Any:
+    """NaN/inf -> None: bare NaN tokens are not JSON, and every non-Python reader would refuse the file."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {str(k): _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if isinstance(value, np.generic):
+        return _finite(value.item())
+    return value
 
 
 def _json_default(value: Any) -> Any:

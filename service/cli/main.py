@@ -230,6 +230,13 @@ def demo(do_serve: bool, host: str, port: int, workers: int, n_customers: int, s
         run_gunicorn(host, port, workers)
 
 
+from service.cli.models import models, score, train  # noqa: E402
+
+cli.add_command(train)
+cli.add_command(score)
+cli.add_command(models)
+
+
 def main() -> None:  # pragma: no cover
     cli(prog_name="kefu")
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import re
 import statistics
-import time
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta, timezone
 
@@ -59,11 +58,8 @@ def test_same_seed_gives_the_same_shop_and_other_seeds_differ():
     assert a.items != c.items
 
 
-def test_default_size_is_fast_and_in_the_promised_volume():
-    t0 = time.perf_counter()
-    shop = simulate_shop()
-    elapsed = time.perf_counter() - t0
-    assert elapsed < 10.0
+def test_default_size_is_in_the_promised_volume():
+    shop = simulate_shop()  # its speed is measured in docs/benchmarks.md, not asserted here
     assert 50_000 <= len(shop.events) <= 200_000
     assert len(shop.customers) == 2000 and len(shop.items) == 300
     chats = len(_by_type(shop, "chat_message"))

@@ -1,0 +1,181 @@
+"""The recommendation artifact the service loads: fitted candidate state + LambdaRank booster.
+
+One folder holds ``model.txt`` (LightGBM text model), ``model.json`` (feature names, config, metrics,
+created time), ``state.json`` and ``state.npz`` (candidate tables). Nothing is pickled, so a model folder
+can be inspected and loaded without running code from it.
+"""
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+from models.recommend.candidates import CandidateGenerator, CandidateSet, CustomerBatch, batch_from_state
+from models.recommend.features import build_features, feature_names
+from models.recommend.history import build_history, naive_utc, prepare_interactions, to_days
+from models.recommend.state import (PROFILE_FEATURES, CandidateState, customer_avg_price, customer_orders,
+                                    fit_state)
+
+MODEL_NAME = "recommend"
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """One recommended item: ranker score, the candidate source that proposed it, and a reason seed
+    such as ("bought_together", "<anchor item id>") or ("popular_region", "115")."""
+
+    item_id: str
+    score: float
+    source: str
+    reason: tuple[str, Any]
+
+
+class Recommender:
+    """Candidates + ranker. ``rank`` answers one customer; ``recommend_batch`` evaluates thousands."""
+
+    def __init__(self, state: CandidateState, booster: lgb.Booster, metadata: dict[str, Any] | None = None):
+        self.state = state
+        self.booster = booster
+        self.feature_names = feature_names(state.config)
+        if booster.feature_name() != self.feature_names:
+            raise ValueError("booster features differ from the recommender's feature list")
+        self.metadata = dict(metadata or {})
+        self.generator = CandidateGenerator(state)
+
+    # ------------------------------------------------------------------------------------ serving path
+    def rank(self, customer_id: str, k: int = 10, *, exclude: Iterable[str] = (),
+             events: pd.DataFrame | None = None, profile: Mapping[str, Any] | None = None,
+             customer: Mapping[str, Any] | None = None, chat_embedding: np.ndarray | None = None,
+             now: object | None = None) -> list[Recommendation]:
+        """Top-k items for one customer, best first.
+
+        ``exclude``: item ids never to return (e.g. in the cart). ``events``: the customer's own events
+        (EVENT_COLUMNS), replacing the history saved at fit time (fresh activity, or a customer the model
+        has never seen). ``profile``: a profile record (``build_profiles`` fields) replacing the saved one.
+        ``customer``: attributes (age_band, region) for a customer unknown to the model. ``chat_embedding``:
+        the profile's chat centroid, blended into the embedding-similarity feature. ``now``: the moment
+        recency is measured at (default: the model's as_of). A customer with no history at all gets the
+        popular sources (their segment's when ``customer`` says which).
+        """
+        batch = self.customer_batch(customer_id, events=events, profile=profile, customer=customer,
+                                    chat_embedding=chat_embedding, now=now, exclude=exclude)
+        cands = self.generator.generate(batch)
+        if len(cands) == 0:
+            return []
+        scores = self.score(batch, cands, num_threads=1)
+        top = np.argsort(-scores, kind="stable")[:k]
+        out = []
+        for j in top:
+            reason = self.generator.reason(batch, cands, int(j))
+            out.append(Recommendation(str(self.state.item_ids[cands.item[j]]), float(scores[j]), reason[0], reason))
+        return out
+
+    def customer_batch(self, customer_id: str, *, events: pd.DataFrame | None = None,
+                       profile: Mapping[str, Any] | None = None, customer: Mapping[str, Any] | None = None,
+                       chat_embedding: np.ndarray | None = None, now: object | None = None,
+                       exclude: Iterable[str] = ()) -> CustomerBatch:
+        """A batch of one, from the saved state with the caller's fresher data laid over it."""
+        st = self.state
+        code = st.customer_index.get_indexer([str(customer_id)])
+        now_ts = st.as_of if now is None else naive_utc(now)
+        batch = batch_from_state(st, code, float(to_days(now_ts)))
+        if events is not None:
+            own = events[events["customer_id"].astype(str) == str(customer_id)]
+            x = prepare_interactions(own.assign(customer_id=own["customer_id"].astype(str),
+                                                item_id=own["item_id"].astype(str)),
+                                     pd.Index([str(customer_id)]), st.item_index, now_ts, st.config.event_weights)
+            batch.history = build_history(x, 1, len(st.item_ids), batch.now_day, st.config.decay_half_life_days)
+            batch.avg_price = customer_avg_price(x, st.item["price"], 1)
+            batch.orders = customer_orders(x, 1)
+        if profile is not None:
+            batch.profile = np.array([[_number(profile.get(f)) for f in PROFILE_FEATURES]], dtype=np.float32)
+        if customer is not None:
+            for attr, labels, field in (("age", st.age_bands, "age_band"), ("region", st.regions, "region")):
+                value = customer.get(field)
+                if value is not None:
+                    setattr(batch, attr, pd.Index(labels).get_indexer([str(value)]))
+        if chat_embedding is not None and st.embeddings is not None:
+            batch.chat = np.asarray(chat_embedding, dtype=np.float32).reshape(1, -1)
+        ex = st.item_index.get_indexer([str(e) for e in exclude])
+        ex = ex[ex >= 0]
+        batch.exclude_rows, batch.exclude_items = np.zeros(len(ex), np.int64), ex.astype(np.int64)
+        return batch
+
+    def score(self, batch: CustomerBatch, cands: CandidateSet, num_threads: int = 1) -> np.ndarray:
+        x = build_features(self.state, batch, cands)
+        return self.booster.predict(x, num_threads=num_threads)
+
+    # ------------------------------------------------------------------------------------- batch path
+    def recommend_batch(self, customer_ids: Sequence[str], k: int = 10, batch_size: int = 512,
+                        num_threads: int = 1) -> np.ndarray:
+        """Top-k item codes (state item index, -1 padded) for customers known to the state."""
+        rows = self.state.customer_index.get_indexer([str(c) for c in customer_ids])
+        out = np.full((len(rows), k), -1, dtype=np.int64)
+        for start in range(0, len(rows), batch_size):
+            part = rows[start:start + batch_size]
+            batch = batch_from_state(self.state, part)
+            cands = self.generator.generate(batch)
+            if len(cands) == 0:
+                continue
+            scores = self.score(batch, cands, num_threads=num_threads)
+            out[start:start + len(part)] = topk_by_group(cands.row, cands.item, scores, len(part), k)
+        return out
+
+    # ----------------------------------------------------------------------------------- persistence
+    def refresh(self, events: pd.DataFrame, items: pd.DataFrame | None, customers: pd.DataFrame | None,
+                as_of: object, embeddings: np.ndarray | None = None,
+                profiles: pd.DataFrame | None = None) -> "Recommender":
+        """The same ranker over candidate tables refitted on newer events (the nightly job)."""
+        state = fit_state(events, items, customers, as_of, self.state.config, embeddings, profiles)
+        meta = {**self.metadata, "state_as_of": state.as_of.isoformat()}
+        return Recommender(state, self.booster, meta)
+
+    def save(self, folder: str | Path) -> Path:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.booster.save_model(str(folder / "model.txt"))
+        self.state.save(folder)
+        meta = {
+            "name": MODEL_NAME, "kind": "lightgbm-lambdarank", "feature_names": self.feature_names,
+            "config": self.state.config.to_dict(), "state_as_of": self.state.as_of.isoformat(),
+            "created": self.metadata.get("created", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())),
+            **{k: v for k, v in self.metadata.items() if k != "created"},
+        }
+        (folder / "model.json").write_text(json.dumps(meta, indent=2, default=str))
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path) -> "Recommender":
+        folder = Path(folder)
+        meta = json.loads((folder / "model.json").read_text())
+        booster = lgb.Booster(model_file=str(folder / "model.txt"))
+        state = CandidateState.load(folder)
+        rec = cls(state, booster, meta)
+        if meta.get("feature_names") != rec.feature_names:
+            raise ValueError("model.json feature names do not match this code's feature list")
+        return rec
+
+
+def topk_by_group(row: np.ndarray, item: np.ndarray, scores: np.ndarray, n_rows: int, k: int) -> np.ndarray:
+    """For rows sorted ascending, the k best items of each row by score (-1 where fewer than k)."""
+    order = np.lexsort((-scores, row))
+    starts = np.r_[0, np.cumsum(np.bincount(row, minlength=n_rows))][:-1]
+    rank = np.arange(len(row)) - starts[row[order]]
+    keep = order[rank < k]
+    out = np.full((n_rows, k), -1, dtype=np.int64)
+    out[row[keep], (np.arange(len(row)) - starts[row[order]])[rank < k]] = item[keep]
+    return out
+
+
+def _number(value: Any) -> float:
+    try:
+        return float(value) if value is not None else np.nan
+    except (TypeError, ValueError):
+        return np.nan

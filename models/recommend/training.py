@@ -1,0 +1,204 @@
+"""Time-split training: features as of a cutoff, labels from the following period, validation later.
+
+A period is (history known at as_of, the items each customer bought afterwards). The ranker learns on the
+earlier periods and stops early on the latest one, so no label ever leaks into a feature and every number
+used for a choice comes from before the test period. The final artifact pairs the booster with candidate
+tables refitted on all history up to the serving cutoff.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+from models.recommend.candidates import CandidateGenerator, batch_from_state
+from models.recommend.config import RecommendConfig
+from models.recommend.features import build_features, feature_names
+from models.recommend.history import naive_utc
+from models.recommend.ranker import top_importances, train_lambdarank
+from models.recommend.recommender import Recommender
+from models.recommend.state import CandidateState, fit_state
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LabelPeriod:
+    """Events known at ``as_of`` and the (customer_id, item_id) pairs bought after it.
+
+    ``customers`` restricts the period's queries (e.g. held-out validation customers).
+    """
+
+    history: pd.DataFrame
+    labels: pd.DataFrame
+    as_of: pd.Timestamp
+    customers: tuple[str, ...] | None = None
+
+
+def time_period(events: pd.DataFrame, cutoff: object, days: float,
+                label_types: Sequence[str] = ("purchase",), max_relevance: int = 1) -> LabelPeriod:
+    """History = events before ``cutoff``; labels = items of ``label_types`` in [cutoff, cutoff + days).
+
+    ``max_relevance`` > 1 grades each label by the distinct days the item was bought (capped), so
+    LambdaRank may favour items bought again and again; evaluation always treats labels as binary.
+    """
+    cutoff = naive_utc(cutoff)
+    end = cutoff + pd.Timedelta(days=days)
+    before = events[events["ts"] < cutoff]
+    after = events[(events["ts"] >= cutoff) & (events["ts"] < end) & events["type"].isin(list(label_types))]
+    after = after.dropna(subset=["customer_id", "item_id"])
+    labels = pd.DataFrame({"customer_id": after["customer_id"].astype(str), "item_id": after["item_id"].astype(str),
+                           "day": after["ts"].dt.floor("D")}).drop_duplicates()
+    labels = labels.groupby(["customer_id", "item_id"], sort=False).size().rename("relevance").reset_index()
+    labels["relevance"] = labels["relevance"].clip(upper=max_relevance).astype(np.float32)
+    return LabelPeriod(before, labels, cutoff)
+
+
+def holdout_last_fraction(events: pd.DataFrame, fraction: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per customer, the last ``fraction`` of item events by time (at least one) are held out.
+
+    For datasets (MovieLens) where a global time cut leaves too few customers on both sides. Ties in time
+    are broken by the input order, which keeps the split deterministic.
+    """
+    ev = events.sort_values(["customer_id", "ts"], kind="stable")
+    position = ev.groupby("customer_id").cumcount().to_numpy()
+    size = ev.groupby("customer_id")["ts"].transform("size").to_numpy()
+    n_test = np.maximum(1, np.floor(size * fraction)).astype(int)
+    test = position >= size - n_test
+    test &= size > 1  # a customer with one event has nothing to learn from
+    return ev[~test].reset_index(drop=True), ev[test].reset_index(drop=True)
+
+
+@dataclass
+class PeriodData:
+    """Ranker rows of one period: features, labels, query sizes, and candidate recall."""
+
+    x: np.ndarray
+    y: np.ndarray
+    groups: np.ndarray
+    recall: float
+    customers: int
+
+
+def period_rows(state: CandidateState, period: LabelPeriod, *, negatives: int | None, seed: int,
+                batch_size: int = 1024, max_customers: int | None = None) -> PeriodData:
+    """Candidates + features for the period's labelled customers known to the state.
+
+    ``negatives``: keep at most this many unlabelled candidates per customer (uniform sample), which keeps
+    training fast; None keeps them all (validation must see the real candidate lists). Customers whose
+    candidates hold no positive are dropped: a query without a relevant item teaches LambdaRank nothing.
+    """
+    rng = np.random.default_rng(seed)
+    labels = period.labels
+    if period.customers is not None:
+        labels = labels[labels["customer_id"].isin(set(period.customers))]
+    rows_all = state.customer_index.get_indexer(labels["customer_id"])
+    items_all = state.item_index.get_indexer(labels["item_id"])
+    known = (rows_all >= 0) & (state.history.indptr[np.maximum(rows_all, 0) + 1]
+                                > state.history.indptr[np.maximum(rows_all, 0)])
+    rows_all, items_all = rows_all[known], items_all[known]
+    customers = np.unique(rows_all)
+    if max_customers is not None and len(customers) > max_customers:
+        customers = np.sort(rng.choice(customers, max_customers, replace=False))
+    n_items = np.int64(len(state.item_ids))
+    relevance_all = labels["relevance"].to_numpy(dtype=np.float32)[known] if "relevance" in labels \
+        else np.ones(len(rows_all), np.float32)
+    ok = items_all >= 0
+    pos_keys = rows_all[ok] * n_items + items_all[ok]
+    order = np.argsort(pos_keys, kind="stable")
+    positives, pos_relevance = pos_keys[order], relevance_all[ok][order]
+    total_pos = np.isin(rows_all, customers).sum()
+    gen = CandidateGenerator(state)
+    xs, ys, gs, hit = [], [], [], 0
+    for start in range(0, len(customers), batch_size):
+        part = customers[start:start + batch_size]
+        batch = batch_from_state(state, part)
+        cands = gen.generate(batch)
+        keys = part[cands.row] * n_items + cands.item
+        pos = np.minimum(np.searchsorted(positives, keys), max(len(positives) - 1, 0))
+        y = (positives[pos] == keys) if len(positives) else np.zeros(len(keys), bool)
+        gain = np.where(y, pos_relevance[pos] if len(positives) else 0.0, 0.0).astype(np.float32)
+        hit += int(y.sum())
+        keep = _sample(cands.row, y, len(part), negatives, rng)
+        x = build_features(state, batch, cands)[keep]
+        r, y, gain = cands.row[keep], y[keep], gain[keep]
+        sizes = np.bincount(r, minlength=len(part))
+        has_pos = np.bincount(r, weights=y, minlength=len(part)) > 0
+        row_ok = has_pos[r]
+        xs.append(x[row_ok])
+        ys.append(gain[row_ok])
+        gs.append(sizes[has_pos])
+    recall = hit / total_pos if total_pos else 0.0
+    return PeriodData(np.concatenate(xs), np.concatenate(ys), np.concatenate(gs), recall, len(customers))
+
+
+def _sample(row: np.ndarray, y: np.ndarray, n_rows: int, negatives: int | None,
+            rng: np.random.Generator) -> np.ndarray:
+    """Indices to keep: all positives and at most ``negatives`` random negatives per row, in row order."""
+    if negatives is None:
+        return np.arange(len(row))
+    noise = rng.random(len(row))
+    order = np.lexsort((noise, row))
+    neg_order = order[~y[order]]
+    starts = np.searchsorted(row[neg_order], np.arange(n_rows))
+    rank = np.arange(len(neg_order)) - starts[row[neg_order]]
+    return np.sort(np.concatenate([np.flatnonzero(y), neg_order[rank < negatives]]))
+
+
+def train_recommender(items: pd.DataFrame | None, customers: pd.DataFrame | None,
+                      train: Sequence[LabelPeriod], valid: LabelPeriod, final_events: pd.DataFrame,
+                      final_as_of: object, *, config: RecommendConfig | None = None,
+                      embeddings: np.ndarray | None = None, params: dict[str, Any] | None = None,
+                      negatives: int = 100, max_train_customers: int | None = 12_000,
+                      max_valid_customers: int | None = 3_000, seed: int = 7,
+                      progress: Callable[[str], None] | None = None) -> Recommender:
+    """Fit candidates per period, train LambdaRank on ``train``, early-stop on ``valid``, refit for serving."""
+    config = config or RecommendConfig()
+    say = progress or log.info
+    started = time.perf_counter()
+    states: dict[tuple[int, pd.Timestamp], CandidateState] = {}
+
+    def state_for(period: LabelPeriod) -> CandidateState:
+        key = (id(period.history), period.as_of)
+        if key not in states:
+            t = time.perf_counter()
+            states[key] = fit_state(period.history, items, customers, period.as_of, config, embeddings)
+            say(f"candidate state as of {period.as_of}: {time.perf_counter() - t:.1f}s")
+        return states[key]
+
+    parts = []
+    for k, period in enumerate(train):
+        t = time.perf_counter()
+        parts.append(period_rows(state_for(period), period, negatives=negatives, seed=seed + k,
+                                 max_customers=max_train_customers))
+        say(f"train period {period.as_of}: {parts[-1].customers} customers, {len(parts[-1].y)} rows, "
+            f"candidate recall {parts[-1].recall:.3f} ({time.perf_counter() - t:.1f}s)")
+    t = time.perf_counter()
+    val = period_rows(state_for(valid), valid, negatives=None, seed=seed + 99, max_customers=max_valid_customers)
+    say(f"valid period {valid.as_of}: {val.customers} customers, {len(val.y)} rows, "
+        f"candidate recall {val.recall:.3f} ({time.perf_counter() - t:.1f}s)")
+    names = feature_names(config)
+    booster, info = train_lambdarank(np.concatenate([p.x for p in parts]), np.concatenate([p.y for p in parts]),
+                                     np.concatenate([p.groups for p in parts]), val.x, val.y, val.groups,
+                                     names, params)
+    say(f"lambdarank: {info['best_iteration']} trees, valid NDCG@10 {info['valid_ndcg_at_10']:.4f} "
+        f"({info['boost_seconds']}s)")
+    states.clear()
+    t = time.perf_counter()
+    final = fit_state(final_events, items, customers, final_as_of, config, embeddings)
+    say(f"final candidate state as of {final.as_of}: {time.perf_counter() - t:.1f}s")
+    booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=info["best_iteration"]))
+    meta = {
+        "training": {**info, "train_periods": [str(p.as_of) for p in train], "valid_period": str(valid.as_of),
+                     "train_candidate_recall": [round(p.recall, 4) for p in parts],
+                     "valid_candidate_recall": round(val.recall, 4), "negatives_per_query": negatives,
+                     "seconds": round(time.perf_counter() - started, 1)},
+        "importances": top_importances(booster),
+    }
+    return Recommender(final, booster, meta)

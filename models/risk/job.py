@@ -1,0 +1,66 @@
+"""Train a risk model from a table, publish it in the registry, and write its evaluation report beside it."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import pandas as pd
+
+from models.registry import ModelRegistry, ModelVersion
+from models.risk.report import write_report
+from models.risk.table import TrainResult, train_risk_model
+
+log = logging.getLogger(__name__)
+KIND = "risk_table"
+
+
+@dataclass(frozen=True)
+class TrainedRiskModel:
+    version: ModelVersion
+    report: Path
+    result: TrainResult
+
+
+def train_and_register(
+    frame: pd.DataFrame,
+    *,
+    registry: ModelRegistry,
+    name: str,
+    label: str,
+    report_root: Path,
+    id_column: str | None = None,
+    time_column: str | None = None,
+    drop: Iterable[str] = (),
+    protected: Iterable[str] = (),
+    use_protected: bool = False,
+    seed: int = 0,
+    activate: bool = True,
+    progress: Callable[[str], None] | None = None,
+    source: str | None = None,
+) -> TrainedRiskModel:
+    """Train, save as a new immutable version (activated unless told not to), and report.
+
+    The report is written first into the version folder's sibling under ``report_root/<name>/<version>/`` so
+    the HTML and its plots are kept even when the artifact folder is read-only.
+    """
+    result = train_risk_model(
+        frame, label, id_column=id_column, time_column=time_column, drop=drop, protected=protected,
+        use_protected=use_protected, seed=seed, progress=progress,
+    )
+    kefu_metrics = result.metrics.get("kefu", {})
+    extra: dict[str, Any] = {
+        "label": label,
+        "source": source,
+        "thresholds": result.model.thresholds,
+        "split": result.split,
+        "baselines": {k: v for k, v in result.metrics.items() if k != "kefu"},
+    }
+    version = registry.save(
+        name, KIND, result.model.save, features=result.model.feature_names, data_hash=result.data_hash,
+        metrics=kefu_metrics, extra=extra, activate=activate,
+    )
+    report = write_report(result, Path(report_root) / name / version.version, title=f"kefu risk model '{name}' {version.version}")
+    log.info("trained risk model %s version %s: %s", name, version.version, kefu_metrics)
+    return TrainedRiskModel(version, report, result)

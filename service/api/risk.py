@@ -1,0 +1,63 @@
+"""Fraud-risk scoring: one case, a batch, and a customer's history of scores."""
+from __future__ import annotations
+
+from flask import current_app, g
+from flask_smorest import Blueprint
+
+from service.auth import require_scope
+from service.schemas.risk import (
+    CustomerRiskQuerySchema,
+    CustomerRiskResponseSchema,
+    RiskBatchRequestSchema,
+    RiskBatchResponseSchema,
+    RiskScoreRequestSchema,
+    RiskScoreResponseSchema,
+)
+
+blp = Blueprint("risk", __name__, url_prefix="/v1", description="Fraud-risk scores with reasons and decisions")
+
+
+def _scorer():
+    return current_app.extensions["kefu"].extras["risk"]
+
+
+@blp.route("/risk/scores", methods=["POST"])
+@require_scope("risk")
+@blp.arguments(RiskScoreRequestSchema)
+@blp.response(200, RiskScoreResponseSchema)
+@blp.alt_response(404, description="unknown model")
+@blp.alt_response(503, description="the model exists but no version could be loaded")
+def score(body: dict):
+    """Score one case
+
+    Give the model name and the case's features (the training file's columns, label excluded). The answer
+    has a calibrated probability, a decision from the model's thresholds, and the features that pushed the
+    score most, from LightGBM's own per-row contributions. Every score is stored for audit. Missing,
+    unexpected or wrongly typed features → 422, never a guess.
+    """
+    return _scorer().score(
+        body["model"], body["features"], customer_id=body.get("customer_id"),
+        transaction_id=body.get("transaction_id"), request_id=g.request_id,
+    )
+
+
+@blp.route("/risk/scores/batch", methods=["POST"])
+@require_scope("risk")
+@blp.arguments(RiskBatchRequestSchema)
+@blp.response(200, RiskBatchResponseSchema)
+def score_batch(body: dict):
+    """Score up to 1,000 cases with one model
+
+    Every case is checked before any is scored; one bad case → 422 naming it, and nothing is stored.
+    """
+    return _scorer().score_batch(body["model"], body["cases"], request_id=g.request_id)
+
+
+@blp.route("/customers/<string:customer_id>/risk", methods=["GET"])
+@require_scope("risk")
+@blp.arguments(CustomerRiskQuerySchema, location="query")
+@blp.response(200, CustomerRiskResponseSchema)
+def customer_risk(query: dict, customer_id: str):
+    """A customer's risk scores and decisions, newest first"""
+    audit = current_app.extensions["kefu"].extras["risk_audit"]
+    return {"customer_id": customer_id, "scores": audit.customer_scores(customer_id, query["limit"])}

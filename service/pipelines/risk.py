@@ -1,0 +1,127 @@
+"""Scoring orchestration: model lookup, input checks, score, reasons, decision, audit row.
+
+No Flask here: the view hands in plain values and gets plain dicts back, so the CLI and tests use the same path.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from features.errors import InvalidInput, NotFound
+from models.registry import LoadedModels, ModelNotFound
+
+log = logging.getLogger(__name__)
+
+RISK_KINDS = frozenset({"risk_table"})
+THRESHOLD_CACHE_SECONDS = 5.0
+
+
+class RiskScorer:
+    def __init__(self, models: LoadedModels, audit) -> None:
+        self.models = models
+        self.audit = audit
+        self._thresholds: dict[str, tuple[float, dict | None]] = {}
+        self._lock = threading.Lock()
+
+    def _model(self, name: str):
+        try:
+            model, version = self.models.get(name)
+        except ModelNotFound as exc:
+            if name not in self.models.registry.names():
+                raise NotFound(f"No risk model named '{name}'. Train one with `kefu train risk --name {name} ...`.") from exc
+            raise  # it exists but no version could be loaded: 503, see the readiness report
+        if version.kind not in RISK_KINDS:
+            raise InvalidInput(f"Model '{name}' is a {version.kind} model, not a risk model.")
+        return model, version
+
+    def thresholds(self, name: str, model) -> dict[str, float]:
+        """The admin's override when one is stored (cached a few seconds), else the trainer's defaults."""
+        now = time.monotonic()
+        with self._lock:
+            cached = self._thresholds.get(name)
+        if cached is None or now - cached[0] > THRESHOLD_CACHE_SECONDS:
+            row = self.audit.thresholds(name)
+            override = {"review": row["review"], "decline": row["decline"]} if row else None
+            with self._lock:
+                self._thresholds[name] = (now, override)
+            cached = (now, override)
+        return cached[1] or dict(model.thresholds)
+
+    def forget_thresholds(self, name: str) -> None:
+        with self._lock:
+            self._thresholds.pop(name, None)
+
+    def _check(self, model, features: Any, where: str) -> None:
+        errors = model.validate_input(features)
+        if errors:
+            raise InvalidInput("The features do not match what the model was trained on.", errors={where: errors})
+
+    def score(self, name: str, features: Mapping[str, Any], *, customer_id: str | None = None,
+              transaction_id: str | None = None, request_id: str | None = None, top_reasons: int = 5) -> dict:
+        model, version = self._model(name)
+        self._check(model, features, "features")
+        score = float(model.score_one(features))
+        thresholds = self.thresholds(name, model)
+        result = {
+            "score_id": uuid.uuid4().hex,
+            "model": name,
+            "model_version": version.version,
+            "score": score,
+            "decision": model.decide(score, thresholds),
+            "reasons": model.explain(features, top=top_reasons),
+            "thresholds": thresholds,
+            "customer_id": customer_id,
+            "transaction_id": transaction_id,
+        }
+        self.audit.record_scores([self._audit_row(result, features, request_id)])
+        return result
+
+    def score_batch(self, name: str, cases: Sequence[Mapping[str, Any]], *, request_id: str | None = None,
+                    top_reasons: int = 3) -> dict:
+        """Many cases with one model: vectorised scoring; every case is checked first (all or nothing)."""
+        model, version = self._model(name)
+        errors = {str(i): e for i, c in enumerate(cases) if (e := model.validate_input(c["features"]))}
+        if errors:
+            raise InvalidInput("Some cases do not match the model's features; nothing was scored.", errors={"cases": errors})
+        scores = model.score([c["features"] for c in cases]) if cases else np.array([])
+        thresholds = self.thresholds(name, model)
+        results = []
+        for case, score in zip(cases, scores):
+            score = float(score)
+            results.append({
+                "case_id": case.get("case_id"), "score_id": uuid.uuid4().hex, "score": score,
+                "decision": model.decide(score, thresholds),
+                "reasons": model.explain(case["features"], top=top_reasons),
+                "customer_id": case.get("customer_id"),
+            })
+        self.audit.record_scores([
+            self._audit_row({**r, "model": name, "model_version": version.version, "transaction_id": None},
+                            c["features"], request_id)
+            for r, c in zip(results, cases)
+        ])
+        return {"model": name, "model_version": version.version, "thresholds": thresholds, "results": results}
+
+    @staticmethod
+    def _audit_row(result: Mapping[str, Any], features: Mapping[str, Any], request_id: str | None) -> dict:
+        return {
+            "score_id": result["score_id"], "model": result["model"], "model_version": result["model_version"],
+            "customer_id": result.get("customer_id"), "transaction_id": result.get("transaction_id"),
+            "score": result["score"], "decision": result["decision"], "reasons": result["reasons"],
+            "features": _jsonable(features), "request_id": request_id,
+        }
+
+
+def _jsonable(features: Mapping[str, Any]) -> dict:
+    out = {}
+    for key, value in features.items():
+        if isinstance(value, (np.floating, np.integer)):
+            value = value.item()
+        if isinstance(value, float) and not np.isfinite(value):
+            value = None
+        out[key] = value
+    return out

@@ -1,0 +1,131 @@
+"""Wire contract of risk scoring and model management."""
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from service.schemas.events import ID, StrictSchema
+
+NAME = validate.Regexp(r"^[a-z0-9][a-z0-9_.-]{0,63}$", error="Model names are lower-case letters, digits, '_', '.', '-'.")
+
+
+def _flat(value: dict) -> None:
+    if len(value) > 500:
+        raise ValidationError("At most 500 features.")
+    for key, item in value.items():
+        if not isinstance(item, (str, int, float, bool)) and item is not None:
+            raise ValidationError(f"Feature '{key}' must be a string, number, boolean or null.")
+
+
+class RiskScoreRequestSchema(StrictSchema):
+    model = fields.String(required=True, validate=NAME, metadata={"description": "A trained risk model's name."})
+    features = fields.Dict(
+        keys=fields.String(), required=True, validate=_flat,
+        metadata={"description": "Column → value, with the training file's column names (label excluded)."},
+    )
+    customer_id = fields.String(validate=ID, metadata={"description": "Links the score to a customer's risk history."})
+    transaction_id = fields.String(validate=ID)
+
+
+class ReasonSchema(Schema):
+    feature = fields.String()
+    value = fields.Raw(allow_none=True)
+    contribution = fields.Float(metadata={"description": "Log-odds contribution (LightGBM's per-row SHAP value)."})
+    direction = fields.String(metadata={"description": "increases_risk or decreases_risk"})
+
+
+class ThresholdsSchema(StrictSchema):
+    review = fields.Float(required=True, validate=validate.Range(min=0, max=1))
+    decline = fields.Float(required=True, validate=validate.Range(min=0, max=1))
+
+    @validates_schema
+    def _ordered(self, data: dict, **_kwargs) -> None:
+        if data["review"] > data["decline"]:
+            raise ValidationError("review must not exceed decline.", "decline")
+
+
+class RiskScoreResponseSchema(Schema):
+    score_id = fields.String()
+    model = fields.String()
+    model_version = fields.String()
+    score = fields.Float(metadata={"description": "Calibrated probability of the positive (risky) class."})
+    decision = fields.String(metadata={"description": "approve, review or decline"})
+    reasons = fields.List(fields.Nested(ReasonSchema))
+    thresholds = fields.Nested(ThresholdsSchema)
+    customer_id = fields.String(allow_none=True)
+    transaction_id = fields.String(allow_none=True)
+
+
+class RiskCaseSchema(StrictSchema):
+    case_id = fields.String(validate=ID)
+    customer_id = fields.String(validate=ID)
+    features = fields.Dict(keys=fields.String(), required=True, validate=_flat)
+
+
+class RiskBatchRequestSchema(StrictSchema):
+    model = fields.String(required=True, validate=NAME)
+    cases = fields.List(fields.Nested(RiskCaseSchema), required=True, validate=validate.Length(min=1, max=1000))
+
+
+class RiskBatchResultSchema(Schema):
+    case_id = fields.String(allow_none=True)
+    customer_id = fields.String(allow_none=True)
+    score_id = fields.String()
+    score = fields.Float()
+    decision = fields.String()
+    reasons = fields.List(fields.Nested(ReasonSchema))
+
+
+class RiskBatchResponseSchema(Schema):
+    model = fields.String()
+    model_version = fields.String()
+    thresholds = fields.Nested(ThresholdsSchema)
+    results = fields.List(fields.Nested(RiskBatchResultSchema))
+
+
+class CustomerRiskEntrySchema(Schema):
+    score_id = fields.String()
+    model = fields.String()
+    model_version = fields.String()
+    transaction_id = fields.String(allow_none=True)
+    score = fields.Float()
+    decision = fields.String()
+    reasons = fields.List(fields.Nested(ReasonSchema))
+    created_at = fields.DateTime()
+
+
+class CustomerRiskResponseSchema(Schema):
+    customer_id = fields.String()
+    scores = fields.List(fields.Nested(CustomerRiskEntrySchema))
+
+
+class CustomerRiskQuerySchema(StrictSchema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=1000))
+
+
+class ModelVersionSchema(Schema):
+    version = fields.String()
+    created_at = fields.String()
+    metrics = fields.Dict()
+    active = fields.Boolean()
+
+
+class ModelSummarySchema(Schema):
+    name = fields.String()
+    kind = fields.String(allow_none=True)
+    current_version = fields.String(allow_none=True)
+    serving = fields.Dict(metadata={"description": "This worker's load state: ready/missing/failed, version, error."})
+    thresholds = fields.Nested(ThresholdsSchema, allow_none=True)
+    versions = fields.List(fields.Nested(ModelVersionSchema))
+
+
+class ModelListResponseSchema(Schema):
+    models = fields.List(fields.Nested(ModelSummarySchema))
+
+
+class ActivateRequestSchema(StrictSchema):
+    version = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    reason = fields.String(validate=validate.Length(max=500))
+
+
+class RollbackRequestSchema(StrictSchema):
+    reason = fields.String(validate=validate.Length(max=500))

@@ -1,0 +1,671 @@
+"""Model registry: publishing is all-or-nothing, CURRENT is atomic, rollback is an undo, and serving swaps
+versions in without ever dropping the last good one."""
+from __future__ import annotations
+
+import builtins
+import json
+import os
+import re
+import shutil
+import stat
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from models.registry import (
+    CorruptModel,
+    InvalidModelName,
+    LoadedModels,
+    ModelNotFound,
+    ModelNotLoaded,
+    ModelRegistry,
+    ModelVersion,
+    NoPreviousVersion,
+)
+
+VERSION_ID = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{6}$")
+
+
+# -- helpers ------------------------------------------------------------------------------------------------------
+def json_artifact(payload: dict, filename: str = "table.json"):
+    """A trainer's ``write``: one small JSON artifact file plus a nested file (folders must survive too)."""
+
+    def write(folder: Path) -> None:
+        (folder / filename).write_text(json.dumps(payload))
+        (folder / "sub").mkdir()
+        (folder / "sub" / "notes.txt").write_text("trained in a test")
+
+    return write
+
+
+def load_json(mv: ModelVersion) -> dict:
+    """Loader for kind "json_table": raises on a corrupt file, like a real loader would."""
+    return {**json.loads(mv.file("table.json").read_text()), "_version": mv.version}
+
+
+def save_json(reg: ModelRegistry, name: str, payload: dict | None = None, **kw) -> ModelVersion:
+    return reg.save(name, "json_table", json_artifact(payload or {"w": 1}), **kw)
+
+
+def files_under(folder: Path) -> list[str]:
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*"))
+
+
+@pytest.fixture
+def root(tmp_path) -> Path:
+    return tmp_path / "models"
+
+
+@pytest.fixture
+def reg(root) -> ModelRegistry:
+    return ModelRegistry(root)
+
+
+class Counter:
+    """A loader that counts calls (and the most calls running at once) around another loader."""
+
+    def __init__(self, inner=load_json, delay_s: float = 0.0) -> None:
+        self.inner, self.delay_s = inner, delay_s
+        self.calls = 0
+        self.running = 0
+        self.max_running = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, mv: ModelVersion):
+        with self._lock:
+            self.calls += 1
+            self.running += 1
+            self.max_running = max(self.max_running, self.running)
+        try:
+            if self.delay_s:
+                time.sleep(self.delay_s)
+            return self.inner(mv)
+        finally:
+            with self._lock:
+                self.running -= 1
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+# -- publishing ---------------------------------------------------------------------------------------------------
+def test_save_publishes_layout_and_model_json(reg, root):
+    mv = reg.save(
+        "taiwan", "json_table", json_artifact({"w": 1}),
+        features=["spend_30d", "days_since_last_order"], data_hash="sha256:abc",
+        metrics={"auc": np.float64(0.8125), "brier": float("nan"), "per_class": np.array([1, 2])},
+        extra={"thresholds": {"review": 0.3}, "trainer": "test"},
+    )
+    assert VERSION_ID.match(mv.version)
+    assert mv.path == root / "taiwan" / mv.version
+    assert files_under(mv.path) == ["model.json", "sub", "sub/notes.txt", "table.json"]
+
+    meta = json.loads((mv.path / "model.json").read_text())  # plain JSON: no NaN tokens
+    assert meta == mv.meta
+    assert meta["name"] == "taiwan" and meta["version"] == mv.version and meta["kind"] == "json_table"
+    assert meta["features"] == ["spend_30d", "days_since_last_order"]
+    assert meta["data_hash"] == "sha256:abc"
+    assert meta["metrics"] == {"auc": 0.8125, "brier": None, "per_class": [1, 2]}
+    assert meta["thresholds"] == {"review": 0.3} and meta["trainer"] == "test"
+    assert meta["created_at"].endswith("Z")
+    created = time.strptime(meta["created_at"][:19], "%Y-%m-%dT%H:%M:%S")
+    assert time.strftime("%Y%m%dT%H%M%S", created) == mv.version[:15]  # the id is the UTC creation time
+    assert set(meta["files"]) == {"table.json", "sub/notes.txt"}
+    assert meta["files"]["table.json"]["bytes"] == (mv.path / "table.json").stat().st_size
+    assert len(meta["files"]["table.json"]["sha256"]) == 64
+    assert (mv.kind, mv.features) == ("json_table", ("spend_30d", "days_since_last_order"))
+
+    assert (root / "taiwan" / "CURRENT").read_text().strip() == mv.version
+    [entry] = reg.history("taiwan")
+    assert entry["version"] == mv.version and entry["previous"] is None and entry["action"] == "activate"
+    assert reg.names() == ["taiwan"]
+    assert not [p for p in (root / "taiwan").iterdir() if p.name.startswith(".tmp-")]
+
+
+def test_published_files_are_read_only_and_later_saves_never_touch_them(reg):
+    first = save_json(reg, "taiwan", {"w": 1})
+    before = {p: p.read_bytes() for p in first.path.rglob("*") if p.is_file()}
+    for path in before:
+        assert not path.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
+    second = save_json(reg, "taiwan", {"w": 2})
+    assert second.version != first.version
+    assert {p: p.read_bytes() for p in first.path.rglob("*") if p.is_file()} == before
+    assert reg.get("taiwan", first.version).meta == first.meta
+
+
+def test_versions_sorted_oldest_first_even_within_one_second(reg):
+    saved = [save_json(reg, "taiwan", {"w": i}).version for i in range(6)]  # same second: random suffixes
+    assert [mv.version for mv in reg.versions("taiwan")] == saved
+    assert len(set(saved)) == 6
+    assert reg.get("taiwan", saved[2]) == reg.versions("taiwan")[2]
+
+
+def test_temp_and_incomplete_folders_are_not_versions(reg, root):
+    mv = save_json(reg, "taiwan")
+    # A trainer killed after writing everything but before the rename, one killed earlier, and clutter.
+    ghost = root / "taiwan" / ".tmp-deadbeef"
+    shutil.copytree(mv.path, ghost)
+    (root / "taiwan" / "20990101T000000Z-aaaaaa").mkdir()  # no model.json
+    broken = root / "taiwan" / "20990101T000000Z-bbbbbb"
+    broken.mkdir()
+    (broken / "model.json").write_text("{not json")
+    (root / "orphan" / ".tmp-0001").mkdir(parents=True)  # a name whose first save died
+
+    assert [v.version for v in reg.versions("taiwan")] == [mv.version]
+    assert reg.names() == ["taiwan"]
+    with pytest.raises(ModelNotFound):
+        reg.get("taiwan", ".tmp-deadbeef")
+    with pytest.raises(ModelNotFound):
+        reg.get("taiwan", "20990101T000000Z-aaaaaa")
+
+    old = time.time() - 7200
+    os.utime(ghost, (old, old))
+    assert reg.discard_temp(older_than_s=3600) == 1  # the young orphan may still be running: kept
+    assert not ghost.exists() and (root / "orphan" / ".tmp-0001").exists()
+
+
+def test_crash_inside_write_leaves_no_version_and_current_unchanged(reg, root):
+    good = save_json(reg, "taiwan")
+    history = reg.history("taiwan")
+
+    def crashing(folder: Path) -> None:
+        (folder / "half.bin").write_bytes(b"x" * 1000)
+        raise RuntimeError("trainer died")
+
+    with pytest.raises(RuntimeError, match="trainer died"):
+        reg.save("taiwan", "json_table", crashing)
+    assert [v.version for v in reg.versions("taiwan")] == [good.version]
+    assert sorted(p.name for p in (root / "taiwan").iterdir()) == sorted(
+        [good.version, "CURRENT", "HISTORY", ".lock"])
+    assert reg.current("taiwan") == good
+    assert reg.history("taiwan") == history
+
+
+def test_failed_publish_rename_leaves_nothing_visible(reg, root, monkeypatch):
+    good = save_json(reg, "taiwan")
+    real_replace = os.replace
+
+    def failing_replace(src, dst):
+        if Path(src).is_dir():
+            raise OSError("disk full at the last moment")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", failing_replace)
+    with pytest.raises(OSError, match="disk full"):
+        save_json(reg, "taiwan", {"w": 2})
+    assert [v.version for v in reg.versions("taiwan")] == [good.version]
+    assert not [p for p in (root / "taiwan").iterdir() if p.name.startswith(".tmp-")]
+    assert reg.current("taiwan") == good
+
+
+@pytest.mark.parametrize("name", ["", "Taiwan", "../x", ".hidden", "a/b", "a b", "-lead", "x" * 65, None])
+def test_invalid_names_are_refused(reg, root, name):
+    with pytest.raises(ValueError):
+        save_json(reg, name)
+    with pytest.raises(InvalidModelName):  # also the domain error service/ maps to 422
+        save_json(reg, name)
+    assert not root.exists() or reg.names(include_empty=True) == []
+
+
+@pytest.mark.parametrize("name", ["a", "taiwan", "ranker.v2", "chat_intent-2", "x" * 64])
+def test_valid_names_are_accepted(reg, name):
+    mv = save_json(reg, name)
+    assert reg.current(name) == mv and reg.names() == [name]
+
+
+def test_metadata_the_registry_owns_cannot_be_overwritten(reg, root):
+    with pytest.raises(ValueError, match="version"):
+        save_json(reg, "taiwan", extra={"version": "mine"})
+    with pytest.raises(ValueError, match="duplicated"):
+        save_json(reg, "taiwan", features=["a", "b", "a"])
+
+    def writes_meta(folder: Path) -> None:
+        (folder / "model.json").write_text("{}")
+
+    with pytest.raises(ValueError, match="model.json"):
+        reg.save("taiwan", "json_table", writes_meta)
+    assert reg.versions("taiwan") == [] and reg.current("taiwan") is None
+
+
+def test_lookups_of_missing_or_unsafe_things(reg):
+    save_json(reg, "taiwan")
+    for call in (lambda: reg.get("taiwan", "20990101T000000Z-000000"), lambda: reg.get("taiwan", "../../etc"),
+                 lambda: reg.get("nope", "x"), lambda: reg.versions("../"), lambda: reg.activate("nope", "x"),
+                 lambda: reg.activate("taiwan", "20990101T000000Z-000000")):
+        with pytest.raises(ModelNotFound):
+            call()
+    with pytest.raises(LookupError):  # the spec'd contract: a LookupError
+        reg.get("taiwan", "missing")
+    assert reg.current("nope") is None and reg.history("nope") == [] and reg.versions("nope") == []
+
+
+# -- activation, rollback, history ------------------------------------------------------------------------------
+def test_activate_rollback_history(reg, root):
+    a, b, c = (save_json(reg, "taiwan", {"w": i}) for i in range(3))
+    assert reg.current("taiwan") == c
+
+    staged = save_json(reg, "taiwan", {"w": 9}, activate=False)
+    assert reg.current("taiwan") == c and len(reg.history("taiwan")) == 3
+
+    assert reg.rollback("taiwan") == b
+    assert reg.current("taiwan") == b
+    assert reg.rollback("taiwan") == a  # an undo: walks further back, does not toggle to c
+    with pytest.raises(NoPreviousVersion):
+        reg.rollback("taiwan")
+    assert reg.current("taiwan") == a
+
+    assert reg.activate("taiwan", staged.version, reason="passed evaluation", by="alice") == staged
+    entries = reg.history("taiwan")
+    assert [(e["action"], e["version"], e["previous"]) for e in entries] == [
+        ("activate", a.version, None), ("activate", b.version, a.version), ("activate", c.version, b.version),
+        ("rollback", b.version, c.version), ("rollback", a.version, b.version),
+        ("activate", staged.version, a.version),
+    ]
+    assert entries[-1]["reason"] == "passed evaluation" and entries[-1]["by"] == "alice"
+    assert all(e["at"].endswith("Z") and e["by"] for e in entries)
+    assert reg.rollback("taiwan") == a
+
+
+def test_rollback_goes_to_the_version_before_the_current_one(reg):
+    a, b = save_json(reg, "taiwan"), save_json(reg, "taiwan")
+    reg.activate("taiwan", a.version)  # a, b, a: before the current a was b
+    assert reg.rollback("taiwan") == b
+
+
+def test_rollback_skips_deleted_versions(reg):
+    a, b, c = (save_json(reg, "taiwan", {"w": i}) for i in range(3))
+    shutil.rmtree(b.path)
+    assert reg.rollback("taiwan") == a
+
+
+def test_rollback_copes_with_a_crash_between_current_and_history(reg, root):
+    a, b = save_json(reg, "taiwan"), save_json(reg, "taiwan")
+    c = save_json(reg, "taiwan", activate=False)
+    reg._write_current("taiwan", c.version)  # CURRENT moved; the process died before its HISTORY line
+    with open(root / "taiwan" / "HISTORY", "a") as fh:
+        fh.write('{"version": "torn')  # and a torn line from another crash
+    assert reg.rollback("taiwan") == b
+    assert reg.history("taiwan")[-1]["previous"] == c.version
+
+
+def test_rollback_without_history_is_an_error(reg):
+    save_json(reg, "taiwan", activate=False)
+    with pytest.raises(NoPreviousVersion):
+        reg.rollback("taiwan")
+    save_json(reg, "taiwan")
+    with pytest.raises(NoPreviousVersion):
+        reg.rollback("taiwan")
+
+
+def test_current_naming_a_deleted_version_is_reported_not_hidden(reg):
+    mv = save_json(reg, "taiwan")
+    shutil.rmtree(mv.path)
+    with pytest.raises(ModelNotFound):
+        reg.current("taiwan")
+
+
+def test_current_is_replaced_atomically(reg, root, monkeypatch):
+    a = save_json(reg, "taiwan")
+    b = save_json(reg, "taiwan", activate=False)
+    seen = []
+    real_replace = os.replace
+
+    def spying_replace(src, dst):
+        if Path(dst).name == "CURRENT":
+            # At the moment of the swap the new file is complete, and it lives in the same folder.
+            seen.append((Path(src).parent == Path(dst).parent, Path(src).read_text()))
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", spying_replace)
+    reg.activate("taiwan", b.version)
+    assert seen == [(True, b.version + "\n")]
+    assert sorted(p.name for p in (root / "taiwan").iterdir() if not p.name[0].isdigit()) == [
+        ".lock", "CURRENT", "HISTORY"]  # the temp file is gone
+
+    def failing_replace(src, dst):
+        raise OSError("crash before the swap")
+
+    monkeypatch.setattr(os, "replace", failing_replace)
+    with pytest.raises(OSError):
+        reg.activate("taiwan", a.version)
+    assert (root / "taiwan" / "CURRENT").read_text() == b.version + "\n"
+    assert not [p for p in (root / "taiwan").iterdir() if p.name.startswith(".tmp-")]
+    assert reg.history("taiwan")[-1]["version"] == b.version  # no HISTORY line for what did not happen
+
+
+def test_concurrent_readers_never_see_a_partial_current(reg, root):
+    versions = [save_json(reg, "taiwan", {"w": i}).version for i in range(3)]
+    path = root / "taiwan" / "CURRENT"
+    bad: list[str] = []
+    stop = threading.Event()
+
+    def reader() -> None:
+        while not stop.is_set():
+            text = path.read_text()
+            if text.strip() not in versions or not text.endswith("\n"):
+                bad.append(text)
+
+    threads = [threading.Thread(target=reader) for _ in range(3)]
+    for t in threads:
+        t.start()
+    other = ModelRegistry(root)  # a second writer (another process would use the same flock)
+    for i in range(60):
+        (reg if i % 2 else other).activate("taiwan", versions[i % 3])
+    stop.set()
+    for t in threads:
+        t.join()
+    assert bad == []
+    assert len(reg.history("taiwan")) == 63
+
+
+# -- serving ------------------------------------------------------------------------------------------------------
+def test_hot_swap_after_activate_in_the_same_process(reg):
+    a = save_json(reg, "taiwan", {"w": 1})
+    served = LoadedModels(reg, {"json_table": load_json}, check_interval_s=0)
+    model, mv = served.get("taiwan")
+    assert (model["w"], mv) == (1, a)
+    b = save_json(reg, "taiwan", {"w": 2})
+    model, mv = served.get("taiwan")
+    assert (model["w"], mv) == (2, b)
+    reg.rollback("taiwan")
+    assert served.get("taiwan")[1] == a
+    status = served.status()["taiwan"]
+    assert status["state"] == "ready" and status["version"] == a.version and status["error"] is None
+    assert status["kind"] == "json_table" and status["loaded_at"].endswith("Z")
+
+
+def test_hot_swap_seen_by_another_worker(root):
+    """The trainer and each gunicorn worker have their own registry object; only the folder is shared."""
+    trainer = ModelRegistry(root)
+    a = save_json(trainer, "taiwan", {"w": 1})
+    worker = LoadedModels(ModelRegistry(root), {"json_table": load_json}, check_interval_s=0)
+    assert worker.get("taiwan")[1] == a
+    b = save_json(trainer, "taiwan", {"w": 2}, activate=False)
+    assert worker.get("taiwan")[1] == a  # staged only
+    trainer.activate("taiwan", b.version)
+    model, mv = worker.get("taiwan")
+    assert mv == b and model["w"] == 2
+
+
+def test_current_is_checked_at_most_every_interval(reg):
+    clock = FakeClock()
+    a = save_json(reg, "taiwan", {"w": 1})
+    served = LoadedModels(reg, {"json_table": load_json}, check_interval_s=2.0, clock=clock)
+    assert served.get("taiwan")[1] == a
+    b = save_json(reg, "taiwan", {"w": 2})
+    clock.now += 1.9
+    assert served.get("taiwan")[1] == a
+    clock.now += 0.2
+    assert served.get("taiwan")[1] == b
+
+
+def test_hot_path_touches_disk_only_for_the_rate_limited_check(reg, monkeypatch):
+    save_json(reg, "taiwan")
+    clock = FakeClock()
+    served = LoadedModels(reg, {"json_table": load_json}, check_interval_s=2.0, clock=clock)
+    served.get("taiwan")
+    calls = {"stat": 0, "open": 0}
+    real_stat, real_open = os.stat, builtins.open
+
+    def counting_stat(*a, **kw):
+        calls["stat"] += 1
+        return real_stat(*a, **kw)
+
+    def counting_open(*a, **kw):
+        calls["open"] += 1
+        return real_open(*a, **kw)
+
+    monkeypatch.setattr(os, "stat", counting_stat)
+    monkeypatch.setattr(builtins, "open", counting_open)
+    for _ in range(1000):
+        served.get("taiwan")
+    assert calls == {"stat": 0, "open": 0}
+    clock.now += 5
+    served.get("taiwan")
+    assert calls == {"stat": 1, "open": 0}  # CURRENT unchanged: one stat, no read
+
+
+def test_corrupt_artifact_is_refused_and_the_old_version_keeps_serving(reg):
+    a = save_json(reg, "taiwan", {"w": 1})
+    loader = Counter()
+    served = LoadedModels(reg, {"json_table": loader}, check_interval_s=0)
+    served.get("taiwan")
+
+    def corrupt(folder: Path) -> None:
+        (folder / "table.json").write_text('{"w": ')  # hashes match: only the loader can tell
+
+    bad = reg.save("taiwan", "json_table", corrupt)
+    model, mv = served.get("taiwan")
+    assert mv == a and model["w"] == 1
+    status = served.status()["taiwan"]
+    assert status["state"] == "ready" and status["version"] == a.version
+    assert status["last_attempted_version"] == bad.version
+    assert bad.version in status["error"] and "JSONDecodeError" in status["error"]
+    assert served.ready(["taiwan"])
+
+    calls = loader.calls
+    for _ in range(5):
+        served.get("taiwan")
+    assert loader.calls == calls  # a refused version is not retried on every request...
+    assert served.reload("taiwan")["last_attempted_version"] == bad.version
+    assert loader.calls == calls + 1  # ...only when asked, or when CURRENT changes
+
+    c = save_json(reg, "taiwan", {"w": 3})
+    assert served.get("taiwan")[1] == c
+    assert served.status()["taiwan"]["error"] is None
+
+
+def test_first_version_corrupt_means_failed_and_not_found(reg):
+    reg.save("taiwan", "json_table", lambda folder: (folder / "table.json").write_text("garbage"))
+    served = LoadedModels(reg, {"json_table": load_json}, check_interval_s=0)
+    with pytest.raises(ModelNotFound, match="JSONDecodeError"):
+        served.get("taiwan")
+    with pytest.raises(ModelNotLoaded):
+        served.get("taiwan")
+    status = served.status()["taiwan"]
+    assert status["state"] == "failed" and status["version"] is None and status["error"]
+    assert not served.ready(["taiwan"]) and not served.ready()
+
+
+def test_files_changed_after_publishing_are_refused_before_loading(reg):
+    a = save_json(reg, "taiwan", {"w": 1})
+    loader = Counter()
+    served = LoadedModels(reg, {"json_table": loader}, check_interval_s=0)
+    served.get("taiwan")
+    b = save_json(reg, "taiwan", {"w": 2}, activate=False)
+    target = b.path / "table.json"
+    target.chmod(0o644)
+    target.write_text(json.dumps({"w": 666}))  # valid JSON, so only the recorded hash catches it
+    with pytest.raises(CorruptModel):
+        reg.verify(reg.get("taiwan", b.version))
+    calls = loader.calls
+    reg.activate("taiwan", b.version)
+    model, mv = served.get("taiwan")
+    assert mv == a and model["w"] == 1 and loader.calls == calls
+    assert "CorruptModel" in served.status()["taiwan"]["error"]
+
+
+@pytest.mark.parametrize("loaders, message", [({}, "no loader for kind"),
+                                              ({"json_table": lambda mv: None}, "returned None")])
+def test_a_version_nothing_can_load_is_refused(reg, loaders, message):
+    save_json(reg, "taiwan")
+    served = LoadedModels(reg, loaders, check_interval_s=0)
+    with pytest.raises(ModelNotFound, match=message):
+        served.get("taiwan")
+
+
+def test_missing_models_and_readiness(reg):
+    served = LoadedModels(reg, {"json_table": load_json}, check_interval_s=0)
+    with pytest.raises(ModelNotFound):
+        served.get("taiwan")
+    with pytest.raises(ModelNotFound):
+        served.get("../etc")
+    assert served.status()["taiwan"]["state"] == "missing"
+    assert not served.ready(["taiwan"])
+    assert served.ready()  # nothing failed; "missing" is not a failure without a requirement
+
+    save_json(reg, "ranker", activate=False)  # staged, never activated
+    assert served.load_all() == {"ranker": served.status()["ranker"]}
+    assert served.status()["ranker"]["state"] == "missing"
+
+    save_json(reg, "taiwan")
+    assert served.ready(["taiwan"])  # readiness looks again, so /readyz sees a new activation
+    assert not served.ready(["taiwan", "ranker"])
+    reg.activate("ranker", reg.versions("ranker")[0].version)
+    assert served.ready(["taiwan", "ranker"])
+
+
+def test_load_all_loads_every_name(reg):
+    save_json(reg, "taiwan", {"w": 1})
+    save_json(reg, "ranker", {"w": 2})
+    reg.save("broken", "json_table", lambda folder: (folder / "table.json").write_text("nope"))
+    served = LoadedModels(reg, {"json_table": load_json})
+    states = {name: s["state"] for name, s in served.load_all().items()}
+    assert states == {"broken": "failed", "ranker": "ready", "taiwan": "ready"}
+    assert served.ready(["taiwan", "ranker"]) and not served.ready()
+
+
+def test_removed_current_keeps_the_loaded_model_serving(reg, root):
+    a = save_json(reg, "taiwan")
+    served = LoadedModels(reg, {"json_table": load_json}, check_interval_s=0)
+    served.get("taiwan")
+    (root / "taiwan" / "CURRENT").unlink()
+    assert served.get("taiwan")[1] == a
+    assert "CURRENT is missing" in served.status()["taiwan"]["error"]
+
+
+# -- serving a real LightGBM model ------------------------------------------------------------------------------
+SERVICE_FEATURES = ["spend_30d", "orders_90d", "days_since_last_order"]
+
+
+@pytest.fixture(scope="module")
+def booster():
+    import lightgbm as lgb
+
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(200, 3))
+    y = (x[:, 0] + 0.5 * x[:, 1] + rng.normal(scale=0.3, size=200) > 0).astype(int)
+    data = lgb.Dataset(x, y, feature_name=SERVICE_FEATURES)
+    params = {"objective": "binary", "num_leaves": 7, "verbose": -1, "num_threads": 1}
+    return lgb.train(params, data, num_boost_round=10), x
+
+
+def load_lgbm(mv: ModelVersion):
+    """LightGBM aborts the whole process (C++ terminate) on a truncated text model instead of raising, so a
+    loader must refuse one before parsing; "end of trees" closes every complete model."""
+    import lightgbm as lgb
+
+    text = mv.file("model.txt").read_text()
+    if "end of trees" not in text:
+        raise ValueError("model.txt is truncated")
+    return lgb.Booster(model_str=text)
+
+
+def check_features(mv: ModelVersion, model) -> None:
+    """The service computes SERVICE_FEATURES only; a model wanting anything else cannot be served."""
+    if model.feature_name() != list(mv.features):
+        raise ValueError(f"model.json features {list(mv.features)} differ from the model's {model.feature_name()}")
+    unknown = sorted(set(mv.features) - set(SERVICE_FEATURES))
+    if unknown:
+        raise ValueError(f"features the service cannot compute: {unknown}")
+
+
+def save_booster(reg: ModelRegistry, booster, features=SERVICE_FEATURES, **kw) -> ModelVersion:
+    return reg.save("taiwan", "risk_lgbm", lambda folder: booster.save_model(str(folder / "model.txt")),
+                    features=features, **kw)
+
+
+@pytest.mark.parametrize("keyed_by", ["kind", "name"])
+def test_checker_refusing_a_feature_incompatible_model_keeps_the_old_one(reg, booster, keyed_by):
+    import lightgbm as lgb
+
+    model, x = booster
+    good = save_booster(reg, model)
+    checkers = {"risk_lgbm" if keyed_by == "kind" else "taiwan": check_features}
+    served = LoadedModels(reg, {"risk_lgbm": load_lgbm}, checkers, check_interval_s=0)
+    loaded, mv = served.get("taiwan")
+    assert mv == good
+    np.testing.assert_allclose(loaded.predict(x[:5]), model.predict(x[:5]))
+
+    renamed = ["spend_30d", "orders_90d", "tenure_days"]  # a feature this service does not compute
+    other = lgb.train({"objective": "binary", "verbose": -1, "num_threads": 1},
+                      lgb.Dataset(x, (x[:, 0] > 0).astype(int), feature_name=renamed), num_boost_round=3)
+    bad = save_booster(reg, other, features=renamed)
+    assert served.get("taiwan")[1] == good
+    status = served.status()["taiwan"]
+    assert status["version"] == good.version and status["last_attempted_version"] == bad.version
+    assert "tenure_days" in status["error"]
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated by the trainer", "replaced after publishing"])
+def test_corrupt_lightgbm_file_is_refused(reg, booster, damage):
+    model, x = booster
+    good = save_booster(reg, model)
+    served = LoadedModels(reg, {"risk_lgbm": load_lgbm}, {"risk_lgbm": check_features}, check_interval_s=0)
+    served.get("taiwan")
+    text = model.model_to_string()
+    written = {"garbage": "not a model\nend of trees\n", "truncated by the trainer": text[: len(text) // 2]}
+    bad = reg.save("taiwan", "risk_lgbm", lambda folder: (folder / "model.txt").write_text(written.get(damage, text)),
+                   features=SERVICE_FEATURES, activate=False)
+    if damage == "replaced after publishing":
+        # A valid model with the right features, so loader and checker would accept it: only the recorded
+        # size and hash show that this is not the version that was evaluated and published.
+        import lightgbm as lgb
+
+        other = lgb.train({"objective": "binary", "verbose": -1, "num_threads": 1},
+                          lgb.Dataset(x, (x[:, 1] > 0).astype(int), feature_name=SERVICE_FEATURES), 2)
+        path = bad.file("model.txt")
+        path.chmod(0o644)
+        other.save_model(str(path))
+    reg.activate("taiwan", bad.version)
+    assert served.get("taiwan")[1] == good
+    error = served.status()["taiwan"]["error"]
+    expected = {"garbage": "LightGBMError", "truncated by the trainer": "truncated"}.get(damage, "CorruptModel")
+    assert expected in error
+
+
+# -- concurrency --------------------------------------------------------------------------------------------------
+def test_concurrent_gets_during_reloads_always_see_a_whole_model(reg):
+    versions = [save_json(reg, "taiwan", {"w": i}).version for i in range(3)]
+    loader = Counter(delay_s=0.003)  # widen the window in which a reload is under way
+    served = LoadedModels(reg, {"json_table": loader}, check_interval_s=0)
+    served.get("taiwan")
+    problems: list[str] = []
+    seen: set[str] = set()
+    stop = threading.Event()
+
+    def worker() -> None:
+        while not stop.is_set():
+            try:
+                entry = served.get("taiwan")
+            except Exception as exc:  # noqa: BLE001
+                problems.append(repr(exc))
+                continue
+            model, mv = entry
+            if model is None or mv is None or model["_version"] != mv.version:
+                problems.append(f"mismatched {entry}")
+            seen.add(mv.version)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for i in range(30):
+        reg.activate("taiwan", versions[i % 3])
+        if i % 5 == 0:
+            served.reload("taiwan")
+        time.sleep(0.005)
+    stop.set()
+    for t in threads:
+        t.join()
+    assert problems == []
+    assert seen == set(versions)
+    assert loader.max_running == 1  # one reload at a time per model
+    assert served.get("taiwan")[1].version == versions[29 % 3]

@@ -1,0 +1,141 @@
+"""Risk scoring over HTTP with a model trained in the test, plus the registry endpoints."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import bearer
+
+
+def table(n: int = 800, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    amount = rng.gamma(2.0, 40.0, n)
+    country = rng.choice(["US", "DE", "XX"], n, p=[0.6, 0.3, 0.1])
+    hour = rng.integers(0, 24, n)
+    logit = -3 + 0.02 * amount + 2.0 * (country == "XX") + 0.8 * (hour < 5)
+    label = rng.random(n) < 1 / (1 + np.exp(-logit))
+    return pd.DataFrame({"amount": amount.round(2), "country": country, "hour": hour, "is_bad": label.astype(int)})
+
+
+def train(app, name: str = "cards", seed: int = 0):
+    from models.risk.job import train_and_register
+
+    state = app.extensions["kefu"]
+    return train_and_register(table(seed=seed), registry=state.extras["registry"], name=name, label="is_bad",
+                              report_root=Path(state.settings.data_dir) / "reports", seed=seed)
+
+
+@pytest.fixture
+def model(app):
+    return train(app)
+
+
+CASE = {"amount": 180.0, "country": "XX", "hour": 3}
+
+
+def test_score_answers_with_reasons_and_is_audited(client, keys, model):
+    r = client.post("/v1/risk/scores", json={"model": "cards", "features": CASE, "customer_id": "c1"},
+                    headers=bearer(keys["risk"]))
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    assert 0.0 <= body["score"] <= 1.0
+    assert body["model_version"] == model.version.version
+    t = body["thresholds"]
+    expected = "decline" if body["score"] >= t["decline"] else "review" if body["score"] >= t["review"] else "approve"
+    assert body["decision"] == expected
+    assert body["score"] == pytest.approx(model.result.model.score_one(CASE))
+    contributions = [abs(x["contribution"]) for x in body["reasons"]]
+    assert contributions == sorted(contributions, reverse=True)
+    assert {x["feature"] for x in body["reasons"]} <= {"amount", "country", "hour"}
+    history = client.get("/v1/customers/c1/risk", headers=bearer(keys["risk"])).get_json()
+    assert [s["score_id"] for s in history["scores"]] == [body["score_id"]]
+
+
+def test_risky_case_scores_above_a_safe_one(client, keys, model):
+    safe = {"amount": 10.0, "country": "US", "hour": 14}
+    scores = [client.post("/v1/risk/scores", json={"model": "cards", "features": f}, headers=bearer(keys["risk"])).get_json()["score"]
+              for f in (CASE, safe)]
+    assert scores[0] > scores[1]
+
+
+@pytest.mark.parametrize(
+    "features, field",
+    [({"amount": 1.0, "country": "US"}, "hour"),
+     ({**CASE, "colour": "red"}, "colour"),
+     ({**CASE, "amount": "lots"}, "amount")],
+)
+def test_features_must_match_the_model(client, keys, model, store, features, field):
+    r = client.post("/v1/risk/scores", json={"model": "cards", "features": features}, headers=bearer(keys["risk"]))
+    assert r.status_code == 422
+    assert field in r.get_json()["errors"]["features"]
+
+
+def test_nested_feature_values_are_refused_by_the_schema(client, keys, model):
+    r = client.post("/v1/risk/scores", json={"model": "cards", "features": {**CASE, "amount": [1]}}, headers=bearer(keys["risk"]))
+    assert r.status_code == 422
+
+
+def test_unknown_model_is_404_and_scope_is_checked(client, keys, model):
+    assert client.post("/v1/risk/scores", json={"model": "nope", "features": CASE}, headers=bearer(keys["risk"])).status_code == 404
+    assert client.post("/v1/risk/scores", json={"model": "cards", "features": CASE}, headers=bearer(keys["chat"])).status_code == 403
+
+
+def test_batch_scores_every_case_or_none(client, keys, model, app):
+    cases = [{"case_id": str(i), "features": {"amount": float(i), "country": "US", "hour": 12}} for i in range(20)]
+    r = client.post("/v1/risk/scores/batch", json={"model": "cards", "cases": cases}, headers=bearer(keys["risk"]))
+    assert r.status_code == 200
+    results = r.get_json()["results"]
+    assert [x["case_id"] for x in results] == [str(i) for i in range(20)]
+    singles = model.result.model.score([c["features"] for c in cases])
+    assert [x["score"] for x in results] == pytest.approx(list(singles))
+    bad = cases + [{"case_id": "x", "features": {"amount": 1.0}}]
+    r = client.post("/v1/risk/scores/batch", json={"model": "cards", "cases": bad}, headers=bearer(keys["risk"]))
+    assert r.status_code == 422 and "20" in r.get_json()["errors"]["cases"]
+
+
+def test_admin_changes_thresholds_without_retraining(client, keys, model):
+    r = client.put("/v1/models/cards/thresholds", json={"review": 0.0, "decline": 0.0}, headers=bearer(keys["admin"]))
+    assert r.status_code == 200
+    body = client.post("/v1/risk/scores", json={"model": "cards", "features": {"amount": 1.0, "country": "US", "hour": 12}},
+                       headers=bearer(keys["risk"])).get_json()
+    assert body["decision"] == "decline" and body["thresholds"] == {"review": 0.0, "decline": 0.0}
+    bad = client.put("/v1/models/cards/thresholds", json={"review": 0.9, "decline": 0.1}, headers=bearer(keys["admin"]))
+    assert bad.status_code == 422
+    assert client.put("/v1/models/cards/thresholds", json={"review": 0.1, "decline": 0.2}, headers=bearer(keys["risk"])).status_code == 403
+
+
+def test_registry_swaps_refuses_and_rolls_back(client, keys, app, model):
+    first = model.version.version
+    second = train(app, seed=1).version.version  # activated on save
+    score = lambda: client.post("/v1/risk/scores", json={"model": "cards", "features": CASE}, headers=bearer(keys["risk"])).get_json()
+    client.post("/v1/models/cards/reload", headers=bearer(keys["admin"]))
+    assert score()["model_version"] == second
+
+    # a corrupt artifact: saved as a version, refused on activation, the good one keeps serving
+    registry = app.extensions["kefu"].extras["registry"]
+    def write_garbage(folder: Path) -> None:
+        (folder / "booster.txt").write_text("not a model")
+        (folder / "risk_model.json").write_text("{}")
+    corrupt = registry.save("cards", "risk_table", write_garbage, activate=False).version
+    r = client.post("/v1/models/cards/activate", json={"version": corrupt}, headers=bearer(keys["admin"]))
+    assert r.status_code == 409
+    assert score()["model_version"] == second
+    ready = client.get("/readyz").get_json()["checks"]["models"]["models"]["cards"]
+    assert ready["version"] == second and ready["error"]
+
+    assert client.post("/v1/models/cards/rollback", json={}, headers=bearer(keys["admin"])).status_code == 200
+    assert client.post("/v1/models/cards/activate", json={"version": first}, headers=bearer(keys["admin"])).status_code == 200
+    assert score()["model_version"] == first
+    listing = client.get("/v1/models", headers=bearer(keys["admin"])).get_json()["models"]
+    cards = next(m for m in listing if m["name"] == "cards")
+    assert cards["current_version"] == first and len(cards["versions"]) == 3
+
+
+def test_report_has_plots(model):
+    folder = model.report.parent
+    assert model.report.exists() and list(folder.glob("*.png"))
+    html = model.report.read_text()
+    assert all(p.name in html for p in folder.glob("*.png"))
