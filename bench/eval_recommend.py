@@ -5,7 +5,8 @@
 Ta-Feng (grocery): history through 2001-01-31, test = each customer's distinct February 2001 purchases
 (re-bought items count; nothing excluded). The ranker trains inside the history: features as of
 2000-12-01 with December labels, plus features as of 2001-01-01 with January labels for all but 2,500
-held-out customers, whose January labels drive early stopping (NDCG@10). MovieLens-100K: each user's last
+held-out customers, whose January labels drive early stopping (NDCG@10); training labels are graded by
+the number of days the item was bought (1-3). MovieLens-100K: each user's last
 20 % of ratings by time are the test (users with one rating keep it as history); the ranker trains on the
 last 20 % of the remaining history (80 % of users) and stops early on the other 20 % of users; every method
 skips films the user already rated. Evaluated users: at least one history and one test interaction.
@@ -56,12 +57,16 @@ def split_customers(labels: pd.DataFrame, n_valid: int | float, seed: int) -> tu
 
 def ta_feng_periods(ds: Dataset) -> tuple[list[LabelPeriod], LabelPeriod, LabelPeriod]:
     ev = ds.events
-    dec = time_period(ev, "2000-12-01", 31)
+    # Training labels are graded by purchase days (1-3): on the validation period this gave NDCG@10
+    # 1.12x the repeat baseline against 1.10x with binary labels. Early stopping stays on binary labels.
+    dec = time_period(ev, "2000-12-01", 31, max_relevance=3)
     jan = time_period(ev, "2001-01-01", 31)
+    # same history object: train_recommender fits one candidate state per history
+    jan_graded = dataclasses.replace(time_period(ev, "2001-01-01", 31, max_relevance=3), history=jan.history)
     test = time_period(ev, "2001-02-01", 28)
     train_ids, valid_ids = split_customers(jan.labels, 2500, seed=11)
-    return ([dec, dataclasses.replace(jan, customers=train_ids)], dataclasses.replace(jan, customers=valid_ids),
-            test)
+    return ([dec, dataclasses.replace(jan_graded, customers=train_ids)],
+            dataclasses.replace(jan, customers=valid_ids), test)
 
 
 def _after(history: pd.DataFrame, held: pd.DataFrame) -> tuple[pd.DataFrame, pd.Timestamp]:

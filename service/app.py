@@ -95,9 +95,11 @@ def _wire_models(state: KefuState) -> None:
     from models.risk.model import RiskModel
 
     registry = ModelRegistry(state.settings.resolved_model_dir)
-    loaded = LoadedModels(registry, loaders={"risk_table": lambda mv: RiskModel.load(mv.path)})
+    load_risk = lambda mv: RiskModel.load(mv.path)  # noqa: E731
+    loaded = LoadedModels(registry, loaders={"risk_table": load_risk, "risk_transactions": load_risk})
     audit = RiskAuditStore(state.store.engine)
-    state.extras.update(registry=registry, models=loaded, risk_audit=audit, risk=RiskScorer(loaded, audit))
+    state.extras.update(registry=registry, models=loaded, risk_audit=audit,
+                        risk=RiskScorer(loaded, audit, state.store))
 
     def models_ready() -> dict:
         names = [n for n in registry.names() if registry.current(n) is not None]

@@ -45,6 +45,31 @@ def load_shop_into(state, n_customers: int, seed: int, echo: Callable[[str], Non
     return {"accepted": accepted, "duplicates": duplicates, "shop": shop}
 
 
+def train_transactions_model(state, echo: Callable[[str], None] = print, name: str = "transactions") -> str | None:
+    """Train the behavioural fraud model on the stored, labelled payments (features as of each payment).
+
+    A shop too small to hold fraud in every time slice cannot train it: that is said, not raised.
+    """
+    from features.transactions import labelled_transactions
+    from models.risk.job import train_and_register
+
+    frame = labelled_transactions(state.store)
+    try:
+        with tqdm(total=1, desc="train risk model 'transactions'", file=sys.stderr) as bar:
+            trained = train_and_register(
+                frame, registry=state.extras["registry"], name=name, label="is_fraud", time_column="ts",
+                report_root=Path(state.settings.data_dir) / "reports", kind="risk_transactions", source="demo payments",
+            )
+            bar.update(1)
+    except ValueError as exc:
+        echo(f"risk model '{name}' not trained: {exc} (simulate a larger shop with --customers)")
+        return None
+    m = trained.result.metrics["kefu"]
+    echo(f"risk model '{name}' {trained.version.version}: test ROC-AUC {m['roc_auc']:.3f}, PR-AUC {m['pr_auc']:.3f} "
+         f"on {len(frame)} payments; report {trained.report}")
+    return name
+
+
 def prepare_demo(n_customers: int = 2000, seed: int = 7, echo: Callable[[str], None] = print):
     from service.app import create_app
 
@@ -57,6 +82,8 @@ def prepare_demo(n_customers: int = 2000, seed: int = 7, echo: Callable[[str], N
     echo(f"{stats.customers} profiles built in {stats.seconds:.1f}s; segments: "
          + ", ".join(f"{k} {v}" for k, v in stats.segments.items()))
 
+    trained = train_transactions_model(state, echo)
+
     keys = {scope: create_api_key(state.store, [scope], name=f"demo {scope}") for scope in SCOPES}
     key_file = Path(state.settings.data_dir) / "demo-keys.json"
     key_file.parent.mkdir(parents=True, exist_ok=True)
@@ -67,14 +94,23 @@ def prepare_demo(n_customers: int = 2000, seed: int = 7, echo: Callable[[str], N
     chatty = next((e["customer_id"] for e in shop.events if e["type"] == "chat_message"), shop.customers[0]["customer_id"])
     item = shop.items[0]["item_id"]
 
+    risk_case = json.dumps({"model": trained, "customer_id": chatty, "transaction": {
+        "amount": 899.0, "currency": "USD", "device_id": "new-device-1", "ip": "198.51.100.7", "country": "BR"}})
+
     def example(base: str) -> list[str]:
         event = json.dumps({"events": [{"event_id": "try-1", "type": "view", "customer_id": chatty, "item_id": item}]})
+        risk = [
+            f"curl -s -X POST -H 'Authorization: Bearer {keys['risk']}' -H 'Content-Type: application/json' "
+            f"-d '{risk_case}' {base}/v1/risk/scores",
+            f"curl -s -H 'Authorization: Bearer {keys['risk']}' {base}/v1/customers/{chatty}/risk",
+        ] if trained else []
         return [
             f"curl -s {base}/readyz",
             f"curl -s -H 'Authorization: Bearer {keys['profiles']}' {base}/v1/customers/{chatty}/profile",
             f"curl -s -X POST -H 'Authorization: Bearer {keys['events']}' -H 'Content-Type: application/json' "
             f"-d '{event}' {base}/v1/events",
-            f"curl -s -H 'Authorization: Bearer {keys['profiles']}' {base}/v1/profiles/features",
+            *risk,
+            f"curl -s -H 'Authorization: Bearer {keys['admin']}' {base}/v1/models",
         ]
 
     return keys, example

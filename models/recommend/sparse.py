@@ -1,9 +1,7 @@
-"""Sparse-matrix helpers shared by the candidate sources, the features and the baselines.
+"""scipy.sparse helpers for fitting (neighbour tables, per-segment top lists) and for the baselines.
 
-Every candidate source is "a sparse row of item scores per customer"; keeping the n best per row, looking
-up the value of given (row, column) pairs and building an item-item neighbour table are the three
-operations they all need. Doing them with sorted integer keys (no Python loop over rows) is what keeps a
-batch of thousands of customers, or one customer on the serving path, fast.
+The serving path does not use them (see coo.py: scipy's per-object overhead alone was ~2 ms a request);
+fitting works on whole item x item blocks, where scipy's compiled products are the right tool.
 """
 from __future__ import annotations
 
@@ -43,25 +41,6 @@ def topn_per_row(m: sp.csr_matrix, n: int) -> sp.csr_matrix:
     return out
 
 
-def lookup(m: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray, default: float = 0.0) -> np.ndarray:
-    """``m[rows[k], cols[k]]`` for every k, as a dense vector (``default`` where nothing is stored).
-
-    One binary search over the matrix's (row, column) keys, instead of scipy's fancy indexing which
-    builds a new matrix per call.
-    """
-    m = sp.csr_matrix(m)
-    m.sort_indices()
-    width = np.int64(m.shape[1])
-    keys = row_of_nnz(m) * width + m.indices
-    query = np.asarray(rows, dtype=np.int64) * width + np.asarray(cols, dtype=np.int64)
-    pos = np.searchsorted(keys, query)
-    pos_c = np.minimum(pos, max(len(keys) - 1, 0))
-    found = (pos < len(keys)) & (keys[pos_c] == query) if len(keys) else np.zeros(len(query), bool)
-    out = np.full(len(query), default, dtype=np.float64)
-    out[found] = m.data[pos_c[found]]
-    return out
-
-
 def normalise_rows_max(m: sp.csr_matrix) -> sp.csr_matrix:
     """Divide each row by its largest value, so scores of different customers share a 0..1 scale."""
     m = sp.csr_matrix(m, dtype=np.float64, copy=True)
@@ -97,11 +76,11 @@ def cooccurrence_topn(x: sp.csr_matrix, n: int, shrink: float = 1.0, chunk: int 
         rows = row_of_nnz(block)
         block.data[block.indices == rows + start] = 0.0  # an item is not its own neighbour
         block.data = block.data / (root[rows + start] * root[block.indices] + shrink)
-        _fill_padded(topn_per_row(block, n), items[start:stop], scores[start:stop])
+        fill_padded(topn_per_row(block, n), items[start:stop], scores[start:stop])
     return items, scores
 
 
-def _fill_padded(m: sp.csr_matrix, items: np.ndarray, scores: np.ndarray) -> None:
+def fill_padded(m: sp.csr_matrix, items: np.ndarray, scores: np.ndarray) -> None:
     """Write a top-n csr into padded arrays, best first."""
     rows = row_of_nnz(m)
     order = np.lexsort((m.indices, -m.data, rows))

@@ -18,9 +18,9 @@ import scipy.sparse as sp
 from features.profiles.builder import build_profiles
 from features.profiles.definitions import numeric_feature_names
 from models.recommend.config import RecommendConfig
-from models.recommend.history import (LAYERS, History, Interactions, build_history, naive_utc,
+from models.recommend.history import (History, Interactions, build_history, naive_utc,
                                       prepare_interactions, to_days)
-from models.recommend.sparse import cooccurrence_topn, dense_topn, topn_per_row
+from models.recommend.sparse import cooccurrence_topn, dense_topn, fill_padded, normalise_rows_max, topn_per_row
 
 #: Profile fields the ranker reads. Taste and activity only: the risk fields (devices, IPs, payment
 #: velocity) say nothing about what a customer wants to buy and would only add noise.
@@ -372,11 +372,9 @@ def _profile_matrix(events: pd.DataFrame, customers: pd.DataFrame | None, items:
 
 
 def _padded(m: sp.csr_matrix, n: int, normalise: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    from models.recommend.sparse import _fill_padded, normalise_rows_max
-
     if normalise:
         m = normalise_rows_max(m)
     items = np.full((m.shape[0], n), -1, np.int32)
     scores = np.zeros((m.shape[0], n), np.float32)
-    _fill_padded(m, items, scores)
+    fill_padded(m, items, scores)
     return items, scores

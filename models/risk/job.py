@@ -39,6 +39,7 @@ def train_and_register(
     activate: bool = True,
     progress: Callable[[str], None] | None = None,
     source: str | None = None,
+    kind: str = KIND,
 ) -> TrainedRiskModel:
     """Train, save as a new immutable version (activated unless told not to), and report.
 
@@ -58,7 +59,7 @@ def train_and_register(
         "baselines": {k: v for k, v in result.metrics.items() if k != "kefu"},
     }
     version = registry.save(
-        name, KIND, result.model.save, features=result.model.feature_names, data_hash=result.data_hash,
+        name, kind, result.model.save, features=result.model.feature_names, data_hash=result.data_hash,
         metrics=kefu_metrics, extra=extra, activate=activate,
     )
     report = write_report(result, Path(report_root) / name / version.version, title=f"kefu risk model '{name}' {version.version}")

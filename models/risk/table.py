@@ -134,6 +134,8 @@ def _classify(name: str, col: pd.Series, notes: list[str]) -> tuple[str | None, 
         return None, col, ()
     if pd.api.types.is_bool_dtype(col):
         return "boolean", col.astype(np.float64), ()
+    if col.dtype == object and non_null.map(lambda v: isinstance(v, (bool, np.bool_))).all():
+        return "boolean", col.map(lambda v: None if pd.isna(v) else float(v)).astype(np.float64), ()  # with gaps
     if pd.api.types.is_datetime64_any_dtype(col) or isinstance(col.dtype, pd.PeriodDtype):
         notes.append(f"dropped {name!r}: a timestamp is not a stable feature (pass it as time_column to split by it)")
         return None, col, ()

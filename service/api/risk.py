@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import current_app, g
 from flask_smorest import Blueprint
 
+from features.ingest.events import to_naive_utc
 from service.auth import require_scope
 from service.schemas.risk import (
     CustomerRiskQuerySchema,
@@ -30,11 +31,18 @@ def _scorer():
 def score(body: dict):
     """Score one case
 
-    Give the model name and the case's features (the training file's columns, label excluded). The answer
+    Give the model name and either the case's features (a table-trained model: the training file's columns,
+    label excluded) or, for the behavioural `transactions` model, the customer_id and the payment: its
+    velocity, novelty and history features are computed from the customer's stored events. The answer
     has a calibrated probability, a decision from the model's thresholds, and the features that pushed the
     score most, from LightGBM's own per-row contributions. Every score is stored for audit. Missing,
     unexpected or wrongly typed features → 422, never a guess.
     """
+    if "transaction" in body:
+        tx = dict(body["transaction"])
+        tx["ts"] = to_naive_utc(tx.pop("timestamp", None))
+        tx.setdefault("transaction_id", body.get("transaction_id"))
+        return _scorer().score_transaction(body["model"], body["customer_id"], tx, request_id=g.request_id)
     return _scorer().score(
         body["model"], body["features"], customer_id=body.get("customer_id"),
         transaction_id=body.get("transaction_id"), request_id=g.request_id,

@@ -22,9 +22,10 @@ def train() -> None:
 
 @train.command("risk")
 @click.option("--name", required=True, help="Model name, e.g. taiwan or transactions.")
-@click.option("--data", "data", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
-              help="A labelled table: CSV (separator detected), Parquet or JSONL.")
-@click.option("--label", required=True, help="The label column (0/1, boolean, or two values).")
+@click.option("--data", "data", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="A labelled table: CSV (separator detected), Parquet or JSONL. Without it: the behavioural model "
+                   "from the stored, labelled payments (features as of each payment's time).")
+@click.option("--label", default=None, help="The label column (0/1, boolean, or two values); with --data.")
 @click.option("--id-column", default=None, help="A row id column (kept out of the inputs).")
 @click.option("--time-column", default=None, help="Split by this time column (train on the past) instead of at random.")
 @click.option("--drop", multiple=True, help="Columns to leave out of the inputs; repeat for more.")
@@ -33,14 +34,27 @@ def train() -> None:
 @click.option("--seed", default=0, show_default=True)
 @click.option("--no-activate", is_flag=True, help="Save the version without making it the active one.")
 def train_risk(name, data, label, id_column, time_column, drop, protected, use_protected, seed, no_activate) -> None:
-    """Train a calibrated LightGBM risk model on any labelled table, with baselines and a report."""
+    """Train a calibrated LightGBM risk model on any labelled table (or the stored payments), with baselines
+    and a report."""
     from features.ingest.files import read_table
+    from features.transactions import labelled_transactions
     from models.risk.job import train_and_register
 
     state = _state()
-    frame = read_table(data)
-    if label not in frame.columns:
-        raise click.BadParameter(f"{data.name} has no column {label!r}; it has {', '.join(map(str, frame.columns))}", param_hint="--label")
+    kind = "risk_table"
+    if data is None:
+        frame = labelled_transactions(state.store)
+        if frame.empty or frame["is_fraud"].nunique() < 2:
+            raise click.ClickException("no labelled payments with both classes stored: send payment events with is_fraud")
+        label, time_column, kind, source = "is_fraud", "ts", "risk_transactions", "stored payments"
+        click.echo(f"{len(frame)} labelled payments ({int(frame['is_fraud'].sum())} fraud), features as of each payment")
+    else:
+        if not label:
+            raise click.BadParameter("--label is required with --data", param_hint="--label")
+        frame = read_table(data)
+        source = str(data)
+        if label not in frame.columns:
+            raise click.BadParameter(f"{data.name} has no column {label!r}; it has {', '.join(map(str, frame.columns))}", param_hint="--label")
     steps = ["preparing", "training kefu", "calibrating", "baselines", "testing", "report"]
     with tqdm(total=len(steps), desc=f"train risk {name}", unit="step", file=sys.stderr) as bar:
         def progress(message: str) -> None:
@@ -52,7 +66,7 @@ def train_risk(name, data, label, id_column, time_column, drop, protected, use_p
             frame, registry=state.extras["registry"], name=name, label=label,
             report_root=Path(state.settings.data_dir) / "reports", id_column=id_column, time_column=time_column,
             drop=drop, protected=protected, use_protected=use_protected, seed=seed, activate=not no_activate,
-            progress=progress, source=str(data),
+            progress=progress, source=source, kind=kind,
         )
         bar.update(bar.total - bar.n)
     v = trained.version

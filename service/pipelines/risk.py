@@ -17,14 +17,16 @@ from models.registry import LoadedModels, ModelNotFound
 
 log = logging.getLogger(__name__)
 
-RISK_KINDS = frozenset({"risk_table"})
+TABLE_KIND, TRANSACTIONS_KIND = "risk_table", "risk_transactions"
+RISK_KINDS = frozenset({TABLE_KIND, TRANSACTIONS_KIND})
 THRESHOLD_CACHE_SECONDS = 5.0
 
 
 class RiskScorer:
-    def __init__(self, models: LoadedModels, audit) -> None:
+    def __init__(self, models: LoadedModels, audit, store=None) -> None:
         self.models = models
         self.audit = audit
+        self.store = store
         self._thresholds: dict[str, tuple[float, dict | None]] = {}
         self._lock = threading.Lock()
 
@@ -105,6 +107,30 @@ class RiskScorer:
             for r, c in zip(results, cases)
         ])
         return {"model": name, "model_version": version.version, "thresholds": thresholds, "results": results}
+
+    def score_transaction(self, name: str, customer_id: str, transaction: Mapping[str, Any], *,
+                          request_id: str | None = None, top_reasons: int = 5) -> dict:
+        """Score a payment with a behavioural model: its features come from the customer's stored history,
+        computed by the same function that built the training table (as of the payment's time)."""
+        model, version = self._model(name)
+        if version.kind != TRANSACTIONS_KIND:
+            raise InvalidInput(f"Model '{name}' scores tables: send 'features', not 'transaction'.")
+        features = self.transaction_features(customer_id, transaction, model.feature_names)
+        return self.score(name, features, customer_id=customer_id, transaction_id=transaction.get("transaction_id"),
+                          request_id=request_id, top_reasons=top_reasons)
+
+    def transaction_features(self, customer_id: str, transaction: Mapping[str, Any], names: Sequence[str]) -> dict:
+        import pandas as pd
+
+        from features.transactions import transaction_features
+
+        ts = transaction["ts"]
+        payment = pd.DataFrame([{"customer_id": customer_id, "ts": ts, "amount": transaction["amount"],
+                                 "device_id": transaction.get("device_id"), "ip": transaction.get("ip"),
+                                 "country": transaction.get("country")}])
+        history = self.store.load_events([customer_id], until=ts)
+        row = transaction_features(payment, history, self.store.load_customers([customer_id])).iloc[0]
+        return {n: (None if pd.isna(row[n]) else row[n].item() if hasattr(row[n], "item") else row[n]) for n in names}
 
     @staticmethod
     def _audit_row(result: Mapping[str, Any], features: Mapping[str, Any], request_id: str | None) -> dict:

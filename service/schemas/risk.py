@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from service.schemas.events import ID, StrictSchema
+from datetime import timezone
+
+from service.schemas.events import ID, StrictSchema, _ip
 
 NAME = validate.Regexp(r"^[a-z0-9][a-z0-9_.-]{0,63}$", error="Model names are lower-case letters, digits, '_', '.', '-'.")
 
@@ -16,14 +18,34 @@ def _flat(value: dict) -> None:
             raise ValidationError(f"Feature '{key}' must be a string, number, boolean or null.")
 
 
+class TransactionSchema(StrictSchema):
+    """A payment to score with the behavioural model; its other features come from the customer's history."""
+
+    transaction_id = fields.String(validate=ID)
+    amount = fields.Float(required=True, validate=validate.Range(min=0, max=1e9), allow_nan=False)
+    currency = fields.String(validate=validate.Regexp(r"^[A-Z]{3}$"))
+    timestamp = fields.AwareDateTime(default_timezone=timezone.utc, metadata={"description": "Defaults to now."})
+    device_id = fields.String(validate=ID)
+    ip = fields.String(validate=_ip)
+    country = fields.String(validate=validate.Regexp(r"^[A-Z]{2}$"))
+
+
 class RiskScoreRequestSchema(StrictSchema):
     model = fields.String(required=True, validate=NAME, metadata={"description": "A trained risk model's name."})
     features = fields.Dict(
-        keys=fields.String(), required=True, validate=_flat,
-        metadata={"description": "Column → value, with the training file's column names (label excluded)."},
+        keys=fields.String(), validate=_flat,
+        metadata={"description": "For a table-trained model: column → value, the training file's columns (label excluded)."},
     )
+    transaction = fields.Nested(TransactionSchema, metadata={"description": "For the behavioural model (with customer_id)."})
     customer_id = fields.String(validate=ID, metadata={"description": "Links the score to a customer's risk history."})
     transaction_id = fields.String(validate=ID)
+
+    @validates_schema
+    def _one_input(self, data: dict, **_kwargs) -> None:
+        if ("features" in data) == ("transaction" in data):
+            raise ValidationError("Send either 'features' (table model) or 'transaction' (behavioural model).", "_schema")
+        if "transaction" in data and "customer_id" not in data:
+            raise ValidationError("A transaction is scored against a customer's history: give customer_id.", "customer_id")
 
 
 class ReasonSchema(Schema):

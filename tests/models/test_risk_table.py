@@ -251,10 +251,12 @@ def test_calibration_corrects_a_shifted_margin_and_keeps_a_calibrated_one():
 
 def test_numeric_text_and_boolean_columns(frame):
     data = frame.assign(amount=frame["amount"].map(lambda v: None if pd.isna(v) else f"{v:.2f}"),
-                        vip=np.arange(len(frame)) % 4 == 0)
+                        vip=np.arange(len(frame)) % 4 == 0,
+                        promo=pd.Series([True, False, None] * (len(frame) // 3), dtype=object))
     prep = prepare(data, "label", id_column="customer_id", drop=["created"])
     assert prep.spec.types["amount"] == "numeric" and prep.spec.types["vip"] == "numeric"
-    assert "vip" in prep.spec.boolean
+    assert {"vip", "promo"} <= prep.spec.boolean and prep.spec.types["promo"] == "numeric"
+    assert np.isnan(prep.X[2, prep.spec.names.index("promo")])
     assert not prep.spec.validate({"amount": np.float32(3), "age_band": np.str_("31 to 35"), "channel": "web",
-                                   "noise": np.int64(1), "vip": True, "country": "PT", "gender": "F"},
+                                   "noise": np.int64(1), "vip": True, "promo": None, "country": "PT", "gender": "F"},
                                   allow_extra=True)

@@ -139,3 +139,49 @@ def test_report_has_plots(model):
     assert model.report.exists() and list(folder.glob("*.png"))
     html = model.report.read_text()
     assert all(p.name in html for p in folder.glob("*.png"))
+
+
+@pytest.fixture
+def demo_state(app):
+    from service.demo import load_shop_into, train_transactions_model
+
+    state = app.extensions["kefu"]
+    load_shop_into(state, n_customers=500, seed=3, echo=lambda _: None)
+    train_transactions_model(state, echo=lambda _: None)
+    return state
+
+
+def test_behavioural_model_scores_a_payment_from_history(client, keys, demo_state):
+    from features.transactions import labelled_transactions
+
+    store = demo_state.store
+    payments = store.load_events(types=["payment"])
+    paid = payments[payments.is_fraud.notna()].iloc[-1]
+    tx = {"amount": float(paid.amount), "timestamp": paid.ts.isoformat() + "Z", "device_id": paid.device_id,
+          "ip": paid.ip, "country": paid.country, "transaction_id": paid.event_id}
+    tx = {k: v for k, v in tx.items() if v is not None}
+    r = client.post("/v1/risk/scores", json={"model": "transactions", "customer_id": paid.customer_id, "transaction": tx},
+                    headers=bearer(keys["risk"]))
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    # served features == the training table's row for the same stored payment (no training/serving skew)
+    model, _ = demo_state.extras["models"].get("transactions")
+    table = labelled_transactions(store)
+    row = table[(table.ts == paid.ts) & (table.amount == paid.amount)].iloc[0]
+    expected = model.score_one({n: (None if pd.isna(row[n]) else float(row[n])) for n in model.feature_names})
+    assert body["score"] == pytest.approx(expected)
+    assert body["transaction_id"] == paid.event_id
+    history = client.get(f"/v1/customers/{paid.customer_id}/risk", headers=bearer(keys["risk"])).get_json()["scores"]
+    assert history[0]["transaction_id"] == paid.event_id
+
+
+def test_transaction_input_is_checked(client, keys):
+    tx = {"amount": 10.0, "country": "US"}
+    no_customer = client.post("/v1/risk/scores", json={"model": "transactions", "transaction": tx}, headers=bearer(keys["risk"]))
+    assert no_customer.status_code == 422 and "customer_id" in no_customer.get_json()["errors"]["json"]
+    both = client.post("/v1/risk/scores", json={"model": "transactions", "customer_id": "c1", "transaction": tx, "features": {}},
+                       headers=bearer(keys["risk"]))
+    assert both.status_code == 422
+    bad = client.post("/v1/risk/scores", json={"model": "transactions", "customer_id": "c1", "transaction": {**tx, "amount": -1}},
+                      headers=bearer(keys["risk"]))
+    assert bad.status_code == 422 and "amount" in bad.get_json()["errors"]["json"]["transaction"]
