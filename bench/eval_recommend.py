@@ -168,6 +168,9 @@ def main() -> None:
     parser.add_argument("--datasets", nargs="+", default=["ta-feng", "movielens"], choices=["ta-feng", "movielens"])
     parser.add_argument("--text-embeddings", action="store_true",
                         help="embed MovieLens titles+genres with the E5 embedder (similar_text source)")
+    parser.add_argument("--name", default="eval_recommend",
+                        help="results name: bench/results/<name>.json (the HTML report goes to recommend_report/ "
+                             "for the default name, else to <name>_report/)")
     args = parser.parse_args()
     command = "python bench/eval_recommend.py " + " ".join(sys.argv[1:])
     results: dict[str, dict] = {}
@@ -196,9 +199,10 @@ def main() -> None:
               f"goal met: {res['goal']['met']}; training {res['training_seconds']} s; "
               f"rank() p50 {res['rank_latency_ms']['p50_ms']} ms, p99 {res['rank_latency_ms']['p99_ms']} ms "
               f"({res['rank_latency_ms']['candidates_mean']} candidates); anchor: {res['anchor']}")
-    path = write_result("eval_recommend", {"command": command, "peak_rss_mib": round(peak_rss_mib(), 1),
+    path = write_result(args.name, {"command": command, "peak_rss_mib": round(peak_rss_mib(), 1),
                                            "datasets": results})
-    report = write_html(results, RESULTS / "recommend_report", command)
+    folder = "recommend_report" if args.name == "eval_recommend" else f"{args.name}_report"
+    report = write_html(results, RESULTS / folder, command)
     print(f"\nwrote {path} and {report}")
 
 

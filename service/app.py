@@ -13,7 +13,7 @@ from features.ingest.events import EventIngestor
 from features.profiles.service import ProfileService
 from features.storage.engine import make_engine
 from features.storage.migrate import upgrade
-from features.storage.risk_audit import RiskAuditStore
+from features.storage.risk_audit import BufferedAuditWriter, RiskAuditStore
 from features.storage.store import SqlStore
 from features.text.embedder import make_embedder
 from service.auth import KeyVerifier
@@ -97,7 +97,7 @@ def _wire_models(state: KefuState) -> None:
     registry = ModelRegistry(state.settings.resolved_model_dir)
     load_risk = lambda mv: RiskModel.load(mv.path)  # noqa: E731
     loaded = LoadedModels(registry, loaders={"risk_table": load_risk, "risk_transactions": load_risk})
-    audit = RiskAuditStore(state.store.engine)
+    audit = BufferedAuditWriter(RiskAuditStore(state.store.engine), state.settings.risk_audit_flush_seconds)
     state.extras.update(registry=registry, models=loaded, risk_audit=audit,
                         risk=RiskScorer(loaded, audit, state.store))
 

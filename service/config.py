@@ -36,6 +36,9 @@ class Settings:
     sqlite_synchronous: str = field(default="FULL", metadata={"env": "KEFU_SQLITE_SYNCHRONOUS"})
     #: Seconds an API-key lookup is cached in a worker (revocation takes at most this long).
     auth_cache_seconds: float = field(default=30.0, metadata={"env": "KEFU_AUTH_CACHE_SECONDS"})
+    #: Risk audit rows are written in batches at most this many seconds after the score; 0 writes each one
+    #: inside its request (strict, slower under load).
+    risk_audit_flush_seconds: float = field(default=0.2, metadata={"env": "KEFU_RISK_AUDIT_FLUSH_SECONDS"})
     #: Log level for the kefu loggers.
     log_level: str = field(default="INFO", metadata={"env": "KEFU_LOG_LEVEL"})
     #: Emit logs as JSON lines (for log shippers) instead of plain text.

@@ -73,7 +73,7 @@ def app(database_url, tmp_path, embedder):
 
     app = create_app(
         {"database_url": database_url, "data_dir": str(tmp_path / "data"), "log_level": "WARNING",
-         "max_batch_events": 50, "auth_cache_seconds": 0.0},
+         "max_batch_events": 50, "auth_cache_seconds": 0.0, "risk_audit_flush_seconds": 0.0},
         embedder=embedder,
     )
     yield app

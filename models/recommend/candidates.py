@@ -18,6 +18,7 @@ from models.recommend import coo
 from models.recommend.config import SOURCES
 from models.recommend.history import History
 from models.recommend.state import CandidateState
+from models.recommend.tables import customer_vectors
 
 SOURCE_INDEX = {name: i for i, name in enumerate(SOURCES)}
 NEIGHBOUR_SOURCES = ("bought_together", "similar_text", "item_knn")
@@ -68,6 +69,7 @@ class CandidateSet:
     scores: np.ndarray
     source: np.ndarray
     anchors: coo.Scores   # (row, anchor item) -> weight: explains neighbour-based candidates
+    factors: np.ndarray | None = None  # (B x k) customers' PureSVD fold-in, for the collaborative feature
 
     def __len__(self) -> int:
         return len(self.row)
@@ -95,7 +97,30 @@ class CandidateGenerator:
         np.maximum.at(peak, rows[keep], value)
         return coo.from_triples(rows[keep], h.items[keep], value / peak[rows[keep]], self.n_items)
 
-    def sources(self, batch: CustomerBatch, anchors: coo.Scores) -> dict[str, coo.Scores]:
+    def factors(self, h: History) -> np.ndarray | None:
+        """Each customer's fold-in x V onto the PureSVD item factors (None when the state has none)."""
+        v = self.state.item_factors
+        if v is None:
+            return None
+        rows, items, vals = customer_vectors(h)
+        out = np.zeros((h.n_rows, v.shape[1]), dtype=np.float32)
+        np.add.at(out, rows, vals[:, None].astype(np.float32) * v[items])
+        return out
+
+    def _collaborative(self, factors: np.ndarray, n: int) -> coo.Scores:
+        """The n items with the highest PureSVD score per customer (positive scores only)."""
+        if n <= 0:
+            return coo.empty(self.n_items)
+        scores = factors @ self.state.item_factors.T
+        n = min(n, scores.shape[1])
+        top = np.argpartition(-scores, n - 1, axis=1)[:, :n]
+        val = np.take_along_axis(scores, top, axis=1)
+        rows = np.broadcast_to(np.arange(len(scores))[:, None], top.shape)
+        ok = val > 0
+        return coo.from_triples(rows[ok], top[ok], val[ok], self.n_items)
+
+    def sources(self, batch: CustomerBatch, anchors: coo.Scores,
+                batch_factors: np.ndarray | None = None) -> dict[str, coo.Scores]:
         """Each source's full score list for the batch, before any quota."""
         cfg, st, n = self.state.config, self.state, self.n_items
         h = batch.history
@@ -106,6 +131,8 @@ class CandidateGenerator:
         for name, (items, scores) in self.neighbours.items():
             out[name] = coo.expand(a_rows, anchors.vals, a_items, items, scores, n)
         out["category"] = self._category(h, rows)
+        if batch_factors is not None:
+            out["collaborative"] = self._collaborative(batch_factors, cfg.quotas.get("collaborative", 0))
         width = max(cfg.quotas.values())
         for name, codes in (("popular_age_band", batch.age), ("popular_region", batch.region)):
             out[name] = self._table_rows(st.tables[name], codes, width)
@@ -151,7 +178,8 @@ class CandidateGenerator:
         """
         cfg = self.state.config
         anchors = self.anchors(batch.history)
-        full = {name: s for name, s in self.sources(batch, anchors).items() if len(s)}
+        factors = self.factors(batch.history)
+        full = {name: s for name, s in self.sources(batch, anchors, factors).items() if len(s)}
         proposed = [coo.top_n(s, cfg.quotas.get(name, 0)).keys for name, s in full.items()]
         keys = np.unique(np.concatenate(proposed)) if proposed else np.zeros(0, np.int64)
         keys = keys[~np.isin(keys, self._excluded_keys(batch))]
@@ -169,7 +197,7 @@ class CandidateGenerator:
             keep = np.isin(keys, cut.keys)
             keys, row, scores, normed = keys[keep], row[keep], scores[keep], normed[keep]
         return CandidateSet(row, (keys % self.n_items).astype(np.int32), scores,
-                            normed.argmax(axis=1).astype(np.int8), anchors)
+                            normed.argmax(axis=1).astype(np.int8), anchors, factors)
 
     def _excluded_keys(self, batch: CustomerBatch) -> np.ndarray:
         """Keys (row * n_items + item) nobody should be shown: bought non-repeatable, inactive, asked."""

@@ -15,6 +15,7 @@ SOURCES: tuple[str, ...] = (
     "bought_together",
     "similar_text",
     "item_knn",
+    "collaborative",
     "category",
     "popular_age_band",
     "popular_region",
@@ -29,6 +30,7 @@ DEFAULT_QUOTAS: dict[str, int] = {
     "bought_together": 200,
     "similar_text": 100,
     "item_knn": 200,
+    "collaborative": 100,
     "category": 150,
     "popular_age_band": 50,
     "popular_region": 50,
@@ -61,6 +63,8 @@ class RecommendConfig:
     decay_half_life_days: float = 30.0
     #: A customer's items used for item-kNN co-occurrence (most recent first): caps the cost of heavy users.
     knn_max_items_per_customer: int = 200
+    #: Rank of the PureSVD factorisation behind the "collaborative" source (0 disables it).
+    svd_factors: int = 48
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

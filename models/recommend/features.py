@@ -28,6 +28,7 @@ PAIR_FEATURES: tuple[str, ...] = (
     "price_vs_customer_avg",
     "embedding_similarity",
     "repurchase_due_ratio",
+    "svd_score",
 )
 
 
@@ -93,6 +94,7 @@ def build_features(state: CandidateState, batch: CustomerBatch, cands: Candidate
     cols.append(embedding_similarity(state, batch, cands))
     gap = it["repurchase_gap_days"][i]
     cols.append(np.divide(now - last_buy, gap, out=np.full(len(r), np.nan), where=gap > 0))
+    cols.append(svd_score(state, cands))
     out = np.empty((len(r), len(cols)), dtype=np.float32)
     for k, c in enumerate(cols):
         out[:, k] = c
@@ -130,6 +132,17 @@ def _category_pairs(state: CandidateState, h, rows: np.ndarray, cats: np.ndarray
     share = np.where(found, weight[pos] if len(uniq) else 0.0, 0.0)
     tot = total[rows]
     return cat_last, np.divide(share, tot, out=np.zeros(len(rows)), where=tot > 0)
+
+
+def svd_score(state: CandidateState, cands: CandidateSet, chunk: int = 65_536) -> np.ndarray:
+    """PureSVD score (x V) . V_i of every candidate, including those the source did not propose."""
+    if cands.factors is None or state.item_factors is None:
+        return np.zeros(len(cands))
+    out = np.empty(len(cands), dtype=np.float32)
+    for s in range(0, len(cands), chunk):
+        e = slice(s, s + chunk)
+        out[e] = np.einsum("ij,ij->i", cands.factors[cands.row[e]], state.item_factors[cands.item[e]])
+    return out
 
 
 def embedding_similarity(state: CandidateState, batch: CustomerBatch, cands: CandidateSet,

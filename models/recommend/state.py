@@ -13,14 +13,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 from features.profiles.builder import build_profiles
 from features.profiles.definitions import numeric_feature_names
 from models.recommend.config import RecommendConfig
 from models.recommend.history import (History, Interactions, build_history, naive_utc,
                                       prepare_interactions, to_days)
-from models.recommend.sparse import cooccurrence_topn, dense_topn, fill_padded, normalise_rows_max, topn_per_row
+from models.recommend import tables as fit_tables
 
 #: Profile fields the ranker reads. Taste and activity only: the risk fields (devices, IPs, payment
 #: velocity) say nothing about what a customer wants to buy and would only add noise.
@@ -57,6 +56,7 @@ class CandidateState:
     popular: tuple[np.ndarray, np.ndarray]
     tables: dict[str, tuple[np.ndarray, np.ndarray]]
     segment_share: dict[str, np.ndarray] = field(default_factory=dict)  # segment x item, recent share
+    item_factors: np.ndarray | None = None  # (items x k) PureSVD right singular vectors
     embeddings: np.ndarray | None = None
     _lookups: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -95,6 +95,8 @@ class CandidateState:
             arrays[f"table__{name}__items"] = items
             arrays[f"table__{name}__scores"] = scores
         arrays.update({f"segment__{k}": v for k, v in self.segment_share.items()})
+        if self.item_factors is not None:
+            arrays["item_factors"] = self.item_factors
         if self.embeddings is not None:
             arrays["embeddings"] = self.embeddings
         np.savez(folder / "state.npz", **arrays)
@@ -127,7 +129,7 @@ class CandidateState:
                             {k[9:]: v for k, v in a.items() if k.startswith("history__")}, n_items),
             popular=(a["popular_items"], a["popular_scores"]), tables=tables,
             segment_share={k[9:]: v for k, v in a.items() if k.startswith("segment__")},
-            embeddings=a.get("embeddings"),
+            item_factors=a.get("item_factors"), embeddings=a.get("embeddings"),
         )
 
 
@@ -192,7 +194,7 @@ def fit_state(events: pd.DataFrame, items: pd.DataFrame | None, customers: pd.Da
 
     category, categories = _codes(catalogue["category"])
     price = _fill_prices(catalogue["price"].to_numpy(dtype=float), x, n_items)
-    item = _item_arrays(x, history, category, len(categories), price, as_of_day, config)
+    item = fit_tables.item_arrays(x, history, category, len(categories), price, as_of_day, config)
     item["active"] = catalogue["active"].to_numpy(dtype=bool)
     item["repeatable"] = catalogue["repeatable"].to_numpy(dtype=bool)
     age, age_bands = _codes(people["age_band"])
@@ -208,22 +210,23 @@ def fit_state(events: pd.DataFrame, items: pd.DataFrame | None, customers: pd.Da
     popular_items = np.argsort(-score, kind="stable")[:n_pop].astype(np.int32)
     popular = (popular_items, (score[popular_items] / max(score.max(initial=0), 1e-12)).astype(np.float32))
     tables = {
-        "popular_age_band": _segment_popular(x, age, len(age_bands), recent, active, n_pop),
-        "popular_region": _segment_popular(x, region, len(regions), recent, active, n_pop),
-        "category_items": _category_items(category, len(categories), score, config.n_category_items),
-        "bought_together": _bought_together(x, n_items, config),
-        "item_knn": _item_knn(history, config),
+        "popular_age_band": fit_tables.segment_popular(x, age, len(age_bands), recent, active, n_pop),
+        "popular_region": fit_tables.segment_popular(x, region, len(regions), recent, active, n_pop),
+        "category_items": fit_tables.category_items(category, len(categories), score, config.n_category_items),
+        "bought_together": fit_tables.bought_together(x, n_items, config),
+        "item_knn": fit_tables.item_knn(history, config),
     }
     emb = None
     if embeddings is not None:
         emb = _align_embeddings(embeddings, items, item_index)
-        tables["similar_text"] = _text_neighbours(emb, config.n_text_neighbours)
+        tables["similar_text"] = fit_tables.text_neighbours(emb, config.n_text_neighbours)
     profile = _profile_matrix(events, customers, items, as_of, profiles, customer_index)
-    segment_share = {"age_band": _segment_share(x, age, len(age_bands), recent, n_items),
-                     "region": _segment_share(x, region, len(regions), recent, n_items)}
+    segment_share = {"age_band": fit_tables.segment_share(x, age, len(age_bands), recent, n_items),
+                     "region": fit_tables.segment_share(x, region, len(regions), recent, n_items)}
     return CandidateState(config, as_of, np.asarray(item_index, dtype=object), categories, item,
                           np.asarray(customer_index, dtype=object), age_bands, regions, customer, profile,
-                          history, popular, tables, segment_share, emb)
+                          history, popular, tables, segment_share,
+                          fit_tables.item_factors(history, config.svd_factors), emb)
 
 
 def _fill_prices(price: np.ndarray, x: Interactions, n_items: int) -> np.ndarray:
@@ -234,41 +237,6 @@ def _fill_prices(price: np.ndarray, x: Interactions, n_items: int) -> np.ndarray
         fallback = paid.reindex(np.arange(n_items)).to_numpy()
         price = np.where(np.isnan(price), fallback, price)
     return price
-
-
-def _item_arrays(x: Interactions, history: History, category: np.ndarray, n_categories: int,
-                 price: np.ndarray, as_of_day: float, config: RecommendConfig) -> dict[str, np.ndarray]:
-    """Popularity over windows, buyers, re-buy rate and gap, price percentile in category, item age."""
-    n = len(category)
-    out: dict[str, np.ndarray] = {"category": category, "price": price}
-    windows = sorted(set(config.popularity_windows_days) | {config.popular_window_days})
-    total = np.bincount(x.item, weights=x.weight, minlength=n)
-    out["pop_total"] = total
-    for w in windows:
-        recent = x.day > as_of_day - w
-        counts = np.bincount(x.item[recent], weights=x.weight[recent], minlength=n)
-        out[f"pop_{w}d"] = counts
-        # The popular sources rank by the window, falling back on all time when the window is quiet.
-        out[f"pop_{w}d_window"] = counts + 1e-3 * total
-    baskets = history.layers["baskets"]
-    items = history.items
-    buyers = np.bincount(items, weights=(baskets > 0).astype(float), minlength=n)
-    rebuyers = np.bincount(items, weights=(baskets > 1).astype(float), minlength=n)
-    out["buyers"] = buyers
-    out["repeat_rate"] = np.divide(rebuyers, buyers, out=np.full(n, np.nan), where=buyers > 0)
-    again = baskets > 1
-    gaps = (history.layers["last_buy_day"][again] - history.layers["first_buy_day"][again]) / (baskets[again] - 1)
-    gap_sum = np.bincount(items[again], weights=gaps, minlength=n)
-    out["repurchase_gap_days"] = np.divide(gap_sum, rebuyers, out=np.full(n, np.nan), where=rebuyers > 0)
-    first = np.full(n, np.inf)
-    np.minimum.at(first, x.item, x.day)
-    out["first_day"] = np.where(np.isinf(first), np.nan, first)
-    pct = pd.Series(price).groupby(category).rank(pct=True).to_numpy()
-    out["price_pct_category"] = np.where(category >= 0, pct, np.nan)
-    pop_w = out[f"pop_{config.popular_window_days}d"]
-    cat_pop = np.bincount(category[category >= 0], weights=pop_w[category >= 0], minlength=n_categories)
-    out["category_pop"] = np.where(category >= 0, cat_pop[np.maximum(category, 0)], 0.0)
-    return out
 
 
 def customer_orders(x: Interactions, n_customers: int) -> np.ndarray:
@@ -287,54 +255,6 @@ def customer_avg_price(x: Interactions, price: np.ndarray, n_customers: int) -> 
     return np.divide(spend, units, out=np.full(n_customers, np.nan), where=units > 0)
 
 
-def _segment_popular(x: Interactions, segment: np.ndarray, n_segments: int, recent: np.ndarray,
-                     active: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Top-n active items per segment value over the recent window (all time as a small tie-breaker)."""
-    seg = segment[x.customer]
-    ok = (seg >= 0) & active[x.item]
-    w = x.weight[ok] * np.where(recent[ok], 1.0, 1e-3)
-    m = sp.csr_matrix((w, (seg[ok], x.item[ok])), shape=(max(n_segments, 0), len(active)))
-    return _padded(topn_per_row(m, n), n, normalise=True)
-
-
-def _segment_share(x: Interactions, segment: np.ndarray, n_segments: int, recent: np.ndarray,
-                   n_items: int) -> np.ndarray:
-    """Dense (segment x item) share of the segment's recent interaction weight (float32)."""
-    seg = segment[x.customer]
-    ok = (seg >= 0) & recent
-    m = np.zeros((n_segments, n_items), dtype=np.float64)
-    np.add.at(m, (seg[ok], x.item[ok]), x.weight[ok])
-    total = m.sum(axis=1, keepdims=True)
-    return (m / np.where(total > 0, total, 1.0)).astype(np.float32)
-
-
-def _category_items(category: np.ndarray, n_categories: int, score: np.ndarray,
-                    n: int) -> tuple[np.ndarray, np.ndarray]:
-    """The most popular items of each category, scores scaled to the category's best item."""
-    ok = (category >= 0) & (score > 0)  # score is already 0 for inactive items
-    m = sp.csr_matrix((score[ok], (category[ok], np.flatnonzero(ok))), shape=(n_categories, len(category)))
-    return _padded(topn_per_row(m, n), n, normalise=True)
-
-
-def _bought_together(x: Interactions, n_items: int, config: RecommendConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Item-item co-occurrence within purchase baskets (orders; else one basket per customer and day)."""
-    p = x.purchase
-    if not p.any():
-        return np.full((n_items, config.n_neighbours), -1, np.int32), np.zeros((n_items, config.n_neighbours),
-                                                                                 np.float32)
-    basket = pd.factorize(x.basket[p])[0]
-    b = sp.csr_matrix((np.ones(p.sum()), (basket, x.item[p])), shape=(basket.max() + 1, n_items))
-    return cooccurrence_topn(b, config.n_neighbours, config.cooc_shrink)
-
-
-def _item_knn(history: History, config: RecommendConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Item-item co-occurrence over customers (each customer's most recent items only)."""
-    recency = history.matrix("last_day")
-    recency.data = recency.data - recency.data.min(initial=0) + 1.0
-    return cooccurrence_topn(topn_per_row(recency, config.knn_max_items_per_customer), config.n_neighbours,
-                             config.cooc_shrink)
-
-
 def _align_embeddings(embeddings: np.ndarray, items: pd.DataFrame | None, item_index: pd.Index) -> np.ndarray:
     """Rows of ``embeddings`` follow ``items``; reorder onto the state's item index (zeros when missing)."""
     emb = np.asarray(embeddings, dtype=np.float32)
@@ -346,22 +266,6 @@ def _align_embeddings(embeddings: np.ndarray, items: pd.DataFrame | None, item_i
     return out
 
 
-def _text_neighbours(emb: np.ndarray, n: int, chunk: int = 2048) -> tuple[np.ndarray, np.ndarray]:
-    """Most similar items by embedding (cosine), for every item, including ones nobody has touched yet."""
-    n_items = len(emb)
-    n = min(n, max(n_items - 1, 1))
-    items = np.full((n_items, n), -1, np.int32)
-    scores = np.zeros((n_items, n), np.float32)
-    for start in range(0, n_items, chunk):
-        sim = emb[start:start + chunk] @ emb.T
-        sim[np.arange(len(sim)), np.arange(start, start + len(sim))] = -np.inf
-        top, val = dense_topn(sim, n)
-        ok = val > 0
-        items[start:start + chunk] = np.where(ok, top, -1)
-        scores[start:start + chunk] = np.where(ok, val, 0)
-    return items, scores
-
-
 def _profile_matrix(events: pd.DataFrame, customers: pd.DataFrame | None, items: pd.DataFrame | None,
                     as_of: pd.Timestamp, profiles: pd.DataFrame | None, index: pd.Index) -> np.ndarray:
     if profiles is None:
@@ -371,10 +275,3 @@ def _profile_matrix(events: pd.DataFrame, customers: pd.DataFrame | None, items:
     return frame.reindex(index).to_numpy(dtype=np.float32)
 
 
-def _padded(m: sp.csr_matrix, n: int, normalise: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    if normalise:
-        m = normalise_rows_max(m)
-    items = np.full((m.shape[0], n), -1, np.int32)
-    scores = np.zeros((m.shape[0], n), np.float32)
-    fill_padded(m, items, scores)
-    return items, scores

@@ -307,6 +307,15 @@ class RiskModel:
         They add up, with the bias, to the raw margin — before calibration, which is monotone, so directions hold.
         """
         contrib = self.booster.predict(self.spec.encode_row(features), pred_contrib=True, num_threads=1)[0]
+        return self._reasons(contrib, features, top)
+
+    def score_and_explain(self, features: Mapping[str, Any], top: int = 5) -> tuple[float, list[dict]]:
+        """The serving path: one LightGBM call gives both, since the contributions plus the bias are the margin."""
+        contrib = self.booster.predict(self.spec.encode_row(features), pred_contrib=True, num_threads=1)[0]
+        score = self.calibrator.apply_one(float(contrib.sum()))
+        return score, self._reasons(contrib, features, top)
+
+    def _reasons(self, contrib: np.ndarray, features: Mapping[str, Any], top: int) -> list[dict]:
         order = np.argsort(-np.abs(contrib[:-1]), kind="stable")[:top]
         out = []
         for i in order:

@@ -67,20 +67,20 @@ class RiskScorer:
               transaction_id: str | None = None, request_id: str | None = None, top_reasons: int = 5) -> dict:
         model, version = self._model(name)
         self._check(model, features, "features")
-        score = float(model.score_one(features))
+        score, reasons = model.score_and_explain(features, top=top_reasons)
         thresholds = self.thresholds(name, model)
         result = {
             "score_id": uuid.uuid4().hex,
             "model": name,
             "model_version": version.version,
-            "score": score,
+            "score": float(score),
             "decision": model.decide(score, thresholds),
-            "reasons": model.explain(features, top=top_reasons),
+            "reasons": reasons,
             "thresholds": thresholds,
             "customer_id": customer_id,
             "transaction_id": transaction_id,
         }
-        self.audit.record_scores([self._audit_row(result, features, request_id)])
+        self.audit.record([self._audit_row(result, features, request_id)])
         return result
 
     def score_batch(self, name: str, cases: Sequence[Mapping[str, Any]], *, request_id: str | None = None,
@@ -101,7 +101,7 @@ class RiskScorer:
                 "reasons": model.explain(case["features"], top=top_reasons),
                 "customer_id": case.get("customer_id"),
             })
-        self.audit.record_scores([
+        self.audit.record([
             self._audit_row({**r, "model": name, "model_version": version.version, "transaction_id": None},
                             c["features"], request_id)
             for r, c in zip(results, cases)

@@ -145,3 +145,22 @@ def test_state_round_trips_through_npz(shop, tmp_path):
     np.testing.assert_array_equal(a.item, b.item)
     np.testing.assert_allclose(a.scores, b.scores)
     assert not any(p.suffix == ".pkl" for p in tmp_path.iterdir())
+
+
+def test_collaborative_source_follows_similar_customers():
+    from models.recommend.synthetic import make_shop
+
+    shop = make_shop(n_customers=120, days=30, seed=5)
+    state = fit_state(shop.events, shop.items, shop.customers, "2024-02-01", RecommendConfig(svd_factors=6))
+    gen = CandidateGenerator(state)
+    cands = gen.generate(batch_from_state(state, np.arange(len(state.customer_ids))))
+    col = cands.scores[:, SOURCES.index("collaborative")]
+    own_cat = state.item["category"][cands.item]
+    # each customer's favourite category = the category of most of their purchases
+    fav = np.array([np.bincount(state.item["category"][state.history.items[s:e]]).argmax()
+                    for s, e in zip(state.history.indptr[:-1], state.history.indptr[1:])])
+    same = own_cat == fav[cands.row]
+    assert col[same].mean() > 5 * max(col[~same].mean(), 1e-9)
+    names = feature_names(state.config)
+    x = build_features(state, batch_from_state(state, np.arange(3)), gen.generate(batch_from_state(state, np.arange(3))))
+    assert np.abs(x[:, names.index("svd_score")]).sum() > 0
