@@ -81,22 +81,48 @@ class _Keyed:
         return np.where(ok, idx, -1)
 
 
-def _first_seen(codes: np.ndarray, secs: np.ndarray, values: pd.Series) -> pd.DataFrame:
-    """When each (customer, value) pair was first seen."""
-    frame = pd.DataFrame({"code": codes, "value": values.to_numpy(dtype=object), "secs": secs})
-    frame = frame[frame["value"].notna()]
-    return frame.groupby(["code", "value"], sort=False)["secs"].min().reset_index()
+class _FirstSeen:
+    """When each (customer, value) pair was first seen in the history: a sorted table of pair keys (numpy)."""
+
+    def __init__(self, hcodes: np.ndarray, hsecs: np.ndarray, hvalues: np.ndarray, pvalues: np.ndarray) -> None:
+        vcodes, uniques = pd.factorize(np.concatenate([hvalues, pvalues]), use_na_sentinel=True)
+        self.width = len(uniques) + 1
+        hv = vcodes[: len(hvalues)]
+        self.hv, self.pv = hv, vcodes[len(hvalues):]  # value codes of the history's and the payments' values
+        keep = hv >= 0
+        pairs = hcodes[keep].astype(np.int64) * self.width + hv[keep]
+        secs = hsecs[keep]
+        order = np.lexsort((secs, pairs))
+        pairs, secs = pairs[order], secs[order]
+        first = np.ones(len(pairs), dtype=bool)
+        first[1:] = pairs[1:] != pairs[:-1]
+        self.pairs, self.secs = pairs[first], secs[first]
+
+    def lookup(self, codes: np.ndarray, vcodes: np.ndarray) -> np.ndarray:
+        """First-seen seconds of each (customer, value), NaN when never seen or the value is missing."""
+        keys = codes.astype(np.int64) * self.width + vcodes
+        idx = np.searchsorted(self.pairs, keys)
+        found = (idx < len(self.pairs)) & (vcodes >= 0)
+        found[found] = self.pairs[idx[found]] == keys[found]
+        out = np.full(len(keys), np.nan)
+        out[found] = self.secs[idx[found]]
+        return out
+
+    def novelty(self, pcodes: np.ndarray, psecs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(new: 1/0/NaN, distinct values seen before the payment) for the payments' own values."""
+        first = self.lookup(pcodes, self.pv)
+        new = np.where(np.isnan(first) | (first >= psecs), 1.0, 0.0)
+        new[self.pv < 0] = np.nan
+        firsts = _Keyed(self.pairs // self.width, self.secs)
+        distinct, _ = firsts.window(pcodes.astype(np.int64) * _SPAN + psecs, None)
+        return new, distinct
 
 
-def _novelty(pcodes, psecs, pvalues: pd.Series, first: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """(new: 1/0/NaN, distinct values seen before the payment) per payment."""
-    lookup = pd.DataFrame({"code": pcodes, "value": pvalues.to_numpy(dtype=object)})
-    merged = lookup.merge(first, on=["code", "value"], how="left")["secs"].to_numpy(dtype=float)
-    new = np.where(np.isnan(merged) | (merged >= psecs), 1.0, 0.0)
-    new[pvalues.isna().to_numpy()] = np.nan
-    firsts = _Keyed(first["code"].to_numpy(), first["secs"].to_numpy(dtype=np.int64))
-    distinct, _ = firsts.window(pcodes.astype(np.int64) * _SPAN + psecs, None)
-    return new, distinct
+def _objects(frame: pd.DataFrame, column: str, n: int) -> np.ndarray:
+    if column not in frame:
+        return np.full(n, None, dtype=object)
+    values = frame[column].to_numpy(dtype=object)
+    return np.where(pd.isna(values), None, values)
 
 
 def _take(values: np.ndarray, idx: np.ndarray) -> np.ndarray:
@@ -153,24 +179,23 @@ def transaction_features(
     out["amount_to_avg_ratio"] = _ratio(amount, _ratio(total, count.astype(float)))
     out["amount_to_max_ratio"] = _ratio(amount, _prior_max(appr, amount_h[approved], pkey, pcodes))
 
+    devices = None
     for column, new_name, distinct_name in (("device_id", "new_device", "devices_before"),
                                             ("ip", "new_ip", None), ("country", "new_country", "countries_before")):
-        pvalues = payments[column] if column in payments else pd.Series([None] * n, index=payments.index)
-        first = _first_seen(hcodes, hsecs, history[column])
-        new, distinct = _novelty(pcodes, psecs, pvalues.reset_index(drop=True), first)
+        seen = _FirstSeen(hcodes, hsecs, _objects(history, column, len(hsecs)), _objects(payments, column, n))
+        new, distinct = seen.novelty(pcodes, psecs)
         out[new_name] = new
         if distinct_name:
             out[distinct_name] = distinct
+        if column == "device_id":
+            devices = seen
 
     is_login = kind == "login"
     logins = _Keyed(hcodes[is_login], hsecs[is_login])
     last = logins.last_before(pkey, pcodes)
     out["minutes_since_last_login"] = (psecs - _take(logins.secs.astype(float), last)) / 60.0
-    login_devices = history["device_id"].to_numpy(dtype=object)[is_login][logins.order]
-    first_dev = _first_seen(hcodes, hsecs, history["device_id"])
-    seen = pd.DataFrame({"code": logins.codes, "value": login_devices}).merge(first_dev, on=["code", "value"], how="left")
-    login_new = (seen["secs"].to_numpy(dtype=float) >= logins.secs).astype(float)
-    login_new[pd.isna(login_devices)] = np.nan
+    first = devices.lookup(logins.codes, devices.hv[is_login][logins.order])
+    login_new = np.where(np.isnan(first), np.nan, (first >= logins.secs).astype(float))
     out["last_login_new_device"] = _take(login_new, last)
     failed = is_login & (status == "failure")
     out["failed_logins_24h"] = _Keyed(hcodes[failed], hsecs[failed]).window(pkey, DAY)[0]
@@ -198,27 +223,16 @@ def _prior_max(keyed: _Keyed, values: np.ndarray, pkey: np.ndarray, pcodes: np.n
 
 
 def _account_age(payments, psecs, pcodes, hcodes, hsecs, customers) -> np.ndarray:
-    first_event = pd.Series(hsecs).groupby(hcodes).min() if len(hsecs) else pd.Series(dtype=float)
-    start = first_event.reindex(pcodes).to_numpy(dtype=float)
+    start = np.full(int(max(pcodes.max(initial=0), hcodes.max(initial=0))) + 1, np.inf)
+    np.minimum.at(start, hcodes, hsecs.astype(float))
+    start = start[pcodes]
+    start[np.isinf(start)] = np.nan
     if customers is not None and len(customers) and "signup_at" in customers:
         signup = pd.to_datetime(customers["signup_at"], errors="coerce", utc=True).dt.tz_localize(None)
-        by_id = pd.Series(signup.to_numpy(dtype="datetime64[s]").astype("int64").astype(float), index=customers["customer_id"].to_numpy())
-        by_id[signup.isna().to_numpy()] = np.nan
-        by_id = by_id[~by_id.index.duplicated()]
-        known = by_id.reindex(payments["customer_id"].to_numpy()).to_numpy(dtype=float)
+        secs = signup.to_numpy(dtype="datetime64[s]").astype(np.int64).astype(float)
+        secs[signup.isna().to_numpy()] = np.nan
+        by_id = dict(zip(customers["customer_id"].to_numpy(dtype=object), secs))
+        known = np.array([by_id.get(c, np.nan) for c in payments["customer_id"].to_numpy(dtype=object)], dtype=float)
         start = np.where(np.isnan(known), start, known)
     age = (psecs - start) / DAY
-    return np.where(age >= 0, age, 0.0)
-
-
-def labelled_transactions(store) -> pd.DataFrame:
-    """Every stored payment that carries a fraud label, with its point-in-time features, ``ts`` and ``is_fraud``.
-
-    This is the behavioural model's training table; ``ts`` is there for the time split, ids for nothing else.
-    """
-    history = store.load_events()
-    payments = history[(history["type"] == "payment") & history["is_fraud"].notna()]
-    features = transaction_features(payments, history, store.load_customers())
-    features["ts"] = payments["ts"].to_numpy()
-    features["is_fraud"] = payments["is_fraud"].astype(bool).astype(int).to_numpy()
-    return features.reset_index(drop=True)
+    return np.where(age >= 0, age, np.where(np.isnan(age), np.nan, 0.0))
