@@ -236,3 +236,16 @@ def _account_age(payments, psecs, pcodes, hcodes, hsecs, customers) -> np.ndarra
         start = np.where(np.isnan(known), start, known)
     age = (psecs - start) / DAY
     return np.where(age >= 0, age, np.where(np.isnan(age), np.nan, 0.0))
+
+
+def labelled_transactions(store) -> pd.DataFrame:
+    """Every stored payment that carries a fraud label, with its point-in-time features, ``ts`` and ``is_fraud``.
+
+    This is the behavioural model's training table; ``ts`` is there for the time split, ids for nothing else.
+    """
+    history = store.load_events()
+    payments = history[(history["type"] == "payment") & history["is_fraud"].notna()]
+    features = transaction_features(payments, history, store.load_customers())
+    features["ts"] = payments["ts"].to_numpy()
+    features["is_fraud"] = payments["is_fraud"].astype(bool).astype(int).to_numpy()
+    return features.reset_index(drop=True)
