@@ -59,6 +59,17 @@ def database_url(request, tmp_path):
     engine.dispose()
 
 
+@pytest.fixture
+def migrated_engine(database_url):
+    """An engine on a database with kefu's schema applied, disposed after the test."""
+    from features.storage.migrate import upgrade
+
+    engine = make_engine(database_url)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def embedder():
     """The real multilingual embedder, loaded once per session (it is the default one)."""

@@ -118,26 +118,16 @@ class SqlStore:
 
     # -- catalogue and customers -------------------------------------------------------------------------------
     def upsert_customers(self, records: Sequence[Mapping[str, Any]]) -> int:
-        now = utcnow()
-        rows = []
-        for r in records:
-            row = {k: r.get(k) for k in CUSTOMER_FIELDS}
-            row["attributes"] = r.get("attributes")
-            row["updated_at"] = now
-            rows.append(row)
-        with self.engine.begin() as conn:
-            return self._upsert(conn, s.customers, "customer_id", rows)
+        return self._upsert_records(s.customers, "customer_id", CUSTOMER_FIELDS, records)
 
     def upsert_items(self, records: Sequence[Mapping[str, Any]]) -> int:
+        return self._upsert_records(s.items, "item_id", ITEM_FIELDS, records)
+
+    def _upsert_records(self, table: Table, key: str, fields: Sequence[str], records: Sequence[Mapping[str, Any]]) -> int:
         now = utcnow()
-        rows = []
-        for r in records:
-            row = {k: r.get(k) for k in ITEM_FIELDS}
-            row["attributes"] = r.get("attributes")
-            row["updated_at"] = now
-            rows.append(row)
+        rows = [{**{k: r.get(k) for k in fields}, "attributes": r.get("attributes"), "updated_at": now} for r in records]
         with self.engine.begin() as conn:
-            return self._upsert(conn, s.items, "item_id", rows)
+            return self._upsert(conn, table, key, rows)
 
     def get_customer(self, customer_id: str) -> dict | None:
         with self.engine.connect() as conn:

@@ -21,14 +21,22 @@ def _ip(value: str) -> None:
         raise ValidationError("Not a valid IPv4 or IPv6 address.") from exc
 
 
-def _small_dict(value: dict) -> None:
-    if len(value) > 50:
-        raise ValidationError("At most 50 properties.")
-    for key, item in value.items():
-        if not isinstance(item, (str, int, float, bool)) and item is not None:
-            raise ValidationError(f"Property '{key}' must be a string, number, boolean or null.")
-        if isinstance(item, str) and len(item) > 1000:
-            raise ValidationError(f"Property '{key}' is longer than 1000 characters.")
+def flat_dict(what: str, most: int, longest: int = 1000):
+    """A validator for a dict of scalars: at most ``most`` keys, strings no longer than ``longest``."""
+
+    def check(value: dict) -> None:
+        if len(value) > most:
+            raise ValidationError(f"At most {most} {what}s.")
+        for key, item in value.items():
+            if not isinstance(item, (str, int, float, bool)) and item is not None:
+                raise ValidationError(f"{what.capitalize()} '{key}' must be a string, number, boolean or null.")
+            if isinstance(item, str) and len(item) > longest:
+                raise ValidationError(f"{what.capitalize()} '{key}' is longer than {longest} characters.")
+
+    return check
+
+
+_small_dict = flat_dict("property", 50)
 
 
 class StrictSchema(Schema):

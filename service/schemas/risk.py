@@ -5,17 +5,12 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from datetime import timezone
 
-from service.schemas.events import ID, StrictSchema, _ip
+from service.schemas.events import ID, StrictSchema, _ip, flat_dict
 
 NAME = validate.Regexp(r"^[a-z0-9][a-z0-9_.-]{0,63}$", error="Model names are lower-case letters, digits, '_', '.', '-'.")
 
 
-def _flat(value: dict) -> None:
-    if len(value) > 500:
-        raise ValidationError("At most 500 features.")
-    for key, item in value.items():
-        if not isinstance(item, (str, int, float, bool)) and item is not None:
-            raise ValidationError(f"Feature '{key}' must be a string, number, boolean or null.")
+_flat = flat_dict("feature", 500)
 
 
 class TransactionSchema(StrictSchema):

@@ -5,17 +5,12 @@ import time
 
 import pytest
 
-from features.storage.engine import make_engine
-from features.storage.migrate import upgrade
 from features.storage.risk_audit import BufferedAuditWriter, RiskAuditStore
 
 
 @pytest.fixture
-def audit(database_url):
-    engine = make_engine(database_url)
-    upgrade(engine)
-    yield RiskAuditStore(engine)
-    engine.dispose()
+def audit(migrated_engine):
+    return RiskAuditStore(migrated_engine)
 
 
 def row(i: int, customer: str = "c1") -> dict:

@@ -18,11 +18,8 @@ from features.storage.store import SqlStore
 
 
 @pytest.fixture
-def sql_store(database_url):
-    engine = make_engine(database_url)
-    upgrade(engine)
-    yield SqlStore(engine)
-    engine.dispose()
+def sql_store(migrated_engine):
+    return SqlStore(migrated_engine)
 
 
 def event(i: int, **extra) -> dict:
