@@ -73,12 +73,14 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, embedder: Any = 
     register_error_handlers(app)
     api = KefuApi(app, spec_kwargs={"info": {"description": _API_DESCRIPTION}})
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
-    from service.api import catalog, events, health, models as models_api, profiles as profiles_api, risk
+    from service.api import catalog, events, health, models as models_api, profiles as profiles_api
+    from service.api import recommendations, risk
 
     api.register_blueprint(events.blp)
     api.register_blueprint(catalog.blp)
     api.register_blueprint(profiles_api.blp)
     api.register_blueprint(risk.blp)
+    api.register_blueprint(recommendations.blp)
     api.register_blueprint(models_api.blp)
     app.register_blueprint(health.blp)
 
@@ -95,11 +97,17 @@ def _wire_models(state: KefuState) -> None:
     from models.risk.model import RiskModel
 
     registry = ModelRegistry(state.settings.resolved_model_dir)
+    from models.recommend.recommender import Recommender
+    from service.pipelines.recommend import RecommendationService
+
     load_risk = lambda mv: RiskModel.load(mv.path)  # noqa: E731
-    loaded = LoadedModels(registry, loaders={"risk_table": load_risk, "risk_transactions": load_risk})
+    loaded = LoadedModels(registry, loaders={"risk_table": load_risk, "risk_transactions": load_risk,
+                                             "recommender": lambda mv: Recommender.load(mv.path)})
     audit = BufferedAuditWriter(RiskAuditStore(state.store.engine), state.settings.risk_audit_flush_seconds)
     state.extras.update(registry=registry, models=loaded, risk_audit=audit,
                         risk=RiskScorer(loaded, audit, state.store))
+    state.extras["recommend"] = RecommendationService(
+        state.store, loaded, state.extras["profiles"].catalogue, state.settings.recommend_max_per_category)
 
     def models_ready() -> dict:
         names = [n for n in registry.names() if registry.current(n) is not None]

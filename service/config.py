@@ -39,6 +39,8 @@ class Settings:
     #: Risk audit rows are written in batches at most this many seconds after the score; 0 writes each one
     #: inside its request (strict, slower under load).
     risk_audit_flush_seconds: float = field(default=0.2, metadata={"env": "KEFU_RISK_AUDIT_FLUSH_SECONDS"})
+    #: Most recommended items from one category in one answer (diversity).
+    recommend_max_per_category: int = field(default=3, metadata={"env": "KEFU_RECOMMEND_MAX_PER_CATEGORY"})
     #: Log level for the kefu loggers.
     log_level: str = field(default="INFO", metadata={"env": "KEFU_LOG_LEVEL"})
     #: Emit logs as JSON lines (for log shippers) instead of plain text.

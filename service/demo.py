@@ -70,6 +70,20 @@ def train_transactions_model(state, echo: Callable[[str], None] = print, name: s
     return name
 
 
+def train_recommender_model(state, echo: Callable[[str], None] = print) -> str | None:
+    """Train the recommender on the demo shop's events (time split) and publish it."""
+    from service.pipelines.recommend import train_and_register
+
+    try:
+        with tqdm(desc="train recommender", unit="step", file=sys.stderr) as bar:
+            version = train_and_register(state, progress=lambda message: bar.update(1))
+    except ValueError as exc:
+        echo(f"recommender not trained: {exc}")
+        return None
+    echo(f"recommender {version.version}: validation NDCG@10 {version.metrics.get('valid_ndcg_at_10')}")
+    return version.version
+
+
 def prepare_demo(n_customers: int = 2000, seed: int = 7, echo: Callable[[str], None] = print):
     from service.app import create_app
 
@@ -83,6 +97,7 @@ def prepare_demo(n_customers: int = 2000, seed: int = 7, echo: Callable[[str], N
          + ", ".join(f"{k} {v}" for k, v in stats.segments.items()))
 
     trained = train_transactions_model(state, echo)
+    recommender = train_recommender_model(state, echo)
 
     keys = {scope: create_api_key(state.store, [scope], name=f"demo {scope}") for scope in SCOPES}
     key_file = Path(state.settings.data_dir) / "demo-keys.json"
@@ -97,6 +112,8 @@ def prepare_demo(n_customers: int = 2000, seed: int = 7, echo: Callable[[str], N
     risk_case = json.dumps({"model": trained, "customer_id": chatty, "transaction": {
         "amount": 899.0, "currency": "USD", "device_id": "new-device-1", "ip": "198.51.100.7", "country": "BR"}})
 
+    rec_case = json.dumps({"customer_id": chatty, "k": 5, "filters": {"exclude_categories": ["toys"]}})
+
     def example(base: str) -> list[str]:
         event = json.dumps({"events": [{"event_id": "try-1", "type": "view", "customer_id": chatty, "item_id": item}]})
         risk = [
@@ -110,6 +127,10 @@ def prepare_demo(n_customers: int = 2000, seed: int = 7, echo: Callable[[str], N
             f"curl -s -X POST -H 'Authorization: Bearer {keys['events']}' -H 'Content-Type: application/json' "
             f"-d '{event}' {base}/v1/events",
             *risk,
+            *([f"curl -s -X POST -H 'Authorization: Bearer {keys['recommendations']}' -H 'Content-Type: application/json' "
+               f"-d '{rec_case}' {base}/v1/recommendations",
+               f"curl -s -H 'Authorization: Bearer {keys['recommendations']}' {base}/v1/items/{item}/similar?k=5"]
+              if recommender else []),
             f"curl -s -H 'Authorization: Bearer {keys['admin']}' {base}/v1/models",
         ]
 

@@ -41,7 +41,7 @@ class ProfileService:
         self._items: tuple[float, pd.DataFrame] | None = None
 
     # -- inputs ----------------------------------------------------------------------------------------------
-    def _catalogue(self, fresh: bool = False) -> pd.DataFrame:
+    def catalogue(self, fresh: bool = False) -> pd.DataFrame:
         """The item catalogue, cached briefly: price bands need all items, and it changes rarely."""
         now = time.monotonic()
         with self._lock:
@@ -105,7 +105,7 @@ class ProfileService:
             return 0
         started = utcnow()
         as_of = self.store.data_clock() or started
-        frame = self._build(ids, as_of, self._catalogue())
+        frame = self._build(ids, as_of, self.catalogue())
         frame = self._assign_segments(frame, self.segmenter())
         saved = self._save(frame, as_of)
         self.store.clear_dirty([(c, started) for c in ids])
@@ -143,7 +143,7 @@ class ProfileService:
         started_wall = time.perf_counter()
         started = utcnow()
         as_of = self.store.data_clock() or started
-        items = self._catalogue(fresh=True)
+        items = self.catalogue(fresh=True)
         frames = []
         for ids in self.store.iter_customer_ids(batch_size):
             frames.append(self._build(ids, as_of, items, contiguous=True))

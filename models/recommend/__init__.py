@@ -3,7 +3,7 @@
 The service needs three things from here::
 
     from models.recommend import Recommender, train_recommender, time_period
-    rec = Recommender.load(folder)                   # model.txt + model.json + state.json + state.npz
+    rec = Recommender.load(folder)                   # model.txt + recommender.json + state.json + state.npz
     rec.rank(customer_id, k=10, exclude=[...])       # -> list[Recommendation(item_id, score, source, reason)]
     rec.refresh(events, items, customers, as_of)     # nightly: same ranker, candidate tables refitted
 

@@ -1,6 +1,6 @@
 """The recommendation artifact the service loads: fitted candidate state + LambdaRank booster.
 
-One folder holds ``model.txt`` (LightGBM text model), ``model.json`` (feature names, config, metrics,
+One folder holds ``model.txt`` (LightGBM text model), ``recommender.json`` (feature names, config, metrics,
 created time), ``state.json`` and ``state.npz`` (candidate tables). Nothing is pickled, so a model folder
 can be inspected and loaded without running code from it.
 """
@@ -24,6 +24,8 @@ from models.recommend.state import (PROFILE_FEATURES, CandidateState, customer_a
                                     fit_state)
 
 MODEL_NAME = "recommend"
+#: Not "model.json": the registry writes that one beside the artifact.
+META_FILE = "recommender.json"
 
 
 @dataclass(frozen=True)
@@ -148,18 +150,18 @@ class Recommender:
             "created": self.metadata.get("created", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())),
             **{k: v for k, v in self.metadata.items() if k != "created"},
         }
-        (folder / "model.json").write_text(json.dumps(meta, indent=2, default=str))
+        (folder / META_FILE).write_text(json.dumps(meta, indent=2, default=str))
         return folder
 
     @classmethod
     def load(cls, folder: str | Path) -> "Recommender":
         folder = Path(folder)
-        meta = json.loads((folder / "model.json").read_text())
+        meta = json.loads((folder / META_FILE).read_text())
         booster = lgb.Booster(model_file=str(folder / "model.txt"))
         state = CandidateState.load(folder)
         rec = cls(state, booster, meta)
         if meta.get("feature_names") != rec.feature_names:
-            raise ValueError("model.json feature names do not match this code's feature list")
+            raise ValueError("recommender.json feature names do not match this code's feature list")
         return rec
 
 

@@ -41,4 +41,7 @@ class Items(MethodView):
 
         Fields left out keep their stored value; all-or-nothing per batch like customers.
         """
-        return {"upserted": current_app.extensions["kefu"].store.upsert_items(batch["items"])}
+        state = current_app.extensions["kefu"]
+        upserted = state.store.upsert_items(batch["items"])
+        state.extras["profiles"].catalogue(fresh=True)  # this worker sees stock changes at once; others within a minute
+        return {"upserted": upserted}

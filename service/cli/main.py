@@ -230,11 +230,10 @@ def demo(do_serve: bool, host: str, port: int, workers: int, n_customers: int, s
         run_gunicorn(host, port, workers)
 
 
-from service.cli.models import models, score, train  # noqa: E402
+from service.cli.models import evaluate, models, recommend, score, train  # noqa: E402
 
-cli.add_command(train)
-cli.add_command(score)
-cli.add_command(models)
+for command in (train, evaluate, score, recommend, models):
+    cli.add_command(command)
 
 
 def main() -> None:  # pragma: no cover

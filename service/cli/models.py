@@ -190,3 +190,79 @@ def models_thresholds(name: str, review: float, decline: float) -> None:
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
     click.echo(f"{name}: review ≥ {review}, decline ≥ {decline}")
+
+
+@train.command("recommender")
+@click.option("--no-activate", is_flag=True, help="Save the version without making it the active one.")
+def train_recommender_cmd(no_activate: bool) -> None:
+    """Train the recommender (candidates + LightGBM LambdaRank) on the stored events, with a time split."""
+    from service.pipelines.recommend import train_and_register
+
+    state = _state()
+    with tqdm(desc="train recommender", unit="step", file=sys.stderr) as bar:
+        def progress(message: str) -> None:
+            bar.set_postfix_str(message[:60])
+            bar.update(1)
+
+        version = train_and_register(state, progress=progress, activate=not no_activate)
+    m = version.metrics
+    click.echo(f"recommender version {version.version}{'' if no_activate else ' (active)'}: "
+               f"validation NDCG@10 {m.get('valid_ndcg_at_10')}, {m.get('trees')} trees, {m.get('training_seconds')} s")
+
+
+@click.group()
+def evaluate() -> None:
+    """Evaluate models against baselines on held-out data."""
+
+
+@evaluate.command("recommender")
+@click.option("--k", default=10, show_default=True)
+def evaluate_recommender(k: int) -> None:
+    """Hold out the newest period; train kefu and the baselines on what came before; report HR/NDCG/Recall/MAP@k."""
+    import json as _json
+    import time as _time
+
+    from models.recommend.from_store import evaluate_on_data, load_store_data
+    from models.recommend.report import markdown_table, write_html
+
+    state = _state()
+    with tqdm(desc="evaluate recommender", unit="step", file=sys.stderr) as bar:
+        def progress(message: str) -> None:
+            bar.set_postfix_str(message[:60])
+            bar.update(1)
+
+        data = load_store_data(state.store, state.embedder, progress)
+        result = evaluate_on_data(data, k=k, progress=progress)
+    result["protocol"] = (f"last {result['label_window_days']} days held out (from {result['test_from']}); "
+                          f"{result['users']} customers with history who bought in it")
+    folder = Path(state.settings.data_dir) / "reports" / "recommend-eval" / _time.strftime("%Y%m%dT%H%M%S")
+    page = write_html({"store": result}, folder, "kefu evaluate recommender")
+    (folder / "result.json").write_text(_json.dumps(result, indent=2, default=str))
+    click.echo(markdown_table(result["methods"]))
+    click.echo(f"kefu / best baseline ({result['best_baseline']}) NDCG@10: {result['ndcg_ratio_vs_best_baseline']}")
+    click.echo(f"report: {page}")
+
+
+@click.command()
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="CSV or JSONL to write.")
+@click.option("--customer", "customers", multiple=True, help="Only these customers (repeat); default: every customer.")
+@click.option("--k", default=10, show_default=True)
+def recommend(out: Path, customers: tuple[str, ...], k: int) -> None:
+    """Write top-k recommendations for every (or the listed) customers, e.g. for an e-mail campaign."""
+    state = _state()
+    service = state.extras["recommend"]
+    ids = list(customers) or [c for batch in state.store.iter_customer_ids() for c in batch]
+    rows = []
+    for customer_id in tqdm(ids, desc="recommend", unit="customers", file=sys.stderr):
+        answer = service.recommend(customer_id, k)
+        for rank, item in enumerate(answer["items"], 1):
+            rows.append({"customer_id": customer_id, "rank": rank, **item, "strategy": answer["strategy"],
+                         "model_version": answer["model_version"]})
+    import pandas as pd
+
+    frame = pd.DataFrame(rows)
+    if out.suffix.lower() in {".jsonl", ".ndjson"}:
+        frame.to_json(out, orient="records", lines=True, force_ascii=False)
+    else:
+        frame.to_csv(out, index=False)
+    click.echo(f"{len(frame)} recommendations for {len(ids)} customers → {out}")

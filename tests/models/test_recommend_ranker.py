@@ -51,7 +51,7 @@ def test_save_load_gives_identical_rankings(trained, tmp_path):
     rec, _ = trained
     rec.save(tmp_path / "model")
     again = Recommender.load(tmp_path / "model")
-    assert {p.name for p in (tmp_path / "model").iterdir()} == {"model.txt", "model.json", "state.json", "state.npz"}
+    assert {p.name for p in (tmp_path / "model").iterdir()} == {"model.txt", "recommender.json", "state.json", "state.npz"}
     for customer in ("c0", "c7", "c42", "nobody"):
         assert rec.rank(customer, k=10) == again.rank(customer, k=10)
     ids = rec.state.customer_ids[:50]

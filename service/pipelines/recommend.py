@@ -1,0 +1,195 @@
+"""Recommendation orchestration: the ranker's candidates, then the merchandiser's rules, then reasons.
+
+The ranker proposes more than asked; the rules are applied on the live catalogue (stock and activity change
+faster than models are retrained): never out of stock or inactive, bought items only again when their item is
+repeatable, the caller's filters exactly (even if fewer than k remain), and at most N items per category.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from features.errors import NotFound
+from models.registry import LoadedModels, ModelNotFound
+
+log = logging.getLogger(__name__)
+
+MODEL = "recommend"
+KIND = "recommender"
+OVERFETCH = 8  # ask the ranker for this many times k, so rules and filters still leave k
+
+
+def _name(catalogue: pd.DataFrame, item_id: Any) -> str:
+    if item_id is None or item_id not in catalogue.index:
+        return str(item_id)
+    name = catalogue.at[item_id, "name"]
+    return str(name) if isinstance(name, str) and name else str(item_id)
+
+
+def reason_text(reason: tuple[str, Any], catalogue: pd.DataFrame) -> str:
+    """A sentence a customer or a merchandiser can read, from the ranker's reason seed."""
+    kind, anchor = reason
+    texts = {
+        "repeat": lambda: "you buy this regularly",
+        "bought_together": lambda: f"often bought together with {_name(catalogue, anchor)}",
+        "similar_text": lambda: f"similar to {_name(catalogue, anchor)} you looked at",
+        "item_knn": lambda: f"customers who bought {_name(catalogue, anchor)} also bought this",
+        "collaborative": lambda: "customers with tastes like yours bought this",
+        "category": lambda: f"popular in {anchor}, a category you like",
+        "popular_age_band": lambda: f"popular with customers aged {anchor}",
+        "popular_region": lambda: "popular in your area this week",
+        "popular": lambda: "popular right now",
+    }
+    return texts.get(kind, lambda: kind.replace("_", " "))()
+
+
+class RecommendationService:
+    def __init__(self, store, models: LoadedModels, catalogue, max_per_category: int = 3) -> None:
+        """``catalogue``: a callable returning the live items table (cached by the profile service)."""
+        self.store = store
+        self.models = models
+        self.catalogue = catalogue
+        self.max_per_category = max_per_category
+
+    def _model(self):
+        try:
+            return self.models.get(MODEL)
+        except ModelNotFound as exc:
+            if MODEL not in self.models.registry.names():
+                raise NotFound("No recommendation model yet. Train one with `kefu train recommender`.") from exc
+            raise
+
+    def _items(self) -> pd.DataFrame:
+        return self.catalogue().set_index("item_id", drop=False)
+
+    def recommend(
+        self, customer_id: str, k: int = 10, *, filters: Mapping[str, Any] | None = None,
+        context: Mapping[str, Any] | None = None, segment: Mapping[str, Any] | None = None,
+    ) -> dict:
+        rec, version = self._model()
+        filters = dict(filters or {})
+        catalogue = self._items()
+        customer = self.store.get_customer(customer_id)
+        events = self.store.load_events([customer_id]) if customer else None
+        known = events is not None and not events.empty
+        profile = self.store.get_profile(customer_id) if known else None
+        features = (profile or {}).get("features") or {}
+        attributes = {**{k: (customer or {}).get(k) for k in ("age_band", "region")}, **dict(segment or {})}
+        exclude = set(filters.get("exclude_items", ()))
+        if context and context.get("item_id"):
+            exclude.add(context["item_id"])
+        chat = features.get("chat_embedding")
+        proposals = rec.rank(
+            customer_id, k=max(50, OVERFETCH * k), exclude=exclude,
+            events=events if known else None, profile=features or None,
+            customer={k: v for k, v in attributes.items() if v is not None} or None,
+            chat_embedding=np.asarray(chat, dtype=np.float32) if chat else None,
+            now=self.store.data_clock(),
+        )
+        bought = set(events.loc[events["type"] == "purchase", "item_id"].dropna()) if known else set()
+        items = self._apply_rules(proposals, catalogue, bought, exclude, filters, k)
+        return {
+            "customer_id": customer_id,
+            "items": items,
+            "strategy": "personalised" if known else "cold_start",
+            "model": MODEL,
+            "model_version": version.version,
+        }
+
+    def _apply_rules(self, proposals, catalogue: pd.DataFrame, bought: set, exclude: set,
+                     filters: Mapping[str, Any], k: int) -> list[dict]:
+        categories = set(filters.get("categories") or ())
+        excluded_categories = set(filters.get("exclude_categories") or ())
+        price_min, price_max = filters.get("price_min"), filters.get("price_max")
+        per_category: dict[str, int] = {}
+        out: list[dict] = []
+        for p in proposals:
+            if p.item_id in exclude or p.item_id not in catalogue.index:
+                continue
+            item = catalogue.loc[p.item_id]
+            stock = item["stock"]
+            if not bool(item["active"]) or (stock is not None and not pd.isna(stock) and stock <= 0):
+                continue
+            if p.item_id in bought and not bool(item["repeatable"]):
+                continue
+            category = item["category"] if isinstance(item["category"], str) else None
+            if categories and category not in categories:
+                continue
+            if category in excluded_categories:
+                continue
+            price = None if pd.isna(item["price"]) else float(item["price"])
+            if price_min is not None and (price is None or price < price_min):
+                continue
+            if price_max is not None and (price is None or price > price_max):
+                continue
+            if per_category.get(category, 0) >= self.max_per_category:
+                continue
+            per_category[category] = per_category.get(category, 0) + 1
+            out.append({
+                "item_id": p.item_id, "name": item["name"] if isinstance(item["name"], str) else None,
+                "score": round(p.score, 6), "source": p.source, "reason": reason_text(p.reason, catalogue),
+                "category": category, "price": price,
+            })
+            if len(out) == k:
+                break
+        return out
+
+    def similar(self, item_id: str, k: int = 10) -> dict:
+        """Items for an item page: bought together first, then similar by description, from the model's tables."""
+        rec, version = self._model()
+        catalogue = self._items()
+        state = rec.state
+        code = state.item_index.get_indexer([item_id])[0]
+        if code < 0:
+            if item_id not in catalogue.index:
+                raise NotFound(f"No item '{item_id}'.")
+            return {"item_id": item_id, "items": [], "model": MODEL, "model_version": version.version}
+        seen, out = {item_id}, []
+        for source in ("bought_together", "similar_text", "item_knn"):
+            if source not in state.tables:
+                continue
+            neighbours, scores = state.tables[source]
+            for other, score in zip(neighbours[code], scores[code]):
+                if other < 0:
+                    continue
+                other_id = str(state.item_ids[other])
+                if other_id in seen or other_id not in catalogue.index:
+                    continue
+                item = catalogue.loc[other_id]
+                stock = item["stock"]
+                if not bool(item["active"]) or (stock is not None and not pd.isna(stock) and stock <= 0):
+                    continue
+                seen.add(other_id)
+                out.append({"item_id": other_id, "name": item["name"] if isinstance(item["name"], str) else None,
+                            "score": round(float(score), 6), "source": source,
+                            "reason": reason_text((source, item_id), catalogue),
+                            "category": item["category"] if isinstance(item["category"], str) else None,
+                            "price": None if pd.isna(item["price"]) else float(item["price"])})
+                if len(out) == k:
+                    return {"item_id": item_id, "items": out, "model": MODEL, "model_version": version.version}
+        return {"item_id": item_id, "items": out, "model": MODEL, "model_version": version.version}
+
+    def batch(self, customer_ids: Sequence[str], k: int = 10) -> list[dict]:
+        return [self.recommend(c, k) for c in customer_ids]
+
+
+def train_and_register(state, progress=None, activate: bool = True):
+    """Train on the stored events (time split), publish as a new version of ``recommend``; returns the version."""
+    from models.recommend.from_store import load_store_data, train_from_data
+
+    data = load_store_data(state.store, state.embedder, progress)
+    rec = train_from_data(data, progress=progress)
+    training = rec.metadata.get("training", {})
+    metrics = {"valid_ndcg_at_10": training.get("valid_ndcg_at_10"), "trees": training.get("best_iteration"),
+               "training_seconds": training.get("seconds")}
+    version = state.extras["registry"].save(
+        MODEL, KIND, rec.save, features=rec.feature_names, metrics=metrics,
+        extra={"state_as_of": str(data.as_of), "label_window_days": rec.metadata.get("label_window_days"),
+               "text_embeddings": data.embeddings is not None},
+        activate=activate,
+    )
+    state.store.record_model_version(MODEL, version.version, KIND, path=str(version.path), metrics=metrics)
+    return version

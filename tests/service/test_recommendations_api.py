@@ -1,0 +1,131 @@
+"""Recommendations over HTTP on a small simulated shop, with the merchandiser's rules checked one by one."""
+from __future__ import annotations
+
+import pytest
+
+from conftest import bearer
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, embedder):
+    """One app with a simulated shop and a trained recommender for the whole module (training is the slow
+    part). SQLite only: storage is tested on both databases elsewhere."""
+    from service.app import create_app
+    from service.demo import load_shop_into
+    from service.pipelines.recommend import train_and_register
+
+    folder = tmp_path_factory.mktemp("recommend")
+    app = create_app({"database_url": f"sqlite:///{folder / 'kefu.db'}", "data_dir": str(folder / "data"),
+                      "log_level": "WARNING", "auth_cache_seconds": 0.0}, embedder=embedder)
+    state = app.extensions["kefu"]
+    counts = load_shop_into(state, n_customers=300, seed=5, echo=lambda _: None)
+    state.extras["profiles"].rebuild_all()
+    train_and_register(state)
+    yield app, counts["shop"]
+    state.store.engine.dispose()
+
+
+@pytest.fixture
+def app(trained, request, tmp_path, embedder):
+    if "shop" in request.fixturenames:
+        return trained[0]
+    from service.app import create_app  # an empty app: nothing trained
+
+    return create_app({"database_url": f"sqlite:///{tmp_path / 'kefu.db'}", "data_dir": str(tmp_path / "data"),
+                       "log_level": "WARNING"}, embedder=embedder)
+
+
+@pytest.fixture
+def shop(trained):
+    return trained[1]
+
+
+def ask(client, keys, **body):
+    return client.post("/v1/recommendations", json=body, headers=bearer(keys["recommendations"]))
+
+
+def buyer(store) -> str:
+    events = store.load_events(types=["purchase"])
+    return events.customer_id.value_counts().index[0]
+
+
+def test_no_model_is_404(client, keys):
+    r = ask(client, keys, customer_id="c1")
+    assert r.status_code == 404 and "kefu train recommender" in r.get_json()["message"]
+
+
+def test_personalised_answer_follows_the_rules(client, keys, store, shop):
+    customer = buyer(store)
+    r = ask(client, keys, customer_id=customer, k=10)
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    assert body["strategy"] == "personalised" and body["model"] == "recommend" and body["model_version"]
+    items = body["items"]
+    assert len(items) == 10
+    catalogue = store.load_items().set_index("item_id")
+    bought = set(store.load_events([customer], types=["purchase"]).item_id)
+    per_category: dict = {}
+    for item in items:
+        row = catalogue.loc[item["item_id"]]
+        assert bool(row.active) and row.stock > 0
+        assert item["item_id"] not in bought or bool(row.repeatable)
+        assert item["reason"] and item["source"]
+        per_category[item["category"]] = per_category.get(item["category"], 0) + 1
+    assert max(per_category.values()) <= 3
+    assert [i["score"] for i in items] == sorted((i["score"] for i in items), reverse=True)
+
+
+def test_filters_are_honoured_exactly(client, keys, store, shop):
+    customer = buyer(store)
+    first = ask(client, keys, customer_id=customer, k=5).get_json()["items"]
+    category = first[0]["category"]
+    only = ask(client, keys, customer_id=customer, k=10, filters={"categories": [category]}).get_json()["items"]
+    assert only and all(i["category"] == category for i in only) and len(only) <= 3
+    without = ask(client, keys, customer_id=customer, k=10, filters={"exclude_categories": [category],
+                                                                     "exclude_items": [first[1]["item_id"]]}).get_json()["items"]
+    assert all(i["category"] != category for i in without)
+    assert first[1]["item_id"] not in {i["item_id"] for i in without}
+    cheap = ask(client, keys, customer_id=customer, k=10, filters={"price_min": 1, "price_max": 10}).get_json()["items"]
+    assert all(1 <= i["price"] <= 10 for i in cheap)
+
+
+def test_out_of_stock_items_disappear_at_once(client, keys, store, shop):
+    customer = buyer(store)
+    top = ask(client, keys, customer_id=customer, k=3).get_json()["items"][0]["item_id"]
+    client.post("/v1/items", json={"items": [{"item_id": top, "stock": 0}]}, headers=bearer(keys["events"]))
+    again = ask(client, keys, customer_id=customer, k=10).get_json()["items"]
+    assert top not in {i["item_id"] for i in again}
+
+
+def test_unknown_customer_gets_cold_start(client, keys, shop):
+    r = ask(client, keys, customer_id="never-seen", k=5, segment={"age_band": "25-34", "region": "north"})
+    body = r.get_json()
+    assert r.status_code == 200 and body["strategy"] == "cold_start" and len(body["items"]) == 5
+
+
+def test_context_item_is_not_recommended_back(client, keys, store, shop):
+    customer = buyer(store)
+    top = ask(client, keys, customer_id=customer, k=3).get_json()["items"][0]["item_id"]
+    again = ask(client, keys, customer_id=customer, k=10, context={"item_id": top}).get_json()["items"]
+    assert top not in {i["item_id"] for i in again}
+
+
+def test_similar_items_and_unknown_item(client, keys, shop):
+    a, b = shop.bundles[0]
+    r = client.get(f"/v1/items/{a}/similar?k=5", headers=bearer(keys["recommendations"]))
+    assert r.status_code == 200
+    items = r.get_json()["items"]
+    assert 0 < len(items) <= 5 and a not in {i["item_id"] for i in items}
+    assert client.get("/v1/items/nope/similar", headers=bearer(keys["recommendations"])).status_code == 404
+
+
+@pytest.mark.parametrize("body", [{"k": 5}, {"customer_id": "c1", "k": 0}, {"customer_id": "c1", "k": 101},
+                                  {"customer_id": "c1", "filters": {"price_min": 5, "price_max": 1}},
+                                  {"customer_id": "c1", "filters": {"colour": "red"}}, {"customer_id": "c1", "extra": 1}])
+def test_bad_requests_are_422(client, keys, body):
+    r = ask(client, keys, **body)
+    assert r.status_code == 422 and r.get_json()["errors"]
+
+
+def test_scope(client, keys):
+    assert client.post("/v1/recommendations", json={"customer_id": "c1"}, headers=bearer(keys["risk"])).status_code == 403
