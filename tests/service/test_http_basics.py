@@ -1,6 +1,8 @@
 """Errors outside the endpoints, request ids, health, OpenAPI and docs."""
 from __future__ import annotations
 
+import pytest
+
 def test_unknown_route_is_404_envelope(client):
     r = client.get("/v1/nothing-here")
     assert r.status_code == 404
@@ -56,3 +58,35 @@ def test_docs_page_works_offline(client):
     assert b"/docs/static/swagger-ui-bundle.js" in page.data
     asset = client.get("/docs/static/swagger-ui-bundle.js")
     assert asset.status_code == 200 and len(asset.data) > 100_000
+
+
+JSON_ROUTES = [("post", "/v1/events"), ("post", "/v1/customers"), ("post", "/v1/items"), ("post", "/v1/risk/scores"),
+               ("post", "/v1/risk/scores/batch"), ("post", "/v1/recommendations"),
+               ("put", "/v1/models/m/thresholds"), ("post", "/v1/models/m/activate"), ("post", "/v1/models/m/rollback")]
+
+
+def test_every_body_route_is_listed_here(client):
+    spec = client.get("/openapi.json").get_json()
+    with_body = {(m, p.replace("{name}", "m")) for p, ops in spec["paths"].items() for m, op in ops.items()
+                 if "requestBody" in op}
+    assert with_body == set(JSON_ROUTES)
+
+
+@pytest.mark.parametrize("method, path", JSON_ROUTES)
+def test_malformed_json_is_400_everywhere(client, keys, method, path):
+    r = getattr(client, method)(path, data="{oops", headers={"Authorization": f"Bearer {keys['admin']}",
+                                                             "Content-Type": "application/json"})
+    assert r.status_code == 400
+    assert set(r.get_json()) >= {"code", "status", "message", "request_id"}
+
+
+@pytest.mark.parametrize("method, path", JSON_ROUTES)
+def test_unknown_fields_are_422_everywhere(client, keys, method, path):
+    r = getattr(client, method)(path, json={"no_such_field": 1}, headers={"Authorization": f"Bearer {keys['admin']}"})
+    assert r.status_code == 422
+    assert "no_such_field" in str(r.get_json()["errors"])
+
+
+@pytest.mark.parametrize("method, path", JSON_ROUTES)
+def test_no_key_is_401_everywhere(client, method, path):
+    assert getattr(client, method)(path, json={}).status_code == 401

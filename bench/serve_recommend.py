@@ -1,0 +1,94 @@
+"""Recommendations on all of Ta-Feng, through the CLI and over HTTP (gunicorn, 2 sync workers).
+
+    python bench/serve_recommend.py [--data ../shared/data] [--duration 15] [--connections 16]
+
+Imports Ta-Feng with `kefu ingest --mapping ta-feng`, trains with `kefu train recommender` (timed), evaluates
+with `kefu evaluate recommender` (last period held out, baselines in the same run), then loads
+POST /v1/recommendations with wrk (Debian package) at 1 and --connections connections, cycling over customers
+with history. Each answer reads the customer's fresh events, ranks ~600 candidates and applies the rules.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import DEFAULT_DATA, print_table, write_result  # noqa: E402
+from bench.ingest_http import wait_ready  # noqa: E402
+from bench.serve_risk import _ms  # noqa: E402
+
+LUA = """local bodies = {%s}
+local i = 0
+request = function()
+  i = i %% #bodies + 1
+  return wrk.format("POST", nil, {["Content-Type"] = "application/json", ["Authorization"] = "Bearer %s"}, bodies[i])
+end
+"""
+
+
+def wrk(url: str, bodies: list[str], key: str, connections: int, duration: int) -> dict:
+    import re
+
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(LUA % (", ".join("[[" + b + "]]" for b in bodies), key))
+    out = subprocess.run(["wrk", "-t", str(min(connections, 2)), "-c", str(connections), "-d", f"{duration}s",
+                          "--latency", "-s", f.name, url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    lat = {p: _ms(m) for p, m in re.findall(r"\s(50|90|99)%\s+([\d.]+\w+)", out)}
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"rps": round(rps), "p50_ms": lat.get("50"), "p99_ms": lat.get("99"), "non_2xx": int(non2xx.group(1)) if non2xx else 0}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--duration", type=int, default=15)
+    parser.add_argument("--connections", type=int, default=16)
+    args = parser.parse_args()
+    data_dir = tempfile.mkdtemp(prefix="kefu-bench-rec-")
+    env = {**os.environ, "KEFU_DATA_DIR": data_dir, "KEFU_LOG_LEVEL": "WARNING", "OMP_NUM_THREADS": "1"}
+    py = sys.executable
+
+    def kefu(*a: str) -> tuple[str, float]:
+        started = time.perf_counter()
+        out = subprocess.run([py, "-m", "service.cli.main", *a], env=env, capture_output=True, text=True, check=True).stdout
+        return out, time.perf_counter() - started
+
+    result: dict = {}
+    out, result["ingest_seconds"] = kefu("ingest", str(args.data / "recommend/ta-feng/ta_feng.csv.zip"), "--mapping", "ta-feng")
+    result["ingest"] = out.strip().splitlines()[0]
+    out, result["train_seconds"] = kefu("train", "recommender")
+    result["train"] = out.strip()
+    out, result["evaluate_seconds"] = kefu("evaluate", "recommender")
+    result["evaluate"] = out.strip()
+    key = kefu("keys", "create", "--scope", "recommendations")[0].strip()
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    os.environ.update(KEFU_DATA_DIR=data_dir, KEFU_LOG_LEVEL="WARNING")
+    from service.app import create_app
+
+    store = create_app().extensions["kefu"].store
+    buyers = store.load_events(types=["purchase"]).customer_id.value_counts()
+    customers = list(buyers.index[:: max(1, len(buyers) // 200)][:200])
+    bodies = [json.dumps({"customer_id": c, "k": 10}) for c in customers]
+    server = subprocess.Popen([py, "-m", "service.cli.main", "serve", "--port", "8794", "--workers", "2"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_ready(8794, timeout=120)
+        for c in (1, args.connections):
+            result[f"recommend_c{c}"] = wrk("http://127.0.0.1:8794/v1/recommendations", bodies, key, c, args.duration)
+    finally:
+        server.terminate(), server.wait()
+    print_table([(k, json.dumps(v) if not isinstance(v, str) else v) for k, v in result.items()])
+    print("written", write_result("serve_recommend", result))
+
+
+if __name__ == "__main__":
+    main()
