@@ -196,10 +196,12 @@ class FileImporter:
             attrs["customer_id"] = good["customer_id"].to_numpy()
             attrs = attrs.drop_duplicates("customer_id", keep="last")
             report.customers_upserted += self.store.upsert_customers(_none_for_nan(attrs).to_dict("records"))
-        if mapping.item_columns:
+        if mapping.item_columns or mapping.item_constants:
             attrs = good_rows[list(mapping.item_columns.values())].copy()
             attrs.columns = list(mapping.item_columns)
             attrs["item_id"] = good["item_id"].to_numpy()
+            for name, value in mapping.item_constants.items():
+                attrs[name] = value
             attrs = attrs.dropna(subset=["item_id"]).drop_duplicates("item_id", keep="last")
             report.items_upserted += self.store.upsert_items(_none_for_nan(attrs).to_dict("records"))
         numeric = good.copy()

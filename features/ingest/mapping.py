@@ -14,7 +14,8 @@ A mapping is data (JSON, or a named preset) so real datasets load as they are::
 ``columns`` maps a kefu field to a file column; ``constants`` fills a field with one value; without an
 ``event_id`` column, ids are ``<file stem>-<row number>``, so importing the same file twice stores nothing
 twice. ``timestamp_format`` is a strptime pattern, ``"unix"`` (seconds) or omitted (ISO 8601).
-``customer_columns`` / ``item_columns`` fill the customer and item tables from the same rows;
+``customer_columns`` / ``item_columns`` fill the customer and item tables from the same rows, and
+``item_constants`` gives every item of the file one value (e.g. ``{"repeatable": true}`` for groceries);
 ``item_price_from: "unit_amount"`` sets an item's price to its median amount / quantity when the file has no
 price column. ``properties`` maps extra property names to columns.
 """
@@ -39,6 +40,7 @@ class ColumnMapping:
     timestamp_format: str | None = None
     customer_columns: dict[str, str] = field(default_factory=dict)
     item_columns: dict[str, str] = field(default_factory=dict)
+    item_constants: dict[str, Any] = field(default_factory=dict)
     item_price_from: str | None = None
     properties: dict[str, str] = field(default_factory=dict)
     read_options: dict[str, Any] = field(default_factory=dict)
@@ -53,9 +55,9 @@ class ColumnMapping:
         bad = sorted(set(self.customer_columns) - set(CUSTOMER_FIELDS))
         if bad:
             raise ValueError(f"unknown customer fields in customer_columns: {bad}")
-        bad = sorted(set(self.item_columns) - set(ITEM_FIELDS))
+        bad = sorted((set(self.item_columns) | set(self.item_constants)) - set(ITEM_FIELDS))
         if bad:
-            raise ValueError(f"unknown item fields in item_columns: {bad}")
+            raise ValueError(f"unknown item fields in item_columns/item_constants: {bad}")
         if self.item_price_from not in (None, "unit_amount"):
             raise ValueError("item_price_from can only be 'unit_amount'")
 
@@ -93,15 +95,18 @@ PRESETS: dict[str, dict[str, Any]] = {
         "timestamp_format": "%m/%d/%Y",
         "customer_columns": {"age_band": "AGE_GROUP", "region": "PIN_CODE"},
         "item_columns": {"category": "PRODUCT_SUBCLASS"},
+        "item_constants": {"repeatable": True},  # groceries are bought again and again
         "item_price_from": "unit_amount",
         "read_options": {"dtype": "str"},
     },
     # MovieLens 100K ratings (u.data: user, item, rating, unix time; tab-separated, no header).
-    # A rating is an interaction; the rating itself goes into properties.
+    # Rating a film means having watched it: a zero-amount "purchase" (what recommenders learn from), never
+    # repeated; the rating itself goes into properties.
     "movielens": {
         "kind": "events",
         "columns": {"customer_id": "user_id", "item_id": "item_id", "timestamp": "timestamp"},
-        "constants": {"type": "view"},
+        "constants": {"type": "purchase", "amount": 0.0},
+        "item_constants": {"repeatable": False},
         "timestamp_format": "unix",
         "properties": {"rating": "rating"},
         "read_options": {"sep": "\t", "header": None, "names": ["user_id", "item_id", "rating", "timestamp"],

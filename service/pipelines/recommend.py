@@ -10,7 +10,6 @@ import logging
 from typing import Any, Mapping, Sequence
 
 import numpy as np
-import pandas as pd
 
 from features.errors import NotFound
 from models.registry import LoadedModels, ModelNotFound
@@ -22,14 +21,21 @@ KIND = "recommender"
 OVERFETCH = 8  # ask the ranker for this many times k, so rules and filters still leave k
 
 
-def _name(catalogue: pd.DataFrame, item_id: Any) -> str:
-    if item_id is None or item_id not in catalogue.index:
-        return str(item_id)
-    name = catalogue.at[item_id, "name"]
-    return str(name) if isinstance(name, str) and name else str(item_id)
+def _name(catalogue: Mapping[str, dict], item_id: Any) -> str:
+    name = (catalogue.get(item_id) or {}).get("name")
+    return name if isinstance(name, str) and name else str(item_id)
 
 
-def reason_text(reason: tuple[str, Any], catalogue: pd.DataFrame) -> str:
+def _clean(value: Any) -> Any:
+    return None if value is None or (isinstance(value, float) and np.isnan(value)) else value
+
+
+def _sellable(item: Mapping[str, Any]) -> bool:
+    stock = item["stock"]
+    return bool(item["active"]) and (stock is None or stock > 0)
+
+
+def reason_text(reason: tuple[str, Any], catalogue: Mapping[str, dict]) -> str:
     """A sentence a customer or a merchandiser can read, from the ranker's reason seed."""
     kind, anchor = reason
     texts = {
@@ -53,6 +59,7 @@ class RecommendationService:
         self.models = models
         self.catalogue = catalogue
         self.max_per_category = max_per_category
+        self._snapshot: tuple[int, dict[str, dict]] | None = None
 
     def _model(self):
         try:
@@ -62,8 +69,15 @@ class RecommendationService:
                 raise NotFound("No recommendation model yet. Train one with `kefu train recommender`.") from exc
             raise
 
-    def _items(self) -> pd.DataFrame:
-        return self.catalogue().set_index("item_id", drop=False)
+    def _items(self) -> dict[str, dict]:
+        """item_id → item record, rebuilt only when the (cached) catalogue frame changes: per-row pandas
+        lookups cost more than the ranking itself."""
+        frame = self.catalogue()
+        snapshot = self._snapshot
+        if snapshot is None or snapshot[0] != id(frame):
+            records = {r["item_id"]: {k: _clean(v) for k, v in r.items()} for r in frame.to_dict("records")}
+            snapshot = self._snapshot = (id(frame), records)
+        return snapshot[1]
 
     def recommend(
         self, customer_id: str, k: int = 10, *, filters: Mapping[str, Any] | None = None,
@@ -99,7 +113,7 @@ class RecommendationService:
             "model_version": version.version,
         }
 
-    def _apply_rules(self, proposals, catalogue: pd.DataFrame, bought: set, exclude: set,
+    def _apply_rules(self, proposals, catalogue: Mapping[str, dict], bought: set, exclude: set,
                      filters: Mapping[str, Any], k: int) -> list[dict]:
         categories = set(filters.get("categories") or ())
         excluded_categories = set(filters.get("exclude_categories") or ())
@@ -107,20 +121,17 @@ class RecommendationService:
         per_category: dict[str, int] = {}
         out: list[dict] = []
         for p in proposals:
-            if p.item_id in exclude or p.item_id not in catalogue.index:
+            item = catalogue.get(p.item_id)
+            if p.item_id in exclude or item is None or not _sellable(item):
                 continue
-            item = catalogue.loc[p.item_id]
-            stock = item["stock"]
-            if not bool(item["active"]) or (stock is not None and not pd.isna(stock) and stock <= 0):
+            if p.item_id in bought and not item["repeatable"]:
                 continue
-            if p.item_id in bought and not bool(item["repeatable"]):
-                continue
-            category = item["category"] if isinstance(item["category"], str) else None
+            category = item["category"]
             if categories and category not in categories:
                 continue
             if category in excluded_categories:
                 continue
-            price = None if pd.isna(item["price"]) else float(item["price"])
+            price = item["price"]
             if price_min is not None and (price is None or price < price_min):
                 continue
             if price_max is not None and (price is None or price > price_max):
@@ -128,14 +139,15 @@ class RecommendationService:
             if per_category.get(category, 0) >= self.max_per_category:
                 continue
             per_category[category] = per_category.get(category, 0) + 1
-            out.append({
-                "item_id": p.item_id, "name": item["name"] if isinstance(item["name"], str) else None,
-                "score": round(p.score, 6), "source": p.source, "reason": reason_text(p.reason, catalogue),
-                "category": category, "price": price,
-            })
+            out.append(self._answer_item(item, p.score, p.source, p.reason, catalogue))
             if len(out) == k:
                 break
         return out
+
+    @staticmethod
+    def _answer_item(item: Mapping[str, Any], score: float, source: str, reason: tuple, catalogue) -> dict:
+        return {"item_id": item["item_id"], "name": item["name"], "score": round(float(score), 6), "source": source,
+                "reason": reason_text(reason, catalogue), "category": item["category"], "price": item["price"]}
 
     def similar(self, item_id: str, k: int = 10) -> dict:
         """Items for an item page: bought together first, then similar by description, from the model's tables."""
@@ -144,7 +156,7 @@ class RecommendationService:
         state = rec.state
         code = state.item_index.get_indexer([item_id])[0]
         if code < 0:
-            if item_id not in catalogue.index:
+            if item_id not in catalogue:
                 raise NotFound(f"No item '{item_id}'.")
             return {"item_id": item_id, "items": [], "model": MODEL, "model_version": version.version}
         seen, out = {item_id}, []
@@ -156,18 +168,11 @@ class RecommendationService:
                 if other < 0:
                     continue
                 other_id = str(state.item_ids[other])
-                if other_id in seen or other_id not in catalogue.index:
-                    continue
-                item = catalogue.loc[other_id]
-                stock = item["stock"]
-                if not bool(item["active"]) or (stock is not None and not pd.isna(stock) and stock <= 0):
+                item = catalogue.get(other_id)
+                if other_id in seen or item is None or not _sellable(item):
                     continue
                 seen.add(other_id)
-                out.append({"item_id": other_id, "name": item["name"] if isinstance(item["name"], str) else None,
-                            "score": round(float(score), 6), "source": source,
-                            "reason": reason_text((source, item_id), catalogue),
-                            "category": item["category"] if isinstance(item["category"], str) else None,
-                            "price": None if pd.isna(item["price"]) else float(item["price"])})
+                out.append(self._answer_item(item, score, source, (source, item_id), catalogue))
                 if len(out) == k:
                     return {"item_id": item_id, "items": out, "model": MODEL, "model_version": version.version}
         return {"item_id": item_id, "items": out, "model": MODEL, "model_version": version.version}

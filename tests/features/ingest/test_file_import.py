@@ -43,6 +43,7 @@ def test_ta_feng_layout_loads_with_its_preset(tmp_path, importer, store):
     items = store.load_items().set_index("item_id")
     assert items.loc["4710199010372", "category"] == "110411"
     assert items.loc["4710199010372", "price"] == pytest.approx(45 / 3)  # spend / units
+    assert items["repeatable"].all()  # the preset marks groceries as re-bought
     again = importer.run(path, ColumnMapping.load("ta-feng"))
     assert (again.accepted, again.duplicates) == (0, 4)
     assert store.count("events") == 4
