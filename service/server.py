@@ -6,8 +6,16 @@ import os
 from gunicorn.app.base import BaseApplication
 
 
+_THREAD_LIMITS = None
+
+
 def _post_fork(_server, worker) -> None:
-    """Connections opened in the master before fork must not be shared by workers."""
+    """Connections opened in the master before fork must not be shared by workers; one BLAS/OpenMP thread
+    per worker (numpy may have started its pools in the master before OMP_NUM_THREADS could matter)."""
+    global _THREAD_LIMITS
+    from threadpoolctl import threadpool_limits
+
+    _THREAD_LIMITS = threadpool_limits(1)
     app = worker.app.wsgi()  # the app preloaded in the master
     state = getattr(app, "extensions", {}).get("kefu")
     if state is not None:
@@ -31,7 +39,8 @@ class KefuGunicorn(BaseApplication):
 
 def run_gunicorn(host: str, port: int, workers: int = 2) -> None:
     # One OpenMP thread per worker: LightGBM's default threading inside web workers cut throughput 6x here.
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(name, "1")
     KefuGunicorn(
         {
             "bind": f"{host}:{port}",

@@ -67,7 +67,6 @@ BM25_K1 = 1.2
 BM25_B = 0.75
 
 _FORMAT_VERSION = 1
-_SUPPORTED_LANGUAGES = ("en", "zh")
 
 
 @dataclass(frozen=True)

@@ -96,9 +96,13 @@ class RecommendationService:
         if context and context.get("item_id"):
             exclude.add(context["item_id"])
         chat = features.get("chat_embedding")
+        # The model keeps each customer's history as of its training; only newer activity needs passing in
+        # (rebuilding a history from events costs more than ranking).
+        fresh = known and events["ts"].max() > rec.state.as_of
         proposals = rec.rank(
             customer_id, k=max(50, OVERFETCH * k), exclude=exclude,
-            events=events if known else None, profile=features or None,
+            events=events if fresh or (known and customer_id not in rec.state.customer_index) else None,
+            profile=features or None,
             customer={k: v for k, v in attributes.items() if v is not None} or None,
             chat_embedding=np.asarray(chat, dtype=np.float32) if chat else None,
             now=self.store.data_clock(),
