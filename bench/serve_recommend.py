@@ -20,31 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import DEFAULT_DATA, print_table, write_result  # noqa: E402
+from bench.common import DEFAULT_DATA, print_table, write_result, wrk  # noqa: E402
 from bench.ingest_http import wait_ready  # noqa: E402
-from bench.serve_risk import _ms  # noqa: E402
-
-LUA = """local bodies = {%s}
-local i = 0
-request = function()
-  i = i %% #bodies + 1
-  return wrk.format("POST", nil, {["Content-Type"] = "application/json", ["Authorization"] = "Bearer %s"}, bodies[i])
-end
-"""
-
-
-def wrk(url: str, bodies: list[str], key: str, connections: int, duration: int) -> dict:
-    import re
-
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
-        f.write(LUA % (", ".join("[[" + b + "]]" for b in bodies), key))
-    out = subprocess.run(["wrk", "-t", str(min(connections, 2)), "-c", str(connections), "-d", f"{duration}s",
-                          "--latency", "-s", f.name, url], capture_output=True, text=True, check=True).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    lat = {p: _ms(m) for p, m in re.findall(r"\s(50|90|99)%\s+([\d.]+\w+)", out)}
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"rps": round(rps), "p50_ms": lat.get("50"), "p99_ms": lat.get("99"), "non_2xx": int(non2xx.group(1)) if non2xx else 0}
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -22,31 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import DEFAULT_DATA, print_table, write_result  # noqa: E402
+from bench.common import DEFAULT_DATA, print_table, write_result, wrk  # noqa: E402
 from bench.ingest_http import wait_ready  # noqa: E402
-
-LUA = """wrk.method = "POST"
-wrk.body = [[%s]]
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer %s"
-"""
-
-
-def wrk(url: str, body: str, key: str, connections: int, duration: int) -> dict:
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
-        f.write(LUA % (body, key))
-    out = subprocess.run(["wrk", "-t", str(min(connections, 2)), "-c", str(connections), "-d", f"{duration}s",
-                          "--latency", "-s", f.name, url], capture_output=True, text=True, check=True).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    lat = {p: _ms(m) for p, m in re.findall(r"\s(50|90|99)%\s+([\d.]+\w+)", out)}
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"rps": round(rps), "p50_ms": lat.get("50"), "p99_ms": lat.get("99"), "non_2xx": int(non2xx.group(1)) if non2xx else 0}
-
-
-def _ms(text: str) -> float:
-    value, unit = re.match(r"([\d.]+)(\w+)", text).groups()
-    return round(float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit], 3)
-
 
 def serve(cmd: list[str], env: dict, port: int) -> subprocess.Popen:
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -80,14 +56,14 @@ def main() -> None:
     hello = serve([py, "-m", "gunicorn", "-w", "2", "-b", "127.0.0.1:8792", "--chdir", str(Path(__file__).parent), "hello_app:app"], env, 8792)
     try:
         for c in (1, args.connections):
-            results[f"hello_c{c}"] = wrk("http://127.0.0.1:8792/hello", "{}", "x", c, args.duration)
+            results[f"hello_c{c}"] = wrk("http://127.0.0.1:8792/hello", ["{}"], "x", c, args.duration)
     finally:
         hello.terminate(), hello.wait()
     kefu = serve([py, "-m", "service.cli.main", "serve", "--port", "8793", "--workers", "2"], env, 8793)
     try:
         for name, body in (("score_table", table_body), ("score_transaction", tx_body)):
             for c in (1, args.connections):
-                results[f"{name}_c{c}"] = wrk("http://127.0.0.1:8793/v1/risk/scores", body, key, c, args.duration)
+                results[f"{name}_c{c}"] = wrk("http://127.0.0.1:8793/v1/risk/scores", [body], key, c, args.duration)
     finally:
         kefu.terminate(), kefu.wait()
     c = args.connections
