@@ -34,6 +34,13 @@ Anger rule (drives human hand-off, so it is deliberately conservative and easy t
 A plain complaint ("my parcel is late") is negative but not angry; a calm sentence with "worst" in it
 ("the worst part is over, thanks!") is not angry because P(negative) stays low.
 
+Measured (``bench/eval_sentiment.py``, seed 0, stratified 70/10/20, test part): airline 3-class accuracy
+0.832 / macro-F1 0.771, waimai polarity accuracy 0.916; TF-IDF fusion (weight 0.5) was chosen on validation,
+where it added ~1 point over E5 alone. Known limitation: with no Chinese neutral labels, the 3-class arg-max
+calls ~26 % of (opinionated) waimai reviews "neutral"; giving Chinese reviews even a small weight as
+"not neutral" removes that but makes plain Chinese questions ("请问我的订单什么时候发货？") polar, so it is not
+done. ``score`` (the polarity) is unaffected; P(negative), and so ``angry``, is damped on such messages.
+
 Persistence is ``sentiment.npz`` (arrays) + ``sentiment.json`` (settings): no pickle, so a model folder is
 safe to load from anywhere and readable by any language.
 """
@@ -171,7 +178,7 @@ class SentimentModel:
     are the values chosen on validation data by ``bench/eval_sentiment.py``.
     """
 
-    def __init__(self, C: float = 4.0, tfidf_weight: float = 0.3, tfidf_C: float = 4.0,
+    def __init__(self, C: float = 4.0, tfidf_weight: float = 0.5, tfidf_C: float = 8.0,
                  anger_p_neg: float = 0.6, anger_p_neg_shout: float = 0.85, embed_kind: str = "query",
                  max_iter: int = 2000) -> None:
         if embed_kind not in ("query", "passage"):
@@ -244,8 +251,9 @@ class SentimentModel:
         pol_y = (y[polar] == "positive").astype(int)
         neu_y = (y[neu_rows] == "neutral").astype(int)
 
-        def head(features: Any, target: np.ndarray, weight: np.ndarray | None, c: float) -> tuple[np.ndarray, float]:
-            lr = LogisticRegression(C=c, max_iter=self.max_iter)
+        def head(features: Any, target: np.ndarray, weight: np.ndarray | None, c: float,
+                 solver: str = "lbfgs") -> tuple[np.ndarray, float]:
+            lr = LogisticRegression(C=c, solver=solver, max_iter=self.max_iter)
             lr.fit(features, target, sample_weight=weight)
             return lr.coef_[0].astype(np.float32), float(lr.intercept_[0])
 
@@ -255,8 +263,9 @@ class SentimentModel:
         if self.tfidf_weight > 0:
             self._tfidf = _CharTfidf()
             t = self._tfidf.fit_transform(texts)
-            self._tfidf_heads = {"pol": head(t[np.flatnonzero(polar)], pol_y, pol_w, self.tfidf_C),
-                                 "neu": head(t[np.flatnonzero(neu_rows)], neu_y, None, self.tfidf_C)}
+            # liblinear: ~10x faster than lbfgs on 0.5M sparse columns, same optimum up to the intercept penalty
+            self._tfidf_heads = {"pol": head(t[np.flatnonzero(polar)], pol_y, pol_w, self.tfidf_C, "liblinear"),
+                                 "neu": head(t[np.flatnonzero(neu_rows)], neu_y, None, self.tfidf_C, "liblinear")}
         self.info = {"n_train": int(len(y)), "n_polar": int(polar.sum()), "n_neutral_head": int(neu_rows.sum()),
                      "neutral_languages": neutral_langs,
                      "languages": {k: int(v) for k, v in zip(*np.unique(langs, return_counts=True))},

@@ -53,10 +53,12 @@ def _sample(frame: pd.DataFrame, label: str, n: int, seed: int = 0) -> pd.DataFr
 def model(embedder) -> SentimentModel:
     if not SHARED_DATA.exists():
         pytest.skip(f"the shared datasets are not at {SHARED_DATA}")
-    air = _sample(pd.read_csv(SHARED_DATA / "text/twitter-airline-sentiment/tweets.csv"), "airline_sentiment", 700)
-    wm = _sample(pd.read_csv(SHARED_DATA / "text/chinese-reviews/waimai_10k.csv").dropna(), "label", 500)
+    air = _sample(pd.read_csv(SHARED_DATA / "text/twitter-airline-sentiment/tweets.csv"), "airline_sentiment", 1500)
+    wm = _sample(pd.read_csv(SHARED_DATA / "text/chinese-reviews/waimai_10k.csv").dropna(), "label", 900)
     texts = [re.sub(r"@\w+", "", t).strip() for t in air["text"]] + [str(t) for t in wm["review"]]
     labels = list(air["airline_sentiment"]) + ["positive" if v == 1 else "negative" for v in wm["label"]]
+    # ~2,400 examples: below ~1,500 the TF-IDF half of the fused model (weight chosen on the full data) is
+    # under-trained and the anger margins on the Chinese messages get thin
     return SentimentModel().fit(texts, labels, embedder)
 
 
