@@ -4,9 +4,9 @@ from __future__ import annotations
 from flask import current_app, g
 from flask_smorest import Blueprint
 
-from features.errors import Conflict
 from models.registry import ModelNotFound
 from service.auth import require_scope
+from service.pipelines.model_admin import activate_version
 from service.schemas.risk import (
     ActivateRequestSchema,
     ModelListResponseSchema,
@@ -76,13 +76,14 @@ def reload_model(name: str):
 @blp.arguments(ActivateRequestSchema)
 @blp.response(200, ModelSummarySchema)
 def activate_model(body: dict, name: str):
-    """Make a version the active one (every worker switches to it)"""
+    """Make a version the active one (every worker switches to it)
+
+    The version is loaded before the answer; one that does not load is refused (409) and the previous
+    version is made active again.
+    """
     state = _state()
-    state.extras["registry"].activate(name, body["version"], body.get("reason", ""), by=g.principal.key_id)
-    status = state.extras["models"].reload(name)
-    if status.get("version") != body["version"]:
-        raise Conflict(f"Version {body['version']} is active but could not be loaded: {status.get('error')}. "
-                       "The previous version keeps serving; roll back or fix the artifact.")
+    activate_version(state.extras["registry"], state.extras["models"], name, body["version"],
+                     body.get("reason", ""), by=g.principal.key_id)
     return summary(name)
 
 

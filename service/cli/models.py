@@ -159,11 +159,14 @@ def models_list(as_json: bool) -> None:
 @click.option("--reason", default="")
 def models_activate(name: str, version: str, reason: str) -> None:
     """Make VERSION the active one (running workers switch within seconds)."""
+    from features.errors import Conflict
+    from service.pipelines.model_admin import activate_version
+
     state = _state()
-    state.extras["registry"].activate(name, version, reason)
-    status = state.extras["models"].reload(name)
-    if status.get("version") != version:
-        raise click.ClickException(f"activated, but it does not load: {status.get('error')}; roll back with `kefu models rollback {name}`")
+    try:
+        activate_version(state.extras["registry"], state.extras["models"], name, version, reason, by="cli")
+    except Conflict as exc:
+        raise click.ClickException(exc.message) from exc
     click.echo(f"{name} → {version}")
 
 

@@ -121,12 +121,15 @@ def test_registry_swaps_refuses_and_rolls_back(client, keys, app, model):
         (folder / "risk_model.json").write_text("{}")
     corrupt = registry.save("cards", "risk_table", write_garbage, activate=False).version
     r = client.post("/v1/models/cards/activate", json={"version": corrupt}, headers=bearer(keys["admin"]))
-    assert r.status_code == 409
+    assert r.status_code == 409 and second in r.get_json()["message"]
     assert score()["model_version"] == second
+    assert registry.current("cards").version == second  # the broken version is not left active
     ready = client.get("/readyz").get_json()["checks"]["models"]["models"]["cards"]
-    assert ready["version"] == second and ready["error"]
+    assert ready["version"] == second
 
-    assert client.post("/v1/models/cards/rollback", json={}, headers=bearer(keys["admin"])).status_code == 200
+    rolled = client.post("/v1/models/cards/rollback", json={}, headers=bearer(keys["admin"]))
+    assert rolled.status_code == 200 and rolled.get_json()["current_version"] == first
+    assert client.post("/v1/models/cards/activate", json={"version": second}, headers=bearer(keys["admin"])).status_code == 200
     assert client.post("/v1/models/cards/activate", json={"version": first}, headers=bearer(keys["admin"])).status_code == 200
     assert score()["model_version"] == first
     listing = client.get("/v1/models", headers=bearer(keys["admin"])).get_json()["models"]
