@@ -22,6 +22,14 @@ def _post_fork(_server, worker) -> None:
         state.store.engine.dispose(close=False)
 
 
+def _post_worker_init(worker) -> None:
+    """Load every active model before the worker takes requests, so no customer waits for a model load."""
+    state = getattr(worker.app.wsgi(), "extensions", {}).get("kefu")
+    if state is not None:
+        for probe in state.extras.get("readiness", {}).values():
+            probe()
+
+
 class KefuGunicorn(BaseApplication):
     def __init__(self, options: dict) -> None:
         self.options = options
@@ -48,6 +56,7 @@ def run_gunicorn(host: str, port: int, workers: int = 2) -> None:
             "worker_class": "sync",
             "preload_app": True,
             "post_fork": _post_fork,
+            "post_worker_init": _post_worker_init,
             "timeout": 60,
             "accesslog": None,
             "loglevel": "warning",
