@@ -300,6 +300,17 @@ class SqlStore:
         frame["ts"] = pd.to_datetime(frame["ts"])
         return frame
 
+    def customer_activity(self, customer_id: str) -> tuple[datetime | None, set[str]]:
+        """(newest event time, items ever purchased) of one customer, without building a DataFrame: the
+        recommendation hot path needs only these unless the customer has activity newer than the model."""
+        c = s.events.c
+        with self.engine.connect() as conn:
+            newest = conn.execute(select(func.max(c.ts)).where(c.customer_id == customer_id)).scalar()
+            bought = set(conn.execute(
+                select(c.item_id).where(c.customer_id == customer_id, c.type == "purchase", c.item_id.is_not(None)).distinct()
+            ).scalars())
+        return newest, bought
+
     def iter_customer_ids(self, batch_size: int = 5000) -> Iterator[list[str]]:
         """Every customer id, in batches, in the database's own order (its collation), so that a batch is
         exactly the ids BETWEEN its first and last. Every event's customer has a row (see insert_events)."""

@@ -87,8 +87,8 @@ class RecommendationService:
         filters = dict(filters or {})
         catalogue = self._items()
         customer = self.store.get_customer(customer_id)
-        events = self.store.load_events([customer_id]) if customer else None
-        known = events is not None and not events.empty
+        newest, bought = self.store.customer_activity(customer_id) if customer else (None, set())
+        known = newest is not None
         profile = self.store.get_profile(customer_id) if known else None
         features = (profile or {}).get("features") or {}
         attributes = {**{k: (customer or {}).get(k) for k in ("age_band", "region")}, **dict(segment or {})}
@@ -96,18 +96,17 @@ class RecommendationService:
         if context and context.get("item_id"):
             exclude.add(context["item_id"])
         chat = features.get("chat_embedding")
-        # The model keeps each customer's history as of its training; only newer activity needs passing in
-        # (rebuilding a history from events costs more than ranking).
-        fresh = known and events["ts"].max() > rec.state.as_of
+        # The model keeps each customer's history as of its training; only a customer with newer activity (or
+        # one the model has never seen) needs the events read and passed in, which costs more than ranking.
+        fresh = known and (newest > rec.state.as_of or customer_id not in rec.state.customer_index)
         proposals = rec.rank(
             customer_id, k=max(50, OVERFETCH * k), exclude=exclude,
-            events=events if fresh or (known and customer_id not in rec.state.customer_index) else None,
+            events=self.store.load_events([customer_id]) if fresh else None,
             profile=features or None,
             customer={k: v for k, v in attributes.items() if v is not None} or None,
             chat_embedding=np.asarray(chat, dtype=np.float32) if chat else None,
             now=self.store.data_clock(),
         )
-        bought = set(events.loc[events["type"] == "purchase", "item_id"].dropna()) if known else set()
         items = self._apply_rules(proposals, catalogue, bought, exclude, filters, k)
         return {
             "customer_id": customer_id,

@@ -129,3 +129,19 @@ def test_bad_requests_are_422(client, keys, body):
 
 def test_scope(client, keys):
     assert client.post("/v1/recommendations", json={"customer_id": "c1"}, headers=bearer(keys["risk"])).status_code == 403
+
+
+def test_activity_after_training_counts_at_once(client, keys, store, shop):
+    cold = [i["item_id"] for i in ask(client, keys, customer_id="fresh-1", k=10).get_json()["items"]]
+    a, b = shop.bundles[0]
+    when = store.data_clock().isoformat() + "Z"
+    r = client.post("/v1/events", json={"events": [{"event_id": "fresh-buy", "type": "purchase", "customer_id": "fresh-1",
+                                                    "item_id": a, "amount": 5.0, "timestamp": when}]},
+                    headers=bearer(keys["events"]))
+    assert r.status_code == 202
+    body = ask(client, keys, customer_id="fresh-1", k=10).get_json()
+    assert body["strategy"] == "personalised"
+    warm = [i["item_id"] for i in body["items"]]
+    assert warm != cold
+    repeatable = bool(store.load_items().set_index("item_id").loc[a, "repeatable"])
+    assert repeatable or a not in warm

@@ -124,3 +124,11 @@ def test_dirty_mark_survives_a_newer_event(sql_store):
     # On SQLite's clock resolution the two marks may tie; the newer mark must never be lost when it is later.
     remaining = sql_store.dirty_customers()
     assert remaining == [] or remaining[0][1] > marks[0][1]
+
+
+def test_customer_activity_without_a_frame(sql_store):
+    sql_store.insert_events([event(1), event(2, type="purchase", amount=3.0, item_id="p9"),
+                             event(3, customer_id="c2", type="purchase", amount=1.0, item_id="p8")])
+    newest, bought = sql_store.customer_activity("c1")
+    assert newest == datetime(2026, 5, 1, 10, 2) and bought == {"p9"}
+    assert sql_store.customer_activity("nobody") == (None, set())
