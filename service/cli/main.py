@@ -212,7 +212,7 @@ def serve(host: str, port: int, workers: int) -> None:
 @click.option("--customers", "n_customers", default=2000, show_default=True, help="Size of the simulated shop.")
 @click.option("--seed", default=7, show_default=True)
 def demo(do_serve: bool, host: str, port: int, workers: int, n_customers: int, seed: int) -> None:
-    """Build the demo shop: simulate, ingest, build profiles, make keys, print curl calls, serve."""
+    """Build the demo shop: simulate, ingest, build profiles, train the models, make keys, print curl calls, serve."""
     from service.demo import prepare_demo
 
     keys_by_scope, example = prepare_demo(n_customers=n_customers, seed=seed, echo=click.echo)
