@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Mapping, Sequence
 
 from features.events import EVENT_COLUMNS
-from features.storage.store import InsertResult, utcnow
+from features.storage.store import utcnow
 from features.text.embedder import Embedder, encode_vector
 from features.text.language import detect_language
 from features.text.pii import mask_pii
@@ -51,7 +51,6 @@ class IngestOutcome:
     accepted: int
     duplicates: int
     customers: set[str] = field(default_factory=set)
-    result: InsertResult | None = None
 
 
 class EventIngestor:
@@ -86,7 +85,7 @@ class EventIngestor:
         customers = {r["customer_id"] for r in rows} if result.accepted else set()
         if refresh_profiles and customers and self.after_store is not None:
             self.after_store(customers)
-        return IngestOutcome(result.accepted, result.duplicates, customers, result)
+        return IngestOutcome(result.accepted, result.duplicates, customers)
 
     def _embed(self, chats: dict[str, dict]) -> None:
         """Embed customer messages (agent replies say nothing about the customer's interests)."""

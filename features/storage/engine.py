@@ -40,7 +40,3 @@ def make_engine(url: str, *, sqlite_synchronous: str = "FULL", echo: bool = Fals
 
         return engine
     return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=5)
-
-
-def is_sqlite(engine: Engine) -> bool:
-    return engine.dialect.name == "sqlite"

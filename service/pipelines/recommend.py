@@ -7,7 +7,7 @@ repeatable, the caller's filters exactly (even if fewer than k remain), and at m
 from __future__ import annotations
 
 import logging
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -179,9 +179,6 @@ class RecommendationService:
                 if len(out) == k:
                     return {"item_id": item_id, "items": out, "model": MODEL, "model_version": version.version}
         return {"item_id": item_id, "items": out, "model": MODEL, "model_version": version.version}
-
-    def batch(self, customer_ids: Sequence[str], k: int = 10) -> list[dict]:
-        return [self.recommend(c, k) for c in customer_ids]
 
 
 def train_and_register(state, progress=None, activate: bool = True):
