@@ -96,8 +96,13 @@ def score(name: str, file: Path, out: Path, chunk_size: int) -> None:
 
     from features.ingest.files import read_table
 
+    from models.registry import ModelNotFound
+
     state = _state()
-    model, version = state.extras["models"].get(name)
+    try:
+        model, version = state.extras["models"].get(name)
+    except ModelNotFound as exc:
+        raise click.ClickException(f"no loadable risk model {name!r}: {exc}") from exc
     thresholds = state.extras["risk"].thresholds(name, model)
     frame = read_table(file)
     label = version.meta.get("label")
@@ -113,10 +118,7 @@ def score(name: str, file: Path, out: Path, chunk_size: int) -> None:
             bar.update(len(part))
     result = frame.copy()
     result["risk_score"] = pd.Series([s for chunk in scores for s in chunk], index=frame.index)
-    result["risk_decision"] = [
-        "decline" if s >= thresholds["decline"] else "review" if s >= thresholds["review"] else "approve"
-        for s in result["risk_score"]
-    ]
+    result["risk_decision"] = [model.decide(s, thresholds) for s in result["risk_score"]]
     if out.suffix.lower() in {".parquet", ".pq"}:
         result.to_parquet(out)
     else:

@@ -88,3 +88,23 @@ def test_demo_prepares_state_and_prints_working_keys(env):
 def test_config_lists_every_setting(env):
     output = run("config").output
     assert "KEFU_DATABASE_URL" in output and "KEFU_MAX_BATCH_EVENTS" in output
+
+
+def test_train_risk_then_score_a_file(env):
+    import pandas as pd
+
+    from tests_helpers_risk import table
+
+    data = env / "cases.csv"
+    table(600).to_csv(data, index=False)
+    trained = run("train", "risk", "--name", "cards", "--data", str(data), "--label", "is_bad")
+    assert trained.exit_code == 0, trained.output
+    assert "report:" in trained.output and "lightgbm_default" in trained.output
+    out = env / "scored.csv"
+    scored = run("score", "--name", "cards", str(data), "--out", str(out))
+    assert scored.exit_code == 0, scored.output
+    frame = pd.read_csv(out)
+    assert len(frame) == 600 and frame["risk_score"].between(0, 1).all()
+    assert set(frame["risk_decision"]) <= {"approve", "review", "decline"}
+    missing = run("score", "--name", "nope", str(data), "--out", str(out))
+    assert missing.exit_code == 1 and "no loadable risk model" in missing.output
