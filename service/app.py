@@ -27,10 +27,11 @@ log = logging.getLogger(__name__)
 API_VERSION = "0.1.0"
 
 
-def create_app(test_config: Mapping[str, Any] | None = None, *, embedder: Any = None) -> Flask:
+def create_app(test_config: Mapping[str, Any] | None = None, *, embedder: Any = None, generator: Any = None) -> Flask:
     """Build the app from ``KEFU_*`` variables, with ``test_config`` overriding any of them.
 
-    ``embedder`` swaps the sentence embedder (tests hand in a shared, already loaded one).
+    ``embedder`` swaps the sentence embedder (tests hand in a shared, already loaded one); ``generator`` swaps
+    the chat reply generator (any ``models.chat.generator.Generator``).
     """
     settings = settings_from_env()
     if test_config:
@@ -66,6 +67,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, embedder: Any = 
     profiles = ProfileService(store)
     state.extras["profiles"] = profiles
     state.extras["ingestor"] = EventIngestor(store, embedder=lambda: state.embedder, after_store=profiles.refresh)
+    if generator is not None:
+        state.extras["generator"] = generator
     _wire_models(state)
     app.extensions["kefu"] = state
 
@@ -74,7 +77,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, embedder: Any = 
     api = KefuApi(app, spec_kwargs={"info": {"description": _API_DESCRIPTION}})
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     from service.api import catalog, events, health, models as models_api, profiles as profiles_api
-    from service.api import recommendations, risk
+    from service.api import chat, recommendations, risk
 
     api.register_blueprint(events.blp)
     api.register_blueprint(catalog.blp)
@@ -82,6 +85,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, embedder: Any = 
     api.register_blueprint(risk.blp)
     api.register_blueprint(recommendations.blp)
     api.register_blueprint(models_api.blp)
+    api.register_blueprint(chat.blp)
     app.register_blueprint(health.blp)
 
     @app.get("/docs/static/<path:filename>")
@@ -100,14 +104,25 @@ def _wire_models(state: KefuState) -> None:
     from models.recommend.recommender import Recommender
     from service.pipelines.recommend import RecommendationService
 
+    from models.chat.intent import IntentModel
+    from models.chat.knowledge import KnowledgeBase
+    from models.chat.sentiment import SentimentModel
+
     load_risk = lambda mv: RiskModel.load(mv.path)  # noqa: E731
-    loaded = LoadedModels(registry, loaders={"risk_table": load_risk, "risk_transactions": load_risk,
-                                             "recommender": lambda mv: Recommender.load(mv.path)})
+    loaded = LoadedModels(registry, loaders={
+        "risk_table": load_risk, "risk_transactions": load_risk,
+        "recommender": lambda mv: Recommender.load(mv.path),
+        "chat_kb": lambda mv: KnowledgeBase.load(mv.path),
+        "chat_intent": lambda mv: IntentModel.load(mv.path),
+        "chat_sentiment": lambda mv: SentimentModel.load(mv.path),
+    })
     audit = BufferedAuditWriter(RiskAuditStore(state.store.engine), state.settings.risk_audit_flush_seconds)
     state.extras.update(registry=registry, models=loaded, risk_audit=audit,
                         risk=RiskScorer(loaded, audit, state.store))
     state.extras["recommend"] = RecommendationService(
         state.store, loaded, state.extras["profiles"].catalogue, state.settings.recommend_max_per_category)
+
+    _wire_chat(state)
 
     def models_ready() -> dict:
         names = [n for n in registry.names() if registry.current(n) is not None]
@@ -115,6 +130,26 @@ def _wire_models(state: KefuState) -> None:
         return {"ready": ready, "models": loaded.status()}
 
     state.extras["readiness"] = {"models": models_ready}
+
+
+def _wire_chat(state: KefuState) -> None:
+    from features.storage.conversations import ConversationStore
+    from models.chat.generator import make_generator
+    from service.pipelines.chat import BackgroundRefresh, ChatService
+
+    settings = state.settings
+    generator = state.extras.get("generator") or make_generator(
+        settings.llm_backend, base_url=settings.llm_base_url or None, model=settings.llm_model or None,
+        api_key=settings.llm_api_key or None, cache_dir=settings.resolved_model_dir / "_llm",
+        threads=settings.llm_threads)
+    refresher = BackgroundRefresh(state.extras["profiles"].refresh)
+    state.extras["chat"] = ChatService(
+        store=state.store, conversations=ConversationStore(state.store.engine, state.store),
+        models=state.extras["models"], embedder=lambda: state.embedder, profiles=state.extras["profiles"],
+        recommend=state.extras["recommend"], risk_audit=state.extras["risk_audit"], generator=generator,
+        budget_s=settings.chat_budget_seconds, delivery_days=settings.chat_delivery_days,
+        after_store=refresher.submit)
+    state.extras["profile_refresher"] = refresher
 
 
 def _register_request_hooks(app: Flask) -> None:

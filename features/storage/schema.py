@@ -211,3 +211,22 @@ model_thresholds = Table(
     Column("updated_at", DateTime, nullable=False),
     Column("updated_by", String(200)),
 )
+
+# One row per support conversation: the dialogue state the chat service carries from turn to turn (slots such
+# as the order number, counters for the handoff rules, the last turns) and whether an agent has taken it over.
+# The messages themselves are chat_messages rows with the same conversation_id.
+conversations = Table(
+    "conversations",
+    metadata,
+    Column("conversation_id", String(ID_LEN), primary_key=True),
+    Column("customer_id", String(ID_LEN), nullable=False),
+    Column("language", String(16)),
+    Column("status", String(16), nullable=False),  # "bot" or "handoff"
+    Column("handoff_reason", String(64)),
+    Column("state", JSON, nullable=False),
+    Column("turns", Integer, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Index("ix_conversations_customer_id_updated_at", "customer_id", "updated_at"),
+    Index("ix_conversations_status_updated_at", "status", "updated_at"),
+)

@@ -149,6 +149,19 @@ class SqlStore:
         items referenced for the first time get a bare row. Returns which ids were stored and which were
         already there (or repeated inside the batch).
         """
+        with self.engine.begin() as conn:
+            return self.insert_events_in(conn, events, chats, mark_dirty=mark_dirty)
+
+    def insert_events_in(
+        self,
+        conn: Connection,
+        events: Sequence[Mapping[str, Any]],
+        chats: Mapping[str, Mapping[str, Any]] | None = None,
+        *,
+        mark_dirty: bool = True,
+    ) -> InsertResult:
+        """:meth:`insert_events` inside the caller's transaction (the chat service stores a turn's messages
+        and the conversation state together)."""
         chats = chats or {}
         now = utcnow()
         seen: set[str] = set()
@@ -167,49 +180,48 @@ class SqlStore:
         if not unique_rows:
             return InsertResult(0, len(in_batch_dupes))
 
-        with self.engine.begin() as conn:
-            self._insert_missing(conn, s.customers, "customer_id", (r["customer_id"] for r in unique_rows))
-            self._insert_missing(conn, s.items, "item_id", (r["item_id"] for r in unique_rows))
-            # No RETURNING: the driver's own executemany is several times faster, and the counts come from
-            # rowcount (ON CONFLICT DO NOTHING changes no row for a duplicate, on SQLite and PostgreSQL).
-            stmt = self._insert(s.events).on_conflict_do_nothing(index_elements=["event_id"])
-            stored = 0
-            for chunk in _chunks(unique_rows, 5000):
-                stored += self._executemany(conn, stmt, s.events, chunk)
-            # Payment and chat rows of duplicates already exist (written with their event): DO NOTHING again.
-            fresh = unique_rows
-            payments = [
+        self._insert_missing(conn, s.customers, "customer_id", (r["customer_id"] for r in unique_rows))
+        self._insert_missing(conn, s.items, "item_id", (r["item_id"] for r in unique_rows))
+        # No RETURNING: the driver's own executemany is several times faster, and the counts come from
+        # rowcount (ON CONFLICT DO NOTHING changes no row for a duplicate, on SQLite and PostgreSQL).
+        stmt = self._insert(s.events).on_conflict_do_nothing(index_elements=["event_id"])
+        stored = 0
+        for chunk in _chunks(unique_rows, 5000):
+            stored += self._executemany(conn, stmt, s.events, chunk)
+        # Payment and chat rows of duplicates already exist (written with their event): DO NOTHING again.
+        fresh = unique_rows
+        payments = [
+            {
+                "event_id": r["event_id"], "customer_id": r["customer_id"], "ts": r["ts"],
+                "order_id": r["order_id"], "amount": r["amount"], "currency": r["currency"],
+                "status": r["status"], "device_id": r["device_id"], "ip": r["ip"],
+                "country": r["country"], "is_fraud": r["is_fraud"],
+            }
+            for r in fresh
+            if r["type"] == "payment"
+        ]
+        for chunk in _chunks(payments, 5000):
+            conn.execute(self._insert(s.transactions).on_conflict_do_nothing(index_elements=["event_id"]), list(chunk))
+
+        chat_rows = []
+        for r in fresh:
+            if r["type"] != "chat_message":
+                continue
+            c = chats.get(r["event_id"], {})
+            chat_rows.append(
                 {
                     "event_id": r["event_id"], "customer_id": r["customer_id"], "ts": r["ts"],
-                    "order_id": r["order_id"], "amount": r["amount"], "currency": r["currency"],
-                    "status": r["status"], "device_id": r["device_id"], "ip": r["ip"],
-                    "country": r["country"], "is_fraud": r["is_fraud"],
+                    "conversation_id": c.get("conversation_id"), "direction": c.get("direction") or "customer",
+                    "language": c.get("language"), "text": c.get("text") or "",
+                    "embedding": c.get("embedding"), "embedder": c.get("embedder"),
+                    "sentiment": c.get("sentiment"), "intent": c.get("intent"),
                 }
-                for r in fresh
-                if r["type"] == "payment"
-            ]
-            for chunk in _chunks(payments, 5000):
-                conn.execute(self._insert(s.transactions).on_conflict_do_nothing(index_elements=["event_id"]), list(chunk))
+            )
+        for chunk in _chunks(chat_rows, 2000):
+            conn.execute(self._insert(s.chat_messages).on_conflict_do_nothing(index_elements=["event_id"]), list(chunk))
 
-            chat_rows = []
-            for r in fresh:
-                if r["type"] != "chat_message":
-                    continue
-                c = chats.get(r["event_id"], {})
-                chat_rows.append(
-                    {
-                        "event_id": r["event_id"], "customer_id": r["customer_id"], "ts": r["ts"],
-                        "conversation_id": c.get("conversation_id"), "direction": c.get("direction") or "customer",
-                        "language": c.get("language"), "text": c.get("text") or "",
-                        "embedding": c.get("embedding"), "embedder": c.get("embedder"),
-                        "sentiment": c.get("sentiment"), "intent": c.get("intent"),
-                    }
-                )
-            for chunk in _chunks(chat_rows, 2000):
-                conn.execute(self._insert(s.chat_messages).on_conflict_do_nothing(index_elements=["event_id"]), list(chunk))
-
-            if mark_dirty and stored:
-                self._mark_dirty(conn, {r["customer_id"] for r in unique_rows}, now)
+        if mark_dirty and stored:
+            self._mark_dirty(conn, {r["customer_id"] for r in unique_rows}, now)
 
         return InsertResult(stored, len(unique_rows) - stored + len(in_batch_dupes))
 

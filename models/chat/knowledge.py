@@ -363,13 +363,28 @@ class KnowledgeBase:
         a_vecs = embedder.embed_passages([_PLACEHOLDER.sub(lambda m: m.group(1), a) for a in answers])
         return cls(entries, q_vecs, a_vecs, np.array([where[e.answer] for e in entries]), embedder.name, keyword_weight)
 
+    def for_intent(self, intent: str, language: str) -> KBEntry | None:
+        """The entry answering ``intent`` in ``language`` (else in any language), or None if the KB has no such
+        topic: the chat service answers with it when the intent model is surer than retrieval."""
+        fallback = None
+        for e in self.entries:
+            if e.intent == intent:
+                if e.language == language:
+                    return e
+                fallback = fallback or e
+        return fallback
+
     # ----------------------------------------------------------------------- search
 
-    def entry_scores(self, query: str, embedder: Any) -> tuple[np.ndarray, np.ndarray]:
-        """(embedding_score, keyword_score) of every entry for ``query``; exposed for benchmarks."""
+    def entry_scores(self, query: str, embedder: Any, query_vector: np.ndarray | None = None
+                     ) -> tuple[np.ndarray, np.ndarray]:
+        """(embedding_score, keyword_score) of every entry for ``query``; exposed for benchmarks.
+
+        ``query_vector`` is the query's ``embed_queries`` vector when the caller already has it (the chat
+        service embeds each message once for intent, sentiment and retrieval)."""
         if getattr(embedder, "name", self.embedder_name) != self.embedder_name:
             raise ValueError(f"this KB was built with embedder {self.embedder_name!r}, not {embedder.name!r}")
-        qv = embedder.embed_queries([query])[0]
+        qv = embedder.embed_queries([query])[0] if query_vector is None else np.asarray(query_vector, dtype=np.float32)
         dense = np.maximum(self.question_vectors @ qv, (self.answer_vectors @ qv)[self.answer_index])
         tokens = tokenize(query)
         keyword = np.maximum(self._bm25_questions.scores(tokens), ANSWER_FIELD_WEIGHT * self._bm25_answers.scores(tokens))
@@ -382,6 +397,7 @@ class KnowledgeBase:
         k: int = 3,
         language: str | None = None,
         keyword_weight: float | None = None,
+        query_vector: np.ndarray | None = None,
     ) -> list[KBHit]:
         """Best ``k`` topics for ``query``, one hit each, best first.
 
@@ -392,7 +408,7 @@ class KnowledgeBase:
         """
         if k <= 0 or not query or not query.strip():
             return []
-        dense, keyword = self.entry_scores(query, embedder)
+        dense, keyword = self.entry_scores(query, embedder, query_vector)
         return self.rank(dense, keyword, k, language or detect_language(query), keyword_weight)
 
     def rank(

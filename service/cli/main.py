@@ -230,9 +230,12 @@ def demo(do_serve: bool, host: str, port: int, workers: int, n_customers: int, s
         run_gunicorn(host, port, workers)
 
 
+from service.cli.chat import kb, train_intents_cmd, train_sentiment_cmd  # noqa: E402
 from service.cli.models import evaluate, models, recommend, score, train  # noqa: E402
 
-for command in (train, evaluate, score, recommend, models):
+train.add_command(train_intents_cmd)
+train.add_command(train_sentiment_cmd)
+for command in (train, evaluate, score, recommend, models, kb):
     cli.add_command(command)
 
 

@@ -213,4 +213,4 @@ def test_demo_kb_has_both_languages_for_every_topic():
         en, zh = (next(r for r in rows if r["intent"] == intent and r["language"] == lang) for lang in ("en", "zh"))
         assert placeholders(en["answer"]) == placeholders(zh["answer"]), intent
     status = next(r for r in rows if r["intent"] == "order_status" and r["language"] == "en")
-    assert placeholders(status["answer"]) == ["Order Number", "Delivery Date"]
+    assert placeholders(status["answer"]) == ["Order Number", "Order Items", "Order Status", "Delivery Date"]

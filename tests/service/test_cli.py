@@ -84,6 +84,19 @@ def test_demo_prepares_state_and_prints_working_keys(env):
     r = client.get(path, headers={"Authorization": f"Bearer {keys['profiles']}"})
     assert r.status_code == 200 and r.get_json()["segment"]
 
+    # the printed chat calls answer, in English and in Chinese, with the customer's own order
+    chats = [l for l in result.output.splitlines() if l.rstrip().endswith("/v1/chat") and '"stream"' not in l]
+    assert len(chats) == 2
+    replies = []
+    for line in chats:
+        body = json.loads(line.split("-d '", 1)[1].rsplit("' ", 1)[0])
+        answer = client.post("/v1/chat", json=body, headers={"Authorization": f"Bearer {keys['chat']}"})
+        assert answer.status_code == 200, answer.get_json()
+        replies.append(answer.get_json())
+    assert [a["language"] for a in replies] == ["en", "zh"]
+    assert all(a["intent"]["name"] == "order_status" and a["slots"].get("order_number") for a in replies)
+    assert all(a["slots"]["order_number"] in a["reply"] for a in replies)
+
 
 def test_config_lists_every_setting(env):
     output = run("config").output

@@ -62,12 +62,17 @@ def test_docs_page_works_offline(client):
 
 JSON_ROUTES = [("post", "/v1/events"), ("post", "/v1/customers"), ("post", "/v1/items"), ("post", "/v1/risk/scores"),
                ("post", "/v1/risk/scores/batch"), ("post", "/v1/recommendations"),
-               ("put", "/v1/models/m/thresholds"), ("post", "/v1/models/m/activate"), ("post", "/v1/models/m/rollback")]
+               ("put", "/v1/models/m/thresholds"), ("post", "/v1/models/m/activate"), ("post", "/v1/models/m/rollback"),
+               ("post", "/v1/chat"), ("post", "/v1/chat/completions"), ("post", "/v1/conversations/m/status")]
+#: The OpenAI protocol has many optional fields (temperature, top_p, n, ...) that clients send; kefu's
+#: OpenAI-compatible route ignores unknown ones, as OpenAI-compatible servers do. It still refuses a body
+#: without messages (tested in test_chat_api.py).
+LENIENT_ROUTES = {("post", "/v1/chat/completions")}
 
 
 def test_every_body_route_is_listed_here(client):
     spec = client.get("/openapi.json").get_json()
-    with_body = {(m, p.replace("{name}", "m")) for p, ops in spec["paths"].items() for m, op in ops.items()
+    with_body = {(m, p.replace("{name}", "m").replace("{conversation_id}", "m")) for p, ops in spec["paths"].items() for m, op in ops.items()
                  if "requestBody" in op}
     assert with_body == set(JSON_ROUTES)
 
@@ -80,7 +85,7 @@ def test_malformed_json_is_400_everywhere(client, keys, method, path):
     assert set(r.get_json()) >= {"code", "status", "message", "request_id"}
 
 
-@pytest.mark.parametrize("method, path", JSON_ROUTES)
+@pytest.mark.parametrize("method, path", [r for r in JSON_ROUTES if r not in LENIENT_ROUTES])
 def test_unknown_fields_are_422_everywhere(client, keys, method, path):
     r = getattr(client, method)(path, json={"no_such_field": 1}, headers={"Authorization": f"Bearer {keys['admin']}"})
     assert r.status_code == 422

@@ -1,0 +1,332 @@
+"""Chat over HTTP: grounded replies, slots across turns, handoff rules, personalisation, streaming, the
+OpenAI-compatible route (driven by the official ``openai`` client) and the agent-desk views."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import datetime, timedelta
+
+import pytest
+
+from conftest import bearer
+
+
+@pytest.fixture(scope="module")
+def chat_app(tmp_path_factory, embedder):
+    """A small simulated shop with a trained recommender and the demo chat models, plus hand-made customers
+    whose orders the tests know. SQLite only: storage is tested on both databases elsewhere."""
+    from features.storage.risk_audit import RiskAuditStore
+    from models.chat.jobs import setup_demo_chat_models
+    from service.app import create_app
+    from service.demo import load_shop_into
+    from service.pipelines.recommend import train_and_register
+
+    folder = tmp_path_factory.mktemp("chat")
+    app = create_app({"database_url": f"sqlite:///{folder / 'kefu.db'}", "data_dir": str(folder / "data"),
+                      "log_level": "WARNING", "auth_cache_seconds": 0.0}, embedder=embedder)
+    state = app.extensions["kefu"]
+    load_shop_into(state, n_customers=150, seed=11, echo=lambda _: None)
+    state.extras["profiles"].rebuild_all()
+    train_and_register(state)
+    setup_demo_chat_models(state.extras["registry"], embedder, echo=lambda _: None)
+
+    store = state.store
+    store.upsert_customers([
+        {"customer_id": "c-en", "name": "Mary", "tier": "gold", "language": "en"},
+        {"customer_id": "c-zh", "name": "王芳", "tier": "silver", "language": "zh"},
+        {"customer_id": "c-risky", "name": "Sam", "language": "en"},
+        {"customer_id": "c-new", "name": "Nina", "language": "en"},
+    ])
+    store.upsert_items([{"item_id": "t-tea", "name": "Jasmine tea", "category": "beverages", "price": 6.5},
+                        {"item_id": "t-mug", "name": "Travel mug", "category": "home", "price": 15.0}])
+    now = datetime.utcnow()
+
+    def buy(eid, customer, order, item, days, amount):
+        return {"event_id": eid, "type": "purchase", "customer_id": customer, "ts": now - timedelta(days=days),
+                "item_id": item, "order_id": order, "quantity": 1.0, "amount": amount, "currency": "USD"}
+
+    store.insert_events([
+        buy("x1", "c-en", "1042", "t-tea", 2, 6.5), buy("x2", "c-en", "1042", "t-mug", 2, 15.0),
+        buy("x3", "c-en", "1001", "t-mug", 20, 15.0), buy("x4", "c-zh", "2001", "t-tea", 1.5, 6.5),
+        buy("x5", "c-risky", "3001", "t-mug", 10, 15.0),
+    ])
+    RiskAuditStore(store.engine).record_scores([{
+        "score_id": "s-risky", "model": "transactions", "model_version": "v1", "customer_id": "c-risky",
+        "transaction_id": None, "score": 0.93, "decision": "decline", "reasons": [], "features": {},
+        "request_id": None}])
+    yield app
+    state.extras["profile_refresher"].flush()
+    store.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def chat_keys(chat_app):
+    from service.auth import create_api_key
+
+    store = chat_app.extensions["kefu"].store
+    return {"chat": create_api_key(store, ["chat"]), "risk": create_api_key(store, ["risk"])}
+
+
+@pytest.fixture
+def say(chat_app, chat_keys):
+    client = chat_app.test_client()
+
+    def say(customer: str, message: str, conversation: str | None = None, status: int = 200) -> dict:
+        body = {"customer_id": customer, "message": message}
+        if conversation:
+            body["conversation_id"] = conversation
+        r = client.post("/v1/chat", json=body, headers=bearer(chat_keys["chat"]))
+        assert r.status_code == status, r.get_json()
+        return r.get_json()
+
+    return say
+
+
+def _delivery(days_ago: float) -> str:
+    from models.chat.phrases import format_date
+
+    return format_date(datetime.utcnow() - timedelta(days=days_ago) + timedelta(days=5), "en")
+
+
+def test_order_question_is_answered_with_the_customers_own_order(say):
+    a = say("c-en", "Where is order 1042?")
+    assert a["intent"]["name"] == "order_status" and not a["intent"]["out_of_scope"]
+    assert a["language"] == "en" and a["generator"] == "template" and a["fact_check"]["passed"]
+    assert a["reply"].startswith("Hi Mary, ")
+    assert "1042" in a["reply"] and "on its way" in a["reply"] and _delivery(2) in a["reply"]
+    assert "Jasmine tea" in a["reply"] and "Travel mug" in a["reply"]
+    assert a["slots"]["order_number"] == "1042"
+    assert not a["handoff"]["needed"]
+    assert a["sources"] and a["sources"][0]["intent"] == "order_status"
+
+
+def test_the_order_number_carries_over_to_the_next_turn(say):
+    first = say("c-en", "Where is order 1001?")
+    assert "delivered" in first["reply"]
+    follow = say("c-en", "and when will it arrive?", first["conversation_id"])
+    assert follow["conversation_id"] == first["conversation_id"]
+    assert follow["slots"]["order_number"] == "1001"
+    assert "1001" in follow["reply"] and "1042" not in follow["reply"]
+
+
+def test_without_an_order_number_the_latest_order_is_used(say):
+    assert "1042" in say("c-en", "Has my order shipped yet?")["reply"]
+
+
+def test_an_order_that_is_not_the_customers_is_questioned(say):
+    a = say("c-en", "where is order 99999?")
+    assert "99999" in a["reply"] and "1042" in a["reply"]  # names the order it could not find and lists real ones
+
+
+def test_a_customer_without_orders_is_asked_for_the_number(say):
+    a = say("c-new", "Where is my order?")
+    assert "order number" in a["reply"].lower()
+
+
+def test_chinese_messages_get_chinese_replies(say):
+    a = say("c-zh", "我的订单到哪了？")
+    assert a["language"] == "zh" and a["intent"]["name"] == "order_status"
+    assert a["reply"].startswith("王芳您好") and "2001" in a["reply"] and "正在配送中" in a["reply"]
+
+
+def test_policy_answers_keep_their_facts(say):
+    a = say("c-en", "How many days do I have to send something back?")
+    assert a["intent"]["name"] == "return_item" and "30 days" in a["reply"]
+
+
+def test_small_talk_is_not_sent_to_retrieval(say):
+    a = say("c-en", "hello?")
+    assert a["intent"]["name"] == "greeting" and a["reply"] == "Hi Mary, how can I help you today?"
+
+
+def test_product_questions_bring_recommendations(say, chat_app):
+    a = say("c-en", "Can you recommend something for me?")
+    assert a["intent"]["name"] == "product_recommendation"
+    assert 1 <= len(a["recommendations"]) <= 3
+    names = [r["name"] for r in a["recommendations"]]
+    assert all(n in a["reply"] for n in names)
+    assert all(r["reason"] for r in a["recommendations"])
+
+
+def test_asking_for_a_person_hands_over_and_the_agent_queue_shows_it(say, chat_app, chat_keys):
+    client = chat_app.test_client()
+    a = say("c-new", "I want to talk to a real person")
+    assert a["handoff"] == {"needed": True, "reason": "customer_asked"}
+    queue = client.get("/v1/conversations?status=handoff", headers=bearer(chat_keys["chat"])).get_json()
+    assert a["conversation_id"] in [c["conversation_id"] for c in queue["conversations"]]
+    # while a person has it, the bot only holds the line
+    held = say("c-new", "Where is my order?", a["conversation_id"])
+    assert held["handoff"]["needed"] and "colleague" in held["reply"]
+    back = client.post(f"/v1/conversations/{a['conversation_id']}/status", json={"status": "bot"},
+                       headers=bearer(chat_keys["chat"]))
+    assert back.status_code == 200 and back.get_json()["status"] == "bot"
+    assert not say("c-new", "How do I reset my password?", a["conversation_id"])["handoff"]["needed"]
+
+
+def test_angry_twice_hands_over_on_the_second_angry_message(say):
+    first = say("c-en", "This is ridiculous!! I am furious, worst service ever, my parcel is STILL missing!")
+    assert first["sentiment"]["label"] == "negative" and first["sentiment"]["angry"]
+    assert not first["handoff"]["needed"]
+    second = say("c-en", "Unacceptable! You people are useless and I am sick of waiting!!", first["conversation_id"])
+    assert second["handoff"] == {"needed": True, "reason": "angry_twice"}
+
+
+def test_out_of_scope_twice_hands_over(say):
+    first = say("c-en", "What will the weather be like on Mars tomorrow?")
+    assert first["intent"]["out_of_scope"] and not first["handoff"]["needed"]
+    second = say("c-en", "Can you solve this integral for my maths homework?", first["conversation_id"])
+    assert second["handoff"] == {"needed": True, "reason": "out_of_scope_twice"}
+
+
+def test_a_high_risk_customer_is_never_promised_a_refund(say):
+    risky = say("c-risky", "When will I get my refund?")
+    assert risky["handoff"] == {"needed": True, "reason": "high_risk_refund"}
+    assert "3-5" not in risky["reply"] and "cannot confirm a refund" in risky["reply"]
+    normal = say("c-en", "When will I get my refund?")
+    assert not normal["handoff"]["needed"] and "3-5 working days" in normal["reply"]
+
+
+def test_pii_is_masked_in_the_stored_transcript(say, chat_app, chat_keys):
+    a = say("c-en", "My card 4111 1111 1111 1111 was charged twice, call me on +44 20 7946 0958")
+    detail = chat_app.test_client().get(f"/v1/conversations/{a['conversation_id']}", headers=bearer(chat_keys["chat"]))
+    messages = detail.get_json()["messages"]
+    assert [m["direction"] for m in messages] == ["customer", "agent"]
+    assert "4111" not in messages[0]["text"] and "[CARD]" in messages[0]["text"] and "[PHONE]" in messages[0]["text"]
+
+
+def test_chat_updates_the_profile(say, chat_app):
+    state = chat_app.extensions["kefu"]
+    say("c-zh", "我要退货，怎么操作？")
+    say("c-zh", "谢谢！")
+    state.extras["profile_refresher"].flush()
+    features = state.store.get_profile("c-zh")["features"]
+    assert "return_item" in features["recent_intents"] and features["chat_messages_total"] >= 2
+    assert features["chat_embedding"] is not None
+
+
+def test_a_conversation_of_another_customer_is_not_found(say):
+    a = say("c-en", "hello")
+    err = say("c-zh", "hello", a["conversation_id"], status=404)
+    assert err["code"] == 404 and "request_id" in err
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"customer_id": "c-en", "message": "   "}, "message"),
+    ({"customer_id": "c-en"}, "message"),
+    ({"message": "hi"}, "customer_id"),
+    ({"customer_id": "c-en", "message": "x" * 4001}, "message"),
+])
+def test_bad_chat_requests_are_422(chat_app, chat_keys, body, field):
+    r = chat_app.test_client().post("/v1/chat", json=body, headers=bearer(chat_keys["chat"]))
+    assert r.status_code == 422 and field in r.get_json()["errors"]["json"]
+
+
+def test_chat_needs_the_chat_scope(chat_app, chat_keys):
+    r = chat_app.test_client().post("/v1/chat", json={"customer_id": "c-en", "message": "hi"},
+                                    headers=bearer(chat_keys["risk"]))
+    assert r.status_code == 403
+
+
+def test_without_a_knowledge_base_chat_is_503(app, keys):
+    r = app.test_client().post("/v1/chat", json={"customer_id": "c", "message": "hi"}, headers=bearer(keys["chat"]))
+    assert r.status_code == 503 and "kb import" in r.get_json()["message"]
+
+
+def _sse_events(data: str) -> list[tuple[str, dict]]:
+    out = []
+    for block in data.strip().split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in block.splitlines())
+        out.append((lines["event"], json.loads(lines["data"])))
+    return out
+
+
+def test_streaming_sends_meta_then_pieces_then_the_full_answer(chat_app, chat_keys):
+    r = chat_app.test_client().post("/v1/chat", json={"customer_id": "c-en", "message": "Where is order 1042?",
+                                                      "stream": True}, headers=bearer(chat_keys["chat"]))
+    assert r.status_code == 200 and r.mimetype == "text/event-stream"
+    events = _sse_events(r.get_data(as_text=True))
+    kinds = [k for k, _ in events]
+    assert kinds[0] == "meta" and kinds[-1] == "done" and kinds.count("delta") >= 5 and "replace" not in kinds
+    meta, done = events[0][1], events[-1][1]
+    assert meta["intent"]["name"] == "order_status" and meta["reply"] is None
+    assert "".join(v["text"] for k, v in events if k == "delta") == done["reply"]
+    assert "1042" in done["reply"] and done["conversation_id"] == meta["conversation_id"]
+
+
+class _DroppingGenerator:
+    """A generator that rephrases but loses the order number, as small models do."""
+
+    name = "dropper"
+
+    def stream(self, request, deadline):
+        yield "Your order is on its way, "
+        yield "it will be there soon!"
+
+
+def test_a_reply_that_loses_a_fact_is_replaced_by_the_checked_answer(chat_app, chat_keys, embedder, tmp_path):
+    from service.app import create_app
+
+    state = chat_app.extensions["kefu"]
+    app = create_app({"database_url": str(state.store.engine.url), "data_dir": str(tmp_path),
+                      "model_dir": str(state.settings.resolved_model_dir), "log_level": "WARNING",
+                      "auth_cache_seconds": 0.0}, embedder=embedder, generator=_DroppingGenerator())
+    client = app.test_client()
+    r = client.post("/v1/chat", json={"customer_id": "c-en", "message": "Where is order 1042?"},
+                    headers=bearer(chat_keys["chat"]))
+    a = r.get_json()
+    assert a["fact_check"]["passed"] is False and a["fact_check"]["fallback_reason"] == "missing_facts"
+    assert "1042" in a["fact_check"]["missing"] and "1042" in a["reply"] and a["generator"] != "dropper"
+    s = client.post("/v1/chat", json={"customer_id": "c-en", "message": "Where is order 1042?", "stream": True},
+                    headers=bearer(chat_keys["chat"]))
+    events = _sse_events(s.get_data(as_text=True))
+    kinds = [k for k, _ in events]
+    assert "delta" in kinds and "replace" in kinds and kinds[-1] == "done"
+    replaced = next(v for k, v in events if k == "replace")["text"]
+    assert replaced == events[-1][1]["reply"] and "1042" in replaced
+    app.extensions["kefu"].extras["profile_refresher"].flush()
+    app.extensions["kefu"].store.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def live_server(chat_app):
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, chat_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/v1"
+    server.shutdown()
+
+
+def test_the_openai_client_chats_and_streams_with_kefu(live_server, chat_keys):
+    openai = pytest.importorskip("openai", reason="the openai client is in the test extra")
+    client = openai.OpenAI(base_url=live_server, api_key=chat_keys["chat"], max_retries=0, timeout=60)
+    messages = [{"role": "user", "content": "Where is order 1042?"}]
+    first = client.chat.completions.create(model="kefu", messages=messages, user="c-en", temperature=0.2)
+    reply = first.choices[0].message.content
+    assert "1042" in reply and first.choices[0].finish_reason == "stop"
+    assert first.model_extra["kefu"]["intent"]["name"] == "order_status"
+    # the protocol resends the history; kefu finds the conversation by its last reply, so the slot carries over
+    messages += [{"role": "assistant", "content": reply}, {"role": "user", "content": "and when will it arrive?"}]
+    stream = client.chat.completions.create(model="kefu", messages=messages, user="c-en", stream=True)
+    pieces = [c.choices[0].delta.content or "" for c in stream if c.choices]
+    text = "".join(pieces)
+    assert len([p for p in pieces if p]) >= 5 and "1042" in text and _delivery(2) in text
+
+
+def test_the_openai_route_refuses_a_body_without_a_customer_or_user_turn(chat_app, chat_keys):
+    client = chat_app.test_client()
+    no_user = client.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": "hi"}]},
+                          headers=bearer(chat_keys["chat"]))
+    assert no_user.status_code == 422 and "user" in no_user.get_json()["errors"]["json"]
+    only_system = client.post("/v1/chat/completions", json={"user": "c-en", "messages": [{"role": "system", "content": "x"}]},
+                              headers=bearer(chat_keys["chat"]))
+    assert only_system.status_code == 422
+
+
+def test_the_openai_client_sees_a_wrong_key_as_an_authentication_error(live_server):
+    openai = pytest.importorskip("openai", reason="the openai client is in the test extra")
+    client = openai.OpenAI(base_url=live_server, api_key="kefu_nope_nope", max_retries=0, timeout=30)
+    with pytest.raises(openai.AuthenticationError):
+        client.chat.completions.create(model="kefu", messages=[{"role": "user", "content": "hi"}], user="c-en")
