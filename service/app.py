@@ -129,7 +129,7 @@ def _wire_models(state: KefuState) -> None:
         ready = loaded.ready(required=names)  # loads every active model in this worker on first call
         return {"ready": ready, "models": loaded.status()}
 
-    state.extras["readiness"] = {"models": models_ready}
+    state.extras.setdefault("readiness", {})["models"] = models_ready
 
 
 def _wire_chat(state: KefuState) -> None:
@@ -150,6 +150,18 @@ def _wire_chat(state: KefuState) -> None:
         budget_s=settings.chat_budget_seconds, delivery_days=settings.chat_delivery_days,
         after_store=refresher.submit)
     state.extras["profile_refresher"] = refresher
+
+    def generator_ready() -> dict:
+        """A local model is loaded (joined, sha256-checked) here, so a worker is ready only once it can answer."""
+        try:
+            if hasattr(generator, "load"):
+                generator.load()
+        except Exception as exc:  # noqa: BLE001 - readiness reports any failure; chat falls back meanwhile
+            log.warning("readiness: chat generator %s unavailable: %s", generator.name, exc)
+            return {"ready": False, "generator": generator.name, "error": str(exc)[:300]}
+        return {"ready": True, "generator": generator.name}
+
+    state.extras.setdefault("readiness", {})["chat_generator"] = generator_ready
 
 
 def _register_request_hooks(app: Flask) -> None:

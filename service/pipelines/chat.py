@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Mapping
@@ -80,16 +81,21 @@ class PreparedTurn:
 
 
 class BackgroundRefresh:
-    """Runs profile refreshes off the request thread, one at a time, coalescing customers that pile up.
+    """Runs profile refreshes off the request thread, one batch at a time, ``delay_s`` after the first request.
 
-    The events are committed (and the customers marked dirty) before the reply, so a crash here loses nothing:
-    ``kefu profiles refresh`` or the next refresh picks the dirty customers up."""
+    Why a delay: refreshing one customer's profile costs ~40 ms of CPU, twice the rest of a chat turn, and a
+    refresh running beside the next request slowed it by as much. Waiting a moment lets the messages of a
+    busy period collapse into one vectorised refresh. The events are committed (and the customers marked
+    dirty) before the reply, so a crash here loses nothing: ``kefu profiles refresh`` or the next refresh heals
+    it."""
 
-    def __init__(self, refresh: Callable[[set[str]], Any]) -> None:
+    def __init__(self, refresh: Callable[[set[str]], Any], delay_s: float = 1.0) -> None:
         self._refresh = refresh
+        self.delay_s = float(delay_s)
         self._pending: set[str] = set()
         self._cond = threading.Condition()
         self._busy = False
+        self._hurry = False
         self._thread: threading.Thread | None = None
 
     def submit(self, customers: set[str]) -> None:
@@ -108,6 +114,9 @@ class BackgroundRefresh:
                     if not self._pending:
                         self._thread = None
                         return
+                deadline = time.monotonic() + self.delay_s
+                while not self._hurry and (left := deadline - time.monotonic()) > 0:
+                    self._cond.wait(timeout=left)
                 batch, self._pending = self._pending, set()
                 self._busy = True
             try:
@@ -120,9 +129,12 @@ class BackgroundRefresh:
                     self._cond.notify_all()
 
     def flush(self, timeout: float = 30.0) -> None:
-        """Wait until every submitted refresh has run (tests, shutdown)."""
+        """Run what is pending now and wait for it (tests, shutdown)."""
         with self._cond:
+            self._hurry = True
+            self._cond.notify_all()
             self._cond.wait_for(lambda: not self._pending and not self._busy, timeout=timeout)
+            self._hurry = False
 
 
 class ChatService:

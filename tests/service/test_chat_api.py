@@ -330,3 +330,35 @@ def test_the_openai_client_sees_a_wrong_key_as_an_authentication_error(live_serv
     client = openai.OpenAI(base_url=live_server, api_key="kefu_nope_nope", max_retries=0, timeout=30)
     with pytest.raises(openai.AuthenticationError):
         client.chat.completions.create(model="kefu", messages=[{"role": "user", "content": "hi"}], user="c-en")
+
+
+class _BrokenLocalModel:
+    """A local model whose weights fail their check: it can neither load nor generate."""
+
+    name = "local:broken"
+
+    def load(self):
+        raise RuntimeError("joined model has the wrong sha256: refusing to load it")
+
+    def stream(self, request, deadline):
+        self.load()
+        yield ""
+
+
+def test_a_generator_that_cannot_load_fails_readiness_and_chat_falls_back(chat_app, chat_keys, embedder, tmp_path):
+    from service.app import create_app
+
+    state = chat_app.extensions["kefu"]
+    app = create_app({"database_url": str(state.store.engine.url), "data_dir": str(tmp_path),
+                      "model_dir": str(state.settings.resolved_model_dir), "log_level": "WARNING",
+                      "auth_cache_seconds": 0.0}, embedder=embedder, generator=_BrokenLocalModel())
+    client = app.test_client()
+    ready = client.get("/readyz")
+    assert ready.status_code == 503
+    check = ready.get_json()["checks"]["chat_generator"]
+    assert check["ready"] is False and "sha256" in check["error"]
+    a = client.post("/v1/chat", json={"customer_id": "c-en", "message": "How do I return an item?"},
+                    headers=bearer(chat_keys["chat"])).get_json()
+    assert a["fact_check"]["fallback_reason"] == "error" and "30 days" in a["reply"]
+    app.extensions["kefu"].extras["profile_refresher"].flush()
+    app.extensions["kefu"].store.engine.dispose()
