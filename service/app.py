@@ -141,7 +141,7 @@ def _wire_chat(state: KefuState) -> None:
     generator = state.extras.get("generator") or make_generator(
         settings.llm_backend, base_url=settings.llm_base_url or None, model=settings.llm_model or None,
         api_key=settings.llm_api_key or None, cache_dir=settings.resolved_model_dir / "_llm",
-        threads=settings.llm_threads)
+        threads=settings.llm_threads, load=False)
     refresher = BackgroundRefresh(state.extras["profiles"].refresh)
     state.extras["chat"] = ChatService(
         store=state.store, conversations=ConversationStore(state.store.engine, state.store),

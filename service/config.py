@@ -51,10 +51,10 @@ class Settings:
     llm_model: str = field(default="", metadata={"env": "KEFU_LLM_MODEL"})
     #: API key for the OpenAI-compatible server, if it needs one.
     llm_api_key: str = field(default="", metadata={"env": "KEFU_LLM_API_KEY"})
-    #: CPU threads for the local model.
-    llm_threads: int = field(default=2, metadata={"env": "KEFU_LLM_THREADS"})
+    #: CPU threads for the local model (1: with 2, a busy neighbour on the other core stalled generation).
+    llm_threads: int = field(default=1, metadata={"env": "KEFU_LLM_THREADS"})
     #: Seconds a generator may take for one reply; past it the checked knowledge-base answer is sent.
-    chat_budget_seconds: float = field(default=3.0, metadata={"env": "KEFU_CHAT_BUDGET_SECONDS"})
+    chat_budget_seconds: float = field(default=4.0, metadata={"env": "KEFU_CHAT_BUDGET_SECONDS"})
     #: Days from purchase to expected delivery, used for an order's status and delivery date when the purchase
     #: events carry no ``status`` / ``delivery_date`` properties.
     chat_delivery_days: int = field(default=5, metadata={"env": "KEFU_CHAT_DELIVERY_DAYS"})

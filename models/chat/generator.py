@@ -26,6 +26,7 @@ import importlib
 import json
 import logging
 import os
+import queue
 import re
 import socket
 import tempfile
@@ -148,7 +149,8 @@ SYSTEM_PROMPTS = {
     "en": ("You are a shop's customer-service assistant. Rewrite the ANSWER for the customer in English: friendly,"
            " brief, at most three sentences. Keep every number, date, order id, name, e-mail and phone exactly as"
            " written. Add no new facts, no questions. Output only the reply."),
-    "zh": ("你是网店客服。请用中文把“答案”改写给顾客：亲切、简短，最多三句。所有数字、日期、订单号、名称、邮箱和电话必须原样保留。"
+    "zh": ("你是网店客服。请用中文把“答案”改写给顾客：亲切、简短，最多三句。"
+           "所有数字、日期、订单号、名称、邮箱和电话必须原样保留。"
            "不要添加新信息，不要提问。只输出回复。"),
 }
 _LABELS = {
@@ -227,7 +229,8 @@ class OpenAICompatibleGenerator:
                 raise GeneratorUnavailable(f"{self.base_url}: {type(exc).__name__}: {exc}") from exc
             if response.status != 200:
                 detail = response.read(300).decode("utf-8", "replace").strip()
-                raise GeneratorUnavailable(f"{self.base_url}/chat/completions answered HTTP {response.status}: {detail}")
+                raise GeneratorUnavailable(
+                    f"{self.base_url}/chat/completions answered HTTP {response.status}: {detail}")
             yield from self._events(response, sock, deadline)
         finally:
             conn.close()
@@ -286,7 +289,8 @@ def default_part_paths() -> list[Path]:
         try:
             module = importlib.import_module(module_name)
         except ImportError as exc:
-            raise GeneratorUnavailable(f"model part package {module_name} is not installed: {LLM_INSTALL_HINT}") from exc
+            raise GeneratorUnavailable(
+                f"model part package {module_name} is not installed: {LLM_INSTALL_HINT}") from exc
         paths.append(Path(module.get_part_path()))
     return paths
 
@@ -327,6 +331,7 @@ def join_parts(parts: Sequence[Path | str], dest: Path | str, *, sha256: str = M
                         digest.update(block)
                         out.write(block)
             out.flush()
+            os.fchmod(out.fileno(), 0o644)  # mkstemp makes it private; other service users must read it
             os.fsync(out.fileno())
         got = digest.hexdigest()
         if got != sha256:
@@ -348,10 +353,15 @@ def join_parts(parts: Sequence[Path | str], dest: Path | str, *, sha256: str = M
 class LocalLlamaGenerator:
     """Qwen2.5-Coder-0.5B-Instruct (Q4_K_M) in-process with llama.cpp.
 
-    ``load()`` joins and verifies the weights and loads them (~0.6 s after the first join); ``stream`` loads on
-    first use, but a service should call ``load()`` at start-up so readiness waits for it. One generation at a
-    time per instance (llama.cpp contexts are not thread-safe). The deadline is checked between tokens; prompt
-    processing before the first token cannot be interrupted, which is why the prompt is short.
+    ``load()`` joins and verifies the weights and loads them (~0.7 s after the first join, which takes ~2.7 s);
+    ``stream`` loads on first use, but a service should call ``load()`` at start-up so readiness waits for it.
+    One generation at a time per instance (llama.cpp contexts are not thread-safe): a request that cannot get
+    the model before its deadline times out. The model runs in a worker thread so the caller's deadline is
+    hard even though llama.cpp cannot be interrupted mid-token (measured: a 1.5 s budget overran to 6.5 s on
+    a busy machine before this); the thread notices the deadline at its next token and frees the model.
+    ``threads=1`` is the robust choice on a shared 2-core machine: with 2 threads a reply took 1.5-1.8 s (p50)
+    when quiet, but a busy neighbour process stalled single replies for 30-56 s (p50 26 s in the worst run);
+    with 1 thread replies took 2.6-4 s (p50) in every run (``bench/chat_generators.py``).
     """
 
     def __init__(self, cache_dir: Path | str, *, threads: int = 1, n_ctx: int = 1024, max_tokens: int = 80,
@@ -367,26 +377,30 @@ class LocalLlamaGenerator:
         self.name = "local:" + MODEL_FILENAME.removesuffix(".gguf")
         self.model_path: Path | None = None
         self._llm: Any = None
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # held while llama.cpp generates
+        self._load_lock = threading.Lock()
 
     @property
     def loaded(self) -> bool:
         return self._llm is not None
 
     def load(self) -> LocalLlamaGenerator:
-        if self._llm is not None:
-            return self
-        try:
-            from llama_cpp import Llama
-        except ImportError as exc:
-            raise GeneratorUnavailable(f"llama-cpp-python is not installed: {LLM_INSTALL_HINT}") from exc
-        parts = self.parts if self.parts is not None else default_part_paths()
-        path = join_parts(parts, self.cache_dir / MODEL_FILENAME, sha256=self.sha256)
-        started = time.monotonic()
-        self._llm = Llama(model_path=str(path), n_ctx=self.n_ctx, n_threads=self.threads,
-                          n_threads_batch=self.threads, verbose=False)
-        self.model_path = path
-        log.info("loaded %s with %d thread(s) in %.2f s", self.name, self.threads, time.monotonic() - started)
+        """Join, verify (sha256) and load the model once; later calls return at once."""
+        with self._load_lock:
+            if self._llm is not None:
+                return self
+            try:
+                from llama_cpp import Llama
+            except ImportError as exc:
+                raise GeneratorUnavailable(f"llama-cpp-python is not installed: {LLM_INSTALL_HINT}") from exc
+            parts = self.parts if self.parts is not None else default_part_paths()
+            path = join_parts(parts, self.cache_dir / MODEL_FILENAME, sha256=self.sha256)
+            started = time.monotonic()
+            llm = Llama(model_path=str(path), n_ctx=self.n_ctx, n_threads=self.threads,
+                        n_threads_batch=self.threads, verbose=False)
+            self.model_path = path
+            self._llm = llm
+            log.info("loaded %s with %d thread(s) in %.2f s", self.name, self.threads, time.monotonic() - started)
         return self
 
     def stream(self, request: GroundedReply, deadline: float) -> Iterator[str]:
@@ -394,22 +408,62 @@ class LocalLlamaGenerator:
         self.load()
         if not self._lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
             raise GenerationTimeout("the local model was busy until the deadline")
-        try:
-            chunks = self._llm.create_chat_completion(
-                messages=build_messages(request), stream=True, max_tokens=self.max_tokens,
-                temperature=self.temperature)
+        pieces: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        stop = threading.Event()
+        messages = build_messages(request)
+
+        def produce() -> None:
+            """Runs llama.cpp; owns the lock from here on and releases it when the model is free again."""
             try:
-                for chunk in chunks:
-                    _check_deadline(deadline)
-                    piece = _delta_content(chunk)
-                    if piece:
-                        yield piece
+                chunks = self._llm.create_chat_completion(
+                    messages=messages, stream=True, max_tokens=self.max_tokens, temperature=self.temperature)
+                try:
+                    for chunk in chunks:
+                        if stop.is_set() or time.monotonic() >= deadline:
+                            break
+                        piece = _delta_content(chunk)
+                        if piece:
+                            pieces.put(piece)
+                finally:
+                    close = getattr(chunks, "close", None)
+                    if close is not None:
+                        close()
+            except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which raises it
+                pieces.put(_Failure(exc))
             finally:
-                close = getattr(chunks, "close", None)
-                if close is not None:
-                    close()
+                pieces.put(_END)
+                self._lock.release()
+
+        # llama.cpp cannot be interrupted inside prompt processing or a token, and on a busy 2-core machine
+        # one token can take seconds: the model runs in a thread so the caller stops waiting at the deadline
+        # (the thread stops at its next token and frees the lock). Not a daemon: a daemon thread still inside
+        # llama.cpp when the interpreter exits crashed the process (seen in the benchmark); this one ends by
+        # itself at its next token, so exit waits for it briefly.
+        threading.Thread(target=produce, name="kefu-llm").start()
+        try:
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise GenerationTimeout("reply deadline passed")
+                try:
+                    item = pieces.get(timeout=remaining)
+                except queue.Empty:
+                    raise GenerationTimeout("reply deadline passed") from None
+                if item is _END:
+                    return
+                if isinstance(item, _Failure):
+                    raise item.exc
+                yield item
         finally:
-            self._lock.release()
+            stop.set()
+
+
+_END = object()
+
+
+@dataclass(frozen=True)
+class _Failure:
+    exc: BaseException
 
 
 # ---------------------------------------------------------------------------------------------- factory
@@ -417,15 +471,21 @@ BACKENDS = ("template", "local", "openai")
 
 
 def make_generator(backend: str, *, base_url: str | None = None, model: str | None = None,
-                   api_key: str | None = None, cache_dir: Path | str | None = None, threads: int = 1) -> Generator:
-    """The generator a setting names: ``template``, ``local`` (loaded here, so start-up fails loudly rather
-    than the first customer waiting) or ``openai`` (needs ``base_url`` and ``model``)."""
+                   api_key: str | None = None, cache_dir: Path | str | None = None, threads: int = 1,
+                   load: bool = True) -> Generator:
+    """The generator a setting names: ``template``, ``local`` (loaded here unless ``load=False``, so start-up
+    fails loudly rather than the first customer waiting) or ``openai`` (needs ``base_url`` and ``model``).
+
+    The service passes ``load=False``: the app is built in gunicorn's master before the workers fork, and
+    each worker loads the model in its readiness probe instead (a native library's threads do not survive
+    a fork, and CLI commands that build the app never need the model)."""
     if backend == "template":
         return TemplateGenerator()
     if backend == "local":
         if cache_dir is None:
             raise ValueError("the local generator needs cache_dir (where the joined model file is kept)")
-        return LocalLlamaGenerator(cache_dir, threads=threads).load()
+        local = LocalLlamaGenerator(cache_dir, threads=threads)
+        return local.load() if load else local
     if backend == "openai":
         if not base_url or not model:
             raise ValueError("the openai generator needs base_url and model")

@@ -13,8 +13,9 @@ methods), thousands separators, a currency sign written as a code ("$4.99" / "4.
 
 Streaming: :func:`stream_checked` forwards pieces as they arrive (the first words reach the client in about a
 second) and, if the finished reply fails the check, emits one ``("replace", text)`` event telling the client to
-replace what it showed. Deadlines are cooperative: a backend checks between pieces, and a piece that arrives
-after the deadline is dropped and turns into a timeout.
+replace what it showed. Each backend enforces the deadline itself (the local model runs in a worker thread,
+the HTTP client bounds every socket read); here a piece that arrives after the deadline is also dropped and
+turns into a timeout, so a backend that ignores its deadline is late but never wrong.
 """
 from __future__ import annotations
 
@@ -114,7 +115,8 @@ def _mask(text: str, start: int, end: int) -> str:
 
 # ------------------------------------------------------------------------------------------------ matching
 _WS = re.compile(r"\s+")
-_CURRENCY = re.compile(r"^(?:\$|us\$|usd|¥|rmb|cny|€|eur|£|gbp)\s*|\s*(?:usd|dollars?|rmb|cny|yuan|美元|元|eur|euros?|gbp)$")
+_CURRENCY = re.compile(r"^(?:\$|us\$|usd|¥|rmb|cny|€|eur|£|gbp)\s*"
+                       r"|\s*(?:usd|dollars?|rmb|cny|yuan|美元|元|eur|euros?|gbp)$")
 _RANGE_SEP = r"\s*(?:-|–|—|~|to|至|到)\s*"
 _LOOSE_SEP = r"[\s\-./()]*"
 
