@@ -28,40 +28,61 @@ HANDOFF_REASONS = ("customer_asked", "angry_twice", "out_of_scope_twice", "high_
 
 # "order 1042", "order #1042", "order no. O-1042", "order number: 1042", "订单1042", "订单号：1042", "单号 1042"
 _ORDER_RE = re.compile(
-    r"\b(?:order|ord)\s*(?:number|no\.?|num|id)?\s*[:#：]?\s*#?\s*([A-Za-z]{0,3}-?\d{3,12})\b"
-    r"|(?:订单号?|单号)\s*[:：#]?\s*([A-Za-z]{0,3}-?\d{3,12})",
+    r"\b(?:order|ord)\s*(?:number|no\.?|num|id)?\s*(?:is|was|=)?\s*[:#：]?\s*#?\s*([A-Za-z]{0,3}-?\d{3,12})\b"
+    r"|(?:订单号?|单号)\s*(?:是|为|:|：|#)?\s*[:：#]?\s*([A-Za-z]{0,3}-?\d{3,12})",
     re.IGNORECASE,
 )
 _ID_TOKEN_RE = re.compile(r"[A-Za-z]{0,3}-?\d{3,12}")
 
+# A request for a person needs a verb or a word that only means that: "agent" or "manager" alone also appear in
+# "my shipping agent" and "I am the purchasing manager".
+_WHO = r"(?:a |an |the |your |some |real |live |actual )*(?:human|person|agent|representative|rep|operator|manager|supervisor|someone|somebody|staff|colleague)"
 _PERSON_EN = re.compile(
-    r"\b(?:human|real person|a person|someone real|agent|representative|operator|manager|supervisor|"
-    r"talk to (?:someone|somebody)|speak to (?:someone|somebody))\b", re.IGNORECASE)
-_PERSON_ZH = re.compile(r"人工|真人|客服人员|转接|经理|主管|找个人")
+    r"\b(?:(?:talk|speak|chat) (?:to|with) " + _WHO + r"|(?:transfer|connect|put|pass) me (?:to|through to|with) " + _WHO
+    + r"|(?:get|give|want|need) (?:me )?" + _WHO.replace("(?:a |", "(?:a |me |") + r"\b(?! agent)"
+    + r"|\b(?:human|real person|live agent|real agent|human agent)\b(?: please)?\s*[.!?]*$"
+    + r"|\bnot (?:a |an |to a )?(?:bot|robot|machine)\b)", re.IGNORECASE)
+_PERSON_ZH = re.compile(r"人工|真人|转接|客服人员|(?:找|叫|要|让)(?:你们|您们)?的?(?:经理|主管|负责人|客服)|不要机器人|别用机器人")
+_CONTACT_INFO = re.compile(r"\b(?:phone number|e-?mail address|how (?:can|do) i (?:contact|reach|call|email|e-mail))\b"
+                           r"|电话|邮箱|联系方式|怎么联系", re.IGNORECASE)
 _REFUND_EN = re.compile(r"\b(?:refund|money back|reimburse|chargeback|return (?:it|this|them|my))", re.IGNORECASE)
 _REFUND_ZH = re.compile(r"退款|退钱|退货|返还|赔偿")
 
-
-_GREETING = re.compile(r"^(?:hi|hello|hey|good (?:morning|afternoon|evening)|你好|您好|在吗|哈喽|嗨)[\s!！?？.。,，~]*"
-                       r"(?:there|kefu|客服)?[\s!！?？.。~]*$", re.IGNORECASE)
-_THANKS = re.compile(r"^(?:ok(?:ay)?[,\s]*)?(?:thanks?(?: you)?(?: (?:so|very) much)?|thx|cheers|谢谢(?:你|您)?|多谢|感谢)"
-                     r"[\s!！.。~]*$", re.IGNORECASE)
+# Small talk: a message made only of these (after punctuation is dropped) is a greeting or a thanks.
+_GREETINGS = ("good morning", "good afternoon", "good evening", "hello", "hey", "hi", "你好", "您好", "在吗", "哈喽", "嗨")
+_THANKS = ("thank you", "thanks", "thank", "thx", "cheers", "谢谢", "多谢", "感谢", "谢了")
+_FILLERS = ("thats all", "that is all", "so much", "very much", "a lot", "again", "there", "ok", "okay",
+            "great", "perfect", "cool", "alright", "all good", "kefu", "好的", "好", "嗯", "行", "您", "你", "啦", "了",
+            "就这些", "没有了", "没事了", "那就这样", "客服")
+_PUNCT = re.compile(r"[\s!！?？.。,，~、;；:：'\"“”‘’()（）-]+")
 
 
 def small_talk(text: str) -> str | None:
-    """"greeting" or "thanks" for a message that is only that ("hello?", "谢谢！"); None otherwise. Retrieval
-    would otherwise match a greeting to whichever answer is nearest."""
-    t = text.strip()
-    if _GREETING.match(t):
-        return "greeting"
-    if _THANKS.match(t):
-        return "thanks"
-    return None
+    """"greeting" or "thanks" for a message that is only that ("hello?", "ok that's all, thanks!", "好的，谢谢您");
+    None otherwise. Retrieval would otherwise match a greeting to whichever answer is nearest."""
+    rest = " " + _PUNCT.sub(" ", text.lower().replace("'", "").replace("’", "")).strip() + " "
+    if len(rest) > 60:
+        return None
+    found: set[str] = set()
+    for kind, words in (("thanks", _THANKS), ("greeting", _GREETINGS), ("", _FILLERS)):
+        for w in sorted(words, key=len, reverse=True):
+            pattern = re.escape(w) if not w.isascii() else r"(?<![a-z])" + re.escape(w) + r"(?![a-z])"
+            rest, n = re.subn(pattern, " ", rest)
+            if n and kind:
+                found.add(kind)
+    if rest.strip() or not found:
+        return None
+    return "thanks" if "thanks" in found else "greeting"
 
 
 def asks_for_person(text: str) -> bool:
     """The customer asks for a human, in English or Chinese (a backstop beside the intent model)."""
     return bool(_PERSON_EN.search(text) or _PERSON_ZH.search(text))
+
+
+def asks_for_contact_info(text: str) -> bool:
+    """"What's your phone number?" wants the knowledge base's contact answer, not a handoff."""
+    return bool(_CONTACT_INFO.search(text))
 
 
 def asks_for_refund(text: str) -> bool:
@@ -178,7 +199,8 @@ class HandoffPolicy:
             state.angry_turns += 1
         if out_of_scope:
             state.out_of_scope_turns += 1
-        if (not out_of_scope and intent in self.person_intents) or asks_for_person(text):
+        if asks_for_person(text) or (not out_of_scope and intent in self.person_intents
+                                     and not asks_for_contact_info(text)):
             return "customer_asked"
         if high_risk and self.wants_refund(None if out_of_scope else intent, text):
             return "high_risk_refund"

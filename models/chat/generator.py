@@ -100,8 +100,8 @@ def _check_deadline(deadline: float) -> None:
 
 
 # ----------------------------------------------------------------------------------------------- template
-_TITLE_WORD = re.compile(r"([A-Z])([a-z]+)\b")
-# Sentence starts that stay capitalised after "Hi Anna, " (the pronoun "I" is never matched: one letter).
+_TITLE_WORD = re.compile(r"([A-Z])([a-z]*)\b")
+# Sentence starts that stay capitalised after "Hi Anna, " (and the pronoun "I"; "A colleague" becomes "a colleague").
 _KEEP_CAPITAL = frozenset({"Visa", "Mastercard", "PayPal", "Alipay", "WeChat"})
 # ASCII runs (words with their punctuation), up to four non-ASCII characters (Chinese has no spaces), and
 # spaces; anything else one character at a time -- the pieces always join back to the exact text.
@@ -111,7 +111,7 @@ _CHUNK = re.compile(r"[\x21-\x7e]+\s*|[^\x00-\x7f\s]{1,4}\s*|\s+|.", re.DOTALL)
 def _lower_first_word(answer: str) -> str:
     """"Your order ..." -> "your order ...", but "I", "PayPal", "VAT" or "My Orders > ..." stay as written."""
     m = _TITLE_WORD.match(answer)
-    if not m or m.group(0) in _KEEP_CAPITAL or answer[m.end():].lstrip().startswith(">"):
+    if not m or m.group(0) in _KEEP_CAPITAL or m.group(0) == "I" or answer[m.end():].lstrip().startswith(">"):
         return answer
     return m.group(1).lower() + answer[1:]
 

@@ -30,12 +30,12 @@ from dataclasses import dataclass
 
 from models.chat.generator import Generator, GenerationTimeout, GroundedReply, template_text
 
-__all__ = ["FALLBACK_REASONS", "GenerationResult", "generate_checked", "missing_facts", "required_facts",
-           "stream_checked"]
+__all__ = ["FALLBACK_REASONS", "GenerationResult", "generate_checked", "invented_facts", "missing_facts",
+           "required_facts", "stream_checked"]
 
 log = logging.getLogger(__name__)
 
-FALLBACK_REASONS = ("missing_facts", "timeout", "error", "empty")
+FALLBACK_REASONS = ("missing_facts", "invented_facts", "timeout", "error", "empty")
 FALLBACK_NAME = "template-fallback"
 
 
@@ -192,6 +192,17 @@ def missing_facts(text: str, facts: Iterable[str]) -> list[str]:
     return [fact for fact in facts if fact.strip() and not _literal_pattern(fact).search(normalised)]
 
 
+def invented_facts(text: str, request: GroundedReply) -> list[str]:
+    """Fact-like strings in a reply (numbers, amounts, dates, ids, e-mails, phones) that appear nowhere in what
+    the generator was given: the answer, the context lines, the customer's message, name and recent turns.
+
+    The reverse of :func:`missing_facts`: a small model that keeps every required fact may still add one
+    ("your refund will arrive within 30 days", an invented phone number); such a reply is not sent."""
+    given = " \n ".join([request.answer, request.message, request.customer_name or "", *request.context,
+                          *(t for _, t in request.history)])
+    return [fact for fact in required_facts(text) if missing_facts(given, [fact])]
+
+
 # -------------------------------------------------------------------------------------------- checked loop
 def stream_checked(generator: Generator, request: GroundedReply, budget_s: float
                    ) -> Iterator[tuple[str, object]]:
@@ -250,6 +261,8 @@ def stream_checked(generator: Generator, request: GroundedReply, budget_s: float
             missing = tuple(missing_facts(text, request.facts))
             if missing:
                 reason = "missing_facts"
+            elif invented_facts(text, request):
+                reason = "invented_facts"
     if reason is not None:
         text = template_text(request)
         log.info("generator %s fell back to the template: %s (%d fact(s) missing)", name, reason, len(missing))

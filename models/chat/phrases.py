@@ -57,6 +57,10 @@ PHRASES: dict[str, dict[str, str]] = {
         "en": "I do not have personal picks for you yet; our bestsellers under Shop > Bestsellers are a good place to start.",
         "zh": "暂时还没有为您准备的个性化推荐，可以先看看“商城 > 热销榜”。",
     },
+    "ask.unknown_order_none": {
+        "en": "I cannot see order {order} on your account. Please check the number in your confirmation e-mail; if it is right, a colleague will look into it for you.",
+        "zh": "您的账户中没有找到订单{order}。请核对确认邮件中的订单号；如果订单号无误，我们的同事会为您核查。",
+    },
     "recommendations": {
         "en": "You might also like: {items}.",
         "zh": "您可能还会喜欢：{items}。",

@@ -20,7 +20,7 @@ import logging
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
@@ -32,7 +32,7 @@ from features.text.embedder import encode_vector
 from features.text.language import detect_language
 from features.text.pii import mask_pii
 from models.chat.dialogue import ConversationState, HandoffPolicy, delexicalise, small_talk
-from models.chat.generator import Generator, GroundedReply
+from models.chat.generator import Generator, GroundedReply, TemplateGenerator
 from models.chat.grounding import GenerationResult, generate_checked, required_facts, stream_checked
 from models.chat.knowledge import fill, placeholders
 from models.chat.phrases import format_date, format_money, join_names, phrase, status_text
@@ -77,7 +77,7 @@ class PreparedTurn:
     recommendations: list[dict]
     reply_request: GroundedReply
     new_conversation: bool
-    extra: dict = field(default_factory=dict)
+    use_model: bool = False
 
 
 class BackgroundRefresh:
@@ -153,6 +153,7 @@ class ChatService:
         self.delivery_days = int(delivery_days)
         self.policy = policy or HandoffPolicy()
         self.after_store = after_store
+        self._template = TemplateGenerator()
 
     # ------------------------------------------------------------------------------------------- models
     def _optional(self, name: str):
@@ -172,7 +173,7 @@ class ChatService:
     # ------------------------------------------------------------------------------------------- public
     def respond(self, request: ChatRequest) -> dict:
         turn = self.prepare(request)
-        result = generate_checked(self.generator, turn.reply_request, self.budget_s)
+        result = generate_checked(self._generator(turn), turn.reply_request, self.budget_s)
         self._store(turn, request, result.text, customer_too=True)
         return self._answer(turn, result)
 
@@ -184,7 +185,7 @@ class ChatService:
         self._store(turn, request, None, customer_too=True)
         yield "meta", self._answer(turn, None)
         result: GenerationResult | None = None
-        for kind, value in stream_checked(self.generator, turn.reply_request, self.budget_s):
+        for kind, value in stream_checked(self._generator(turn), turn.reply_request, self.budget_s):
             if kind == "done":
                 result = value
             else:
@@ -192,6 +193,9 @@ class ChatService:
         assert result is not None
         self._store(turn, request, result.text, customer_too=False)
         yield "done", self._answer(turn, result)
+
+    def _generator(self, turn: PreparedTurn) -> Generator:
+        return self.generator if turn.use_model else self._template
 
     # ------------------------------------------------------------------------------------------- steps
     def _conversation(self, request: ChatRequest) -> tuple[dict, bool]:
@@ -224,6 +228,14 @@ class ChatService:
         vector = embedder.embed_queries([understood])[0] if understood else None
         chit_chat = small_talk(masked)
         intent = self._intent(understood, vector, kb, embedder, language)
+        previous = next((t for r, t in reversed(state.history) if r == "customer"), None)
+        if intent["out_of_scope"] and not chit_chat and previous and state.last_intent:
+            # A follow-up ("and how fast is the express option?") often only makes sense with the turn before:
+            # read the two together once; keep this turn's own reading if that does not help.
+            joined = delexicalise(f"{previous} {masked}", state.slots)
+            retry = self._intent(joined, embedder.embed_queries([joined])[0], kb, embedder, language)
+            if not retry["out_of_scope"]:
+                intent = retry
         if chit_chat:
             intent.update(name=chit_chat, confidence=1.0, out_of_scope=False, _entry=None)
         sentiment = self._sentiment(understood, vector)
@@ -240,6 +252,7 @@ class ChatService:
         recommendations: list[dict] = []
         facts: dict[str, str] = {}
         name = customer.get("name")
+        grounded = False  # a filled knowledge-base answer (a model may phrase it); else the bot's own sentence
         if conversation["status"] == "handoff":
             answer = phrase("handoff.waiting", language)
         elif reason is not None:
@@ -258,7 +271,7 @@ class ChatService:
                 if names:
                     extra = {f"Recommended {i + 1}": n for i, n in enumerate(names)}
                     extra["Recommendations"] = join_names(names, language)
-            answer, facts = self._fill(entry.answer, state, orders, customer, language, extra)
+            answer, facts, grounded = self._fill(entry.answer, state, orders, customer, language, extra)
             if extra and "recommendations" not in slots:
                 answer = f"{answer} {phrase('recommendations', language, items=extra['Recommendations'])}"
         intent.pop("_entry", None)
@@ -272,8 +285,12 @@ class ChatService:
         conversation = {**conversation, "language": language,
                         "status": "handoff" if reason is not None else conversation["status"],
                         "handoff_reason": reason, "turns": int(conversation["turns"]) + 1}
+        # Only a filled knowledge-base answer goes to a language model, and never for a high-risk customer: the
+        # fact check cannot vouch for a sentence with no facts in it (a handoff, a question), and a small model
+        # once turned a handoff into a refund promise.
+        use_model = grounded and not high_risk
         return PreparedTurn(conversation, state, language, masked, vector, intent, sentiment, handoff, sources,
-                            recommendations, reply_request, new)
+                            recommendations, reply_request, new, use_model)
 
     def _intent(self, text: str, vector, kb, embedder, language: str) -> dict:
         hits = kb.search(text, embedder, k=SOURCES_K, language=language, query_vector=vector) if text else []
@@ -287,6 +304,10 @@ class ChatService:
             entry = kb.for_intent(name, language) if not oos else None
             if entry is None or (top is not None and top.entry.intent != name and confidence < INTENT_OVER_RETRIEVAL):
                 entry = top.entry if top is not None else None
+                if entry is not None and entry.intent and entry.intent != name:
+                    # report (and store, and apply the handoff rules to) the topic actually answered
+                    probabilities = dict(zip(model.classes, model.predict_proba_embedded(vector[None, :], [text])[0]))
+                    name, confidence = entry.intent, float(probabilities.get(entry.intent, top.score))
             if entry is None:
                 oos = True
         else:
@@ -311,10 +332,10 @@ class ChatService:
         return bool(scores) and scores[0]["decision"] in HIGH_RISK_DECISIONS
 
     def _fill(self, answer: str, state: ConversationState, orders: list[Order], customer: Mapping,
-              language: str, extra: Mapping[str, str]) -> tuple[str, dict[str, str]]:
+              language: str, extra: Mapping[str, str]) -> tuple[str, dict[str, str], bool]:
         """The entry's answer with the customer's facts in its ``{{slots}}``; a clarifying question instead when
         the answer needs an order the customer has not named and has not got. Returns (text, the values used:
-        the facts a rephrased reply must keep)."""
+        the facts a rephrased reply must keep, whether the text is the filled answer rather than a question)."""
         needed = {p.lower().replace(" ", "").replace("_", "") for p in placeholders(answer)}
         values: dict[str, str] = dict(extra)
         if customer.get("name"):
@@ -328,9 +349,8 @@ class ChatService:
             if named and order is None:
                 if orders:
                     listed = join_names([f"{o.order_id} ({format_date(o.placed_at, language)})" for o in orders[:3]], language)
-                    text = phrase("ask.unknown_order", language, order=named, orders=listed)
-                    return text, {"order": named}
-                values["Order Number"] = named  # a shop that sends no orders: answer about the named number
+                    return phrase("ask.unknown_order", language, order=named, orders=listed), {"order": named}, False
+                return phrase("ask.unknown_order_none", language, order=named), {"order": named}, False
             else:
                 order = order or (orders[0] if orders else None)
             if order is not None:
@@ -348,11 +368,11 @@ class ChatService:
         text, missing = fill(answer, values)
         if missing:
             if any(m.lower().startswith("order") for m in missing):
-                return phrase("ask.order_number", language), {}
+                return phrase("ask.order_number", language), {}, False
             if any(m.lower().startswith("recommend") for m in missing):
-                return phrase("no_recommendations", language), {}
+                return phrase("no_recommendations", language), {}, False
             text, _ = fill(text, {m: "" for m in missing})
-        return text, values
+        return text, values, True
 
     def _recommendations(self, customer_id: str) -> list[dict]:
         try:

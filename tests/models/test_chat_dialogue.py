@@ -134,3 +134,40 @@ def test_the_models_read_the_order_number_as_a_token():
     assert delexicalise("order 10420 and 1042", {"order_number": "1042"}) == "order 10420 and [ORDER]"
     assert delexicalise("no slots here", {}) == "no slots here"
     assert delexicalise("X1042 is not it", {"order_number": "1042"}) == "X1042 is not it"
+
+
+@pytest.mark.parametrize("text", [
+    "I want to speak to someone", "Please transfer me to an agent.", "I want to speak to a real person, not a bot.",
+    "Get me a manager, this chat is useless.", "human please", "this isn't helping, get me a human please",
+    "connect me with a live agent", "找你们经理来"])
+def test_the_ways_customers_ask_for_a_person(text):
+    assert asks_for_person(text)
+
+
+@pytest.mark.parametrize("text", [
+    "My shipping agent in Canada will receive it - can you send parcels there?", "我是公司采购经理，订单2001需要开发票",
+    "How can I contact customer service?", "the manager at the store said I could return it"])
+def test_agents_and_managers_in_passing_are_not_a_request_for_a_person(text):
+    assert not asks_for_person(text)
+
+
+def test_a_contact_question_is_answered_not_handed_over():
+    policy = HandoffPolicy()
+    kw = dict(out_of_scope=False, angry=False, high_risk=False)
+    assert policy.decide(ConversationState(), intent="contact_human", text="what's your phone number?", **kw) is None
+    assert policy.decide(ConversationState(), intent="contact_human", text="connect me to an agent", **kw) == "customer_asked"
+
+
+@pytest.mark.parametrize("text, kind", [
+    ("Thanks a lot!", "thanks"), ("ok that's all, thanks!", "thanks"), ("Hi, good evening", "greeting"),
+    ("你好，在吗？", "greeting"), ("好的，谢谢您", "thanks"), ("hi, i need help", None), ("good", None)])
+def test_small_talk_in_more_words(text, kind):
+    from models.chat.dialogue import small_talk
+
+    assert small_talk(text) == kind
+
+
+@pytest.mark.parametrize("text, order", [
+    ("订单号是8899", "8899"), ("my order number is 7788", "7788"), ("the order number is 1042", "1042")])
+def test_order_numbers_after_is(text, order):
+    assert extract_order_number(text) == order

@@ -189,7 +189,25 @@ def test_the_template_itself_never_falls_back():
 
 
 def test_fallback_reasons_are_the_documented_ones():
-    assert set(FALLBACK_REASONS) == {"missing_facts", "timeout", "error", "empty"}
+    assert set(FALLBACK_REASONS) == {"missing_facts", "invented_facts", "timeout", "error", "empty"}
+
+
+def test_a_reply_that_adds_a_fact_is_not_sent():
+    from models.chat.generator import GroundedReply
+    from models.chat.grounding import invented_facts
+
+    handoff = GroundedReply(language="zh", message="我退回的货你们收到了吧？退款什么时候到？",
+                            answer="您的请求已转交给同事审核，审核后会在这里回复您。")
+    promise = "您收到的货是正确的，退款将在收到后30天内到您。"
+    assert invented_facts(promise, handoff) == ["30"]
+    result = generate_checked(Scripted([promise]), handoff, budget_s=2)
+    assert result.fell_back and result.fallback_reason == "invented_facts" and "30" not in result.text
+    phone = GroundedReply(language="en", message="what's your phone number?", answer="Call us on 400-800-1234.")
+    assert invented_facts("Mary's phone number is 123-456-7890.", phone) == ["123-456-7890"]
+    assert invented_facts("You can call 400 800 1234 any time.", phone) == []
+    order = GroundedReply(language="en", message="where is order 1042?", answer="Order 1042 is on its way.",
+                          context=("Order 1043: delivered, $4.50",))
+    assert invented_facts("Your order 1042 is on its way; 1043 arrived for $4.50.", order) == []
 
 
 # ---------------------------------------------------------------------------------------------- streaming

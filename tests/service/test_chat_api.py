@@ -362,3 +362,46 @@ def test_a_generator_that_cannot_load_fails_readiness_and_chat_falls_back(chat_a
     assert a["fact_check"]["fallback_reason"] == "error" and "30 days" in a["reply"]
     app.extensions["kefu"].extras["profile_refresher"].flush()
     app.extensions["kefu"].store.engine.dispose()
+
+
+class _Promiser:
+    """A model that promises a refund whatever it is asked."""
+
+    name = "promiser"
+
+    def stream(self, request, deadline):
+        yield "Good news: your refund will arrive within 30 days."
+
+
+def test_the_bots_own_sentences_and_high_risk_customers_never_reach_the_model(chat_app, chat_keys, embedder, tmp_path):
+    from service.app import create_app
+
+    state = chat_app.extensions["kefu"]
+    app = create_app({"database_url": str(state.store.engine.url), "data_dir": str(tmp_path),
+                      "model_dir": str(state.settings.resolved_model_dir), "log_level": "WARNING",
+                      "auth_cache_seconds": 0.0}, embedder=embedder, generator=_Promiser())
+    client = app.test_client()
+
+    def say(customer, message):
+        return client.post("/v1/chat", json={"customer_id": customer, "message": message},
+                           headers=bearer(chat_keys["chat"])).get_json()
+
+    risky = say("c-risky", "When will I get my refund?")
+    assert risky["handoff"]["reason"] == "high_risk_refund" and risky["generator"] == "template"
+    assert "30 days" not in risky["reply"]
+    assert say("c-risky", "How do I reset my password?")["generator"] == "template"  # high risk: no model at all
+    assert say("c-new", "where is my order?")["generator"] == "template"  # a question back, not an answer
+    model_tried = say("c-en", "Where is order 1042?")  # a filled answer: the model may phrase it, and fails the check
+    assert model_tried["generator"] == "template-fallback" and model_tried["fact_check"]["fallback_reason"] == "missing_facts"
+    app.extensions["kefu"].extras["profile_refresher"].flush()
+    app.extensions["kefu"].store.engine.dispose()
+
+
+def test_an_order_number_unknown_to_a_customer_without_orders_is_not_asked_for_again(say):
+    a = say("c-new", "where is order 7788?")
+    assert "7788" in a["reply"] and "could you tell me the order number" not in a["reply"].lower()
+
+
+def test_a_passing_mention_of_an_agent_does_not_hand_over(say):
+    a = say("c-en", "My shipping agent in Canada will receive it - can you send parcels there?")
+    assert not a["handoff"]["needed"]
