@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Mapping, Sequence
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, case, func, select
 
 from features.storage import schema as s
 from features.storage.store import SqlStore, dialect_insert, utcnow
@@ -17,6 +17,8 @@ from features.storage.store import SqlStore, dialect_insert, utcnow
 log = logging.getLogger(__name__)
 
 STATUSES = ("bot", "handoff")
+#: Customer tiers served first in the agent queue.
+PRIORITY_TIERS = frozenset({"gold", "platinum"})
 
 
 class ConversationStore:
@@ -81,9 +83,17 @@ class ConversationStore:
         return True
 
     def list(self, *, status: str | None = None, customer_id: str | None = None, limit: int = 50) -> list[dict]:
-        c = s.conversations.c
-        q = select(c.conversation_id, c.customer_id, c.language, c.status, c.handoff_reason, c.turns,
-                   c.created_at, c.updated_at).order_by(c.updated_at.desc()).limit(limit)
+        """Newest first; the agent queue (``status="handoff"``) instead puts ``PRIORITY_TIERS`` customers
+        first, then whoever has waited longest."""
+        c, cu = s.conversations.c, s.customers.c
+        q = (select(c.conversation_id, c.customer_id, cu.tier, c.language, c.status, c.handoff_reason, c.turns,
+                    c.created_at, c.updated_at)
+             .select_from(s.conversations.outerjoin(s.customers, cu.customer_id == c.customer_id)).limit(limit))
+        if status == "handoff":
+            priority = case((func.lower(cu.tier).in_(sorted(PRIORITY_TIERS)), 0), else_=1)
+            q = q.order_by(priority, c.updated_at.asc())
+        else:
+            q = q.order_by(c.updated_at.desc())
         if status:
             q = q.where(c.status == status)
         if customer_id:

@@ -8,7 +8,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Sequence
 
-__all__ = ["LANGUAGES", "PHRASES", "format_date", "format_money", "phrase", "status_text", "join_names"]
+__all__ = ["LANGUAGES", "PHRASES", "format_date", "format_money", "join_names", "phrase",
+           "status_text", "tier_text"]
 
 LANGUAGES = ("en", "zh")
 
@@ -40,6 +41,10 @@ PHRASES: dict[str, dict[str, str]] = {
     "thanks": {
         "en": "You are welcome! Is there anything else I can help with?",
         "zh": "不客气！还有什么可以帮您的吗？",
+    },
+    "handoff.priority": {
+        "en": "As a {tier} member, you are at the front of the queue.",
+        "zh": "作为{tier}会员，您会被优先处理。",
     },
     "out_of_scope": {
         "en": "Sorry, I am not sure I understood. I can help with orders, delivery, returns, refunds, payments and your account.",
@@ -74,6 +79,14 @@ _STATUS = {
     "refunded": {"en": "refunded", "zh": "已退款"},
     "cancelled": {"en": "cancelled", "zh": "已取消"},
 }
+
+
+#: How each tier is written, where it differs from the stored name.
+_TIERS = {"bronze": {"zh": "铜卡"}, "silver": {"zh": "银卡"}, "gold": {"zh": "金卡"}, "platinum": {"zh": "白金"}}
+
+
+def tier_text(tier: str, language: str) -> str:
+    return _TIERS.get(tier.lower(), {}).get(_lang(language), tier.lower())
 
 
 def _lang(language: str) -> str:

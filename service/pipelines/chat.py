@@ -27,6 +27,7 @@ import numpy as np
 
 from features.errors import NotFound, NotReady
 from features.orders import Order, recent_orders
+from features.storage.conversations import PRIORITY_TIERS
 from features.storage.store import utcnow
 from features.text.embedder import encode_vector
 from features.text.language import detect_language
@@ -35,7 +36,7 @@ from models.chat.dialogue import ConversationState, HandoffPolicy, delexicalise,
 from models.chat.generator import Generator, GroundedReply, TemplateGenerator
 from models.chat.grounding import GenerationResult, generate_checked, required_facts, stream_checked
 from models.chat.knowledge import fill, placeholders
-from models.chat.phrases import format_date, format_money, join_names, phrase, status_text
+from models.chat.phrases import format_date, format_money, join_names, phrase, status_text, tier_text
 from models.chat.sentiment import anger_cues
 from models.registry import ModelNotFound
 
@@ -257,6 +258,9 @@ class ChatService:
             answer = phrase("handoff.waiting", language)
         elif reason is not None:
             answer = phrase(f"handoff.{reason}", language)
+            tier = str(customer.get("tier") or "").lower()
+            if tier in PRIORITY_TIERS:  # the agent queue puts them first (ConversationStore.list)
+                answer = f"{answer}{'' if language == 'zh' else ' '}{phrase('handoff.priority', language, tier=tier_text(tier, language))}"
         elif intent["out_of_scope"]:
             answer = phrase("out_of_scope", language)
         elif chit_chat:

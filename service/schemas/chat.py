@@ -73,7 +73,7 @@ class ChatResponseSchema(Schema):
 
 class ConversationQuerySchema(StrictSchema):
     status = fields.String(validate=validate.OneOf(["bot", "handoff"]), metadata={
-        "description": "`handoff`: the agent queue."})
+        "description": "`handoff`: the agent queue, gold and platinum customers first, then longest waiting."})
     customer_id = fields.String(validate=ID)
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 
@@ -81,6 +81,7 @@ class ConversationQuerySchema(StrictSchema):
 class ConversationSchema(Schema):
     conversation_id = fields.String()
     customer_id = fields.String()
+    tier = fields.String(allow_none=True, metadata={"description": "The customer's tier (gold and platinum first in the queue)."})
     language = fields.String(allow_none=True)
     status = fields.String()
     handoff_reason = fields.String(allow_none=True)

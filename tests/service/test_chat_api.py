@@ -405,3 +405,14 @@ def test_an_order_number_unknown_to_a_customer_without_orders_is_not_asked_for_a
 def test_a_passing_mention_of_an_agent_does_not_hand_over(say):
     a = say("c-en", "My shipping agent in Canada will receive it - can you send parcels there?")
     assert not a["handoff"]["needed"]
+
+
+def test_gold_customers_hear_they_go_first_and_the_queue_serves_them_first(say, chat_app, chat_keys):
+    bronze = say("c-new", "connect me with a live agent")
+    gold = say("c-en", "connect me with a live agent")
+    assert "front of the queue" in gold["reply"] and "gold member" in gold["reply"]
+    assert "front of the queue" not in bronze["reply"]
+    queue = chat_app.test_client().get("/v1/conversations?status=handoff", headers=bearer(chat_keys["chat"])).get_json()
+    order = [c["conversation_id"] for c in queue["conversations"]]
+    assert order.index(gold["conversation_id"]) < order.index(bronze["conversation_id"])
+    assert next(c for c in queue["conversations"] if c["conversation_id"] == gold["conversation_id"])["tier"] == "gold"
