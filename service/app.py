@@ -142,13 +142,15 @@ def _wire_chat(state: KefuState) -> None:
         settings.llm_backend, base_url=settings.llm_base_url or None, model=settings.llm_model or None,
         api_key=settings.llm_api_key or None, cache_dir=settings.resolved_model_dir / "_llm",
         threads=settings.llm_threads, load=False)
+    if settings.chat_profile_refresh not in ("background", "external"):
+        raise ValueError("KEFU_CHAT_PROFILE_REFRESH must be 'background' or 'external'")
     refresher = BackgroundRefresh(state.extras["profiles"].refresh)
     state.extras["chat"] = ChatService(
         store=state.store, conversations=ConversationStore(state.store.engine, state.store),
         models=state.extras["models"], embedder=lambda: state.embedder, profiles=state.extras["profiles"],
         recommend=state.extras["recommend"], risk_audit=state.extras["risk_audit"], generator=generator,
         budget_s=settings.chat_budget_seconds, delivery_days=settings.chat_delivery_days,
-        after_store=refresher.submit)
+        after_store=refresher.submit if settings.chat_profile_refresh == "background" else None)
     state.extras["profile_refresher"] = refresher
 
     def generator_ready() -> dict:

@@ -58,6 +58,10 @@ class Settings:
     #: Days from purchase to expected delivery, used for an order's status and delivery date when the purchase
     #: events carry no ``status`` / ``delivery_date`` properties.
     chat_delivery_days: int = field(default=5, metadata={"env": "KEFU_CHAT_DELIVERY_DAYS"})
+    #: Who refreshes a customer's profile after a chat turn: "background" (a thread in the serving process, about
+    #: a second later, batched) or "external" (the dirty marks wait for `kefu profiles refresh --watch`, which
+    #: `kefu serve` runs beside the web workers, so the ~70 ms pandas rebuild never competes with a request).
+    chat_profile_refresh: str = field(default="background", metadata={"env": "KEFU_CHAT_PROFILE_REFRESH"})
     #: Log level for the kefu loggers.
     log_level: str = field(default="INFO", metadata={"env": "KEFU_LOG_LEVEL"})
     #: Emit logs as JSON lines (for log shippers) instead of plain text.

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 from gunicorn.app.base import BaseApplication
 
@@ -45,10 +47,32 @@ class KefuGunicorn(BaseApplication):
         return create_app()
 
 
+_WATCHER: subprocess.Popen | None = None
+
+
+def _start_profile_watcher(_server) -> None:
+    """The profile refresher runs as its own process (see service/profile_watch.py); started before the
+    workers fork, and by exec, so no thread of it is ever inside a forked worker."""
+    global _WATCHER
+    if os.environ.get("KEFU_CHAT_PROFILE_REFRESH") == "external":
+        _WATCHER = subprocess.Popen([sys.executable, "-m", "service.cli.main", "profiles", "refresh", "--watch", "1"])
+
+
+def _stop_profile_watcher(_server) -> None:
+    if _WATCHER is not None and _WATCHER.poll() is None:
+        _WATCHER.terminate()
+        try:
+            _WATCHER.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            _WATCHER.kill()
+
+
 def run_gunicorn(host: str, port: int, workers: int = 2) -> None:
     # One OpenMP thread per worker: LightGBM's default threading inside web workers cut throughput 6x here.
     for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(name, "1")
+    # Profiles touched by chat are refreshed by a process beside the workers, not inside them.
+    os.environ.setdefault("KEFU_CHAT_PROFILE_REFRESH", "external")
     KefuGunicorn(
         {
             "bind": f"{host}:{port}",
@@ -57,6 +81,8 @@ def run_gunicorn(host: str, port: int, workers: int = 2) -> None:
             "preload_app": True,
             "post_fork": _post_fork,
             "post_worker_init": _post_worker_init,
+            "when_ready": _start_profile_watcher,
+            "on_exit": _stop_profile_watcher,
             "timeout": 60,
             "accesslog": None,
             "loglevel": "warning",

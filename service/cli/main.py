@@ -174,12 +174,19 @@ def profiles_rebuild() -> None:
 
 
 @profiles.command("refresh")
-def profiles_refresh() -> None:
+@click.option("--watch", "watch", type=float, default=None, metavar="SECONDS",
+              help="Keep running: refresh whatever is marked dirty every SECONDS (what `kefu serve` runs).")
+def profiles_refresh(watch: float | None) -> None:
     """Rebuild only profiles whose customers have new events since their last build."""
     state = _state(_app())
-    with tqdm(unit="customers", desc="refresh profiles", file=sys.stderr) as bar:
-        n = state.extras["profiles"].refresh_dirty(progress=bar.update)
-    click.echo(f"{n} profiles refreshed")
+    if watch is None:
+        with tqdm(unit="customers", desc="refresh profiles", file=sys.stderr) as bar:
+            n = state.extras["profiles"].refresh_dirty(progress=bar.update)
+        click.echo(f"{n} profiles refreshed")
+        return
+    from service.profile_watch import watch_dirty_profiles
+
+    watch_dirty_profiles(state.extras["profiles"], interval_s=watch)
 
 
 @profiles.command("show")
