@@ -11,7 +11,7 @@ COPY pyproject.toml README.md ./
 COPY service ./service
 COPY features ./features
 COPY models ./models
-RUN pip install .
+RUN pip install ".[fast]"
 
 FROM python:3.11-slim
 RUN useradd --create-home --uid 10001 kefu && mkdir /data && chown kefu /data

@@ -1,23 +1,30 @@
 """POST /v1/risk/scores under gunicorn (2 sync workers) against a hello-world Flask app served the same way.
 
-    python bench/serve_risk.py [--data ../shared/data] [--duration 15] [--connections 16]
+    python bench/serve_risk.py [--data ../shared/data] [--duration 15] [--rounds 3] [--connections 16]
 
 Needs `wrk` (Debian package). Trains the table model `taiwan` (Taiwan default, shared data) and, on a demo shop,
 the behavioural model `transactions`; then loads each endpoint with wrk at 1 and 16 connections. Every score
 includes auth, validation, the model lookup, the score, LightGBM reasons and the audit row; the behavioural
 one also reads the customer's history and computes its features. Result: requests/s, latency percentiles, and
 the ratio to hello-world in the same run.
+
+These machines are shared, so the load from others changes within a run. Both servers stay up and the three
+endpoints are measured in turn, `--rounds` times: hello, table, behavioural, hello, ... Each figure is the median
+over the rounds, and the ratio to hello-world is the median of the per-round ratios (each ratio compares runs
+seconds apart). The load average before and after is recorded.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -35,42 +42,61 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--duration", type=int, default=15)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=3, help="hello/table/behavioural measured in turn, this many times")
+    parser.add_argument("--cases", type=int, default=100, help="distinct request bodies per endpoint, sent in turn")
+    parser.add_argument("--data-dir", type=Path, help="reuse a KEFU_DATA_DIR prepared by an earlier run")
     args = parser.parse_args()
 
-    data_dir = tempfile.mkdtemp(prefix="kefu-bench-risk-")
+    data_dir = str(args.data_dir or tempfile.mkdtemp(prefix="kefu-bench-risk-"))
     env = {**os.environ, "KEFU_DATA_DIR": data_dir, "KEFU_LOG_LEVEL": "WARNING", "OMP_NUM_THREADS": "1"}
     py = sys.executable
     run = lambda *a: subprocess.run([py, "-m", "service.cli.main", *a], env=env, capture_output=True, text=True, check=True).stdout  # noqa: E731
-    run("demo", "--no-serve", "--customers", "2000")
-    run("train", "risk", "--name", "taiwan", "--data", str(args.data / "risk/taiwan-default/UCI_Credit_Card.csv"),
-        "--label", "default.payment.next.month", "--id-column", "ID")
+    if not (Path(data_dir) / "models" / "taiwan").exists():              # --data-dir reuses a prepared folder
+        run("demo", "--no-serve", "--customers", "2000")
+        run("train", "risk", "--name", "taiwan", "--data", str(args.data / "risk/taiwan-default/UCI_Credit_Card.csv"),
+            "--label", "default.payment.next.month", "--id-column", "ID")
     key = run("keys", "create", "--scope", "risk").strip()
     import pandas as pd
 
-    row = pd.read_csv(args.data / "risk/taiwan-default/UCI_Credit_Card.csv").drop(columns=["ID", "default.payment.next.month"]).iloc[7]
-    table_body = json.dumps({"model": "taiwan", "features": {k: float(v) for k, v in row.items()}, "customer_id": "c00001"})
-    tx_body = json.dumps({"model": "transactions", "customer_id": "c00042",
-                          "transaction": {"amount": 120.5, "device_id": "d-new", "ip": "203.0.113.5", "country": "US"}})
+    # Many different cases in turn (wrk cycles through the bodies), not one repeated: a repeated row would let the
+    # CPU's branch predictors learn its path through the trees.
+    rows = pd.read_csv(args.data / "risk/taiwan-default/UCI_Credit_Card.csv").drop(columns=["ID", "default.payment.next.month"])
+    table_bodies = [json.dumps({"model": "taiwan", "features": {k: float(v) for k, v in rows.iloc[i].items()},
+                                "customer_id": f"c{i:05d}"}) for i in range(7, 7 + args.cases)]
+    tx_bodies = [json.dumps({"model": "transactions", "customer_id": f"c{i:05d}",
+                             "transaction": {"amount": round(20.0 + 7.5 * (i % 40), 2), "device_id": f"d-{i % 3}",
+                                             "ip": "203.0.113.5", "country": ("US", "PT", "BR")[i % 3]}})
+                 for i in range(1, 1 + args.cases)]
 
-    results: dict[str, dict] = {}
+    results: dict[str, Any] = {"load_average_before": os.getloadavg()}
     hello = serve([py, "-m", "gunicorn", "-w", "2", "-b", "127.0.0.1:8792", "--chdir", str(Path(__file__).parent), "hello_app:app"], env, 8792)
-    try:
-        for c in (1, args.connections):
-            results[f"hello_c{c}"] = wrk("http://127.0.0.1:8792/hello", ["{}"], "x", c, args.duration)
-    finally:
-        hello.terminate(), hello.wait()
     kefu = serve([py, "-m", "service.cli.main", "serve", "--port", "8793", "--workers", "2"], env, 8793)
+    targets = {"hello": ("http://127.0.0.1:8792/hello", ["{}"]),
+               "score_table": ("http://127.0.0.1:8793/v1/risk/scores", table_bodies),
+               "score_transaction": ("http://127.0.0.1:8793/v1/risk/scores", tx_bodies)}
+    runs: dict[str, list[dict]] = {}
     try:
-        for name, body in (("score_table", table_body), ("score_transaction", tx_body)):
-            for c in (1, args.connections):
-                results[f"{name}_c{c}"] = wrk("http://127.0.0.1:8793/v1/risk/scores", [body], key, c, args.duration)
+        for name, (url, bodies) in targets.items():                      # warm-up: caches, first-use compiles
+            wrk(url, bodies, key, 2, 2)
+        for c in (1, args.connections):
+            for _ in range(args.rounds):
+                for name, (url, bodies) in targets.items():
+                    runs.setdefault(f"{name}_c{c}", []).append(wrk(url, bodies, key, c, args.duration))
     finally:
-        kefu.terminate(), kefu.wait()
-    c = args.connections
-    for name in ("score_table", "score_transaction"):
-        results[f"{name}_ratio_to_hello_c{c}"] = round(results[f"{name}_c{c}"]["rps"] / results[f"hello_c{c}"]["rps"], 3)
-    print_table([(k, json.dumps(v)) for k, v in results.items()])
-    print("written", write_result("serve_risk", results))
+        for proc in (hello, kefu):
+            proc.terminate(), proc.wait()
+    results["load_average_after"] = os.getloadavg()
+    for label, measured in runs.items():
+        results[label] = {k: statistics.median(r[k] for r in measured) for k in ("rps", "p50_ms", "p99_ms", "non_2xx")}
+        results[label]["rounds"] = measured
+    for c in (1, args.connections):
+        hello_rounds = runs[f"hello_c{c}"]
+        for name in ("score_table", "score_transaction"):
+            ratios = [r["rps"] / h["rps"] for r, h in zip(runs[f"{name}_c{c}"], hello_rounds)]
+            results[f"{name}_ratio_to_hello_c{c}"] = round(statistics.median(ratios), 3)
+    print_table([(k, json.dumps({kk: vv for kk, vv in v.items() if kk != "rounds"}) if isinstance(v, dict) else json.dumps(v))
+                 for k, v in results.items()])
+    print("written", write_result("serve_risk", {"command": " ".join(sys.argv), **results}))
 
 
 if __name__ == "__main__":

@@ -108,7 +108,8 @@ def _wire_models(state: KefuState) -> None:
     from models.chat.knowledge import KnowledgeBase
     from models.chat.sentiment import SentimentModel
 
-    load_risk = lambda mv: RiskModel.load(mv.path)  # noqa: E731
+    compiled = state.settings.risk_compiled
+    load_risk = lambda mv: RiskModel.load(mv.path, compiled=compiled)  # noqa: E731
     loaded = LoadedModels(registry, loaders={
         "risk_table": load_risk, "risk_transactions": load_risk,
         "recommender": lambda mv: Recommender.load(mv.path),

@@ -39,6 +39,9 @@ class Settings:
     #: Risk audit rows are written in batches at most this many seconds after the score; 0 writes each one
     #: inside its request (strict, slower under load).
     risk_audit_flush_seconds: float = field(default=0.2, metadata={"env": "KEFU_RISK_AUDIT_FLUSH_SECONDS"})
+    #: Risk scoring with the compiled paths (a TreeSHAP kernel for reasons, lleaves for big batches; the `fast`
+    #: extra). Off: LightGBM's own predict and pred_contrib, e.g. to compare or to rule them out.
+    risk_compiled: bool = field(default=True, metadata={"env": "KEFU_RISK_COMPILED"})
     #: Most recommended items from one category in one answer (diversity).
     recommend_max_per_category: int = field(default=3, metadata={"env": "KEFU_RECOMMEND_MAX_PER_CATEGORY"})
     #: Who phrases chat replies: "template" (the filled knowledge-base answer, no model), "local" (the small

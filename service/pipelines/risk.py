@@ -90,16 +90,15 @@ class RiskScorer:
         errors = {str(i): e for i, c in enumerate(cases) if (e := model.validate_input(c["features"]))}
         if errors:
             raise InvalidInput("Some cases do not match the model's features; nothing was scored.", errors={"cases": errors})
-        scores = model.score([c["features"] for c in cases]) if cases else np.array([])
+        # one vectorised call for every case's score and contributions (the compiled kernel when available)
+        scores, reasons = model.score_and_explain_many([c["features"] for c in cases], top=top_reasons)
         thresholds = self.thresholds(name, model)
         results = []
-        for case, score in zip(cases, scores):
-            score = float(score)
-            results.append({
-                "case_id": case.get("case_id"), "score_id": uuid.uuid4().hex, "score": score,
-                "decision": model.decide(score, thresholds),
-                "reasons": model.explain(case["features"], top=top_reasons),
-                "customer_id": case.get("customer_id"),
+        for case, score, why in zip(cases, scores.tolist(), reasons):
+            results.append({                    # the key order of RiskBatchResultSchema (sent as is)
+                "case_id": case.get("case_id"), "customer_id": case.get("customer_id"),
+                "score_id": uuid.uuid4().hex, "score": score, "decision": model.decide(score, thresholds),
+                "reasons": why,
             })
         self.audit.record([
             self._audit_row({**r, "model": name, "model_version": version.version, "transaction_id": None},
@@ -120,17 +119,13 @@ class RiskScorer:
                           request_id=request_id, top_reasons=top_reasons)
 
     def transaction_features(self, customer_id: str, transaction: Mapping[str, Any], names: Sequence[str]) -> dict:
-        import pandas as pd
+        """The payment's features as of its time: one indexed read of the customer's events, then the same
+        definitions as the training table (features.transactions), computed for this one payment."""
+        from features.transactions import load_customer_history, payment_features
 
-        from features.transactions import transaction_features
-
-        ts = transaction["ts"]
-        payment = pd.DataFrame([{"customer_id": customer_id, "ts": ts, "amount": transaction["amount"],
-                                 "device_id": transaction.get("device_id"), "ip": transaction.get("ip"),
-                                 "country": transaction.get("country")}])
-        history = self.store.load_events([customer_id], until=ts)
-        row = transaction_features(payment, history, self.store.load_customers([customer_id])).iloc[0]
-        return {n: (None if pd.isna(row[n]) else row[n].item() if hasattr(row[n], "item") else row[n]) for n in names}
+        history = load_customer_history(self.store.engine, customer_id, transaction["ts"])
+        row = payment_features(history, transaction)
+        return {n: row[n] for n in names}
 
     @staticmethod
     def _audit_row(result: Mapping[str, Any], features: Mapping[str, Any], request_id: str | None) -> dict:
@@ -143,11 +138,17 @@ class RiskScorer:
 
 
 def _jsonable(features: Mapping[str, Any]) -> dict:
+    """Features as JSON values for the audit row: numpy scalars as Python ones, NaN/inf as null."""
     out = {}
     for key, value in features.items():
-        if isinstance(value, (np.floating, np.integer)):
-            value = value.item()
-        if isinstance(value, float) and not np.isfinite(value):
-            value = None
+        kind = type(value)
+        if kind is float:
+            if value - value != 0.0:                    # NaN or ±inf (their difference is NaN)
+                value = None
+        elif kind is not str and kind is not int and kind is not bool and value is not None:
+            if isinstance(value, (np.floating, np.integer)):
+                value = value.item()
+            if isinstance(value, float) and not np.isfinite(value):
+                value = None
         out[key] = value
     return out

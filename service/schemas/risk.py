@@ -27,8 +27,10 @@ class TransactionSchema(StrictSchema):
 
 class RiskScoreRequestSchema(StrictSchema):
     model = fields.String(required=True, validate=NAME, metadata={"description": "A trained risk model's name."})
+    # no keys=fields.String(): JSON object keys are always strings, and deserialising 23 of them through a field cost
+    # more than the rest of the request's validation (the OpenAPI document is the same either way)
     features = fields.Dict(
-        keys=fields.String(), validate=_flat,
+        validate=_flat,
         metadata={"description": "For a table-trained model: column → value, the training file's columns (label excluded)."},
     )
     transaction = fields.Nested(TransactionSchema, metadata={"description": "For the behavioural model (with customer_id)."})
@@ -75,7 +77,7 @@ class RiskScoreResponseSchema(Schema):
 class RiskCaseSchema(StrictSchema):
     case_id = fields.String(validate=ID)
     customer_id = fields.String(validate=ID)
-    features = fields.Dict(keys=fields.String(), required=True, validate=_flat)
+    features = fields.Dict(required=True, validate=_flat)
 
 
 class RiskBatchRequestSchema(StrictSchema):

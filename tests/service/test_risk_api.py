@@ -178,3 +178,37 @@ def test_transaction_input_is_checked(client, keys):
     bad = client.post("/v1/risk/scores", json={"model": "transactions", "customer_id": "c1", "transaction": {**tx, "amount": -1}},
                       headers=bearer(keys["risk"]))
     assert bad.status_code == 422 and "amount" in bad.get_json()["errors"]["json"]["transaction"]
+
+
+def test_responses_are_exactly_what_the_documented_schemas_dump(client, keys, model):
+    """The endpoints send the scorer's dict without a marshmallow pass: it must already be the schema's output."""
+    from service.schemas.risk import RiskBatchResponseSchema, RiskScoreResponseSchema
+
+    r = client.post("/v1/risk/scores", json={"model": "cards", "features": CASE, "customer_id": "c9"},
+                    headers=bearer(keys["risk"]))
+    body = r.get_json()
+    assert body == RiskScoreResponseSchema().dump(body)
+    assert list(body) == list(RiskScoreResponseSchema().dump(body))                 # key order too
+    assert list(body["reasons"][0]) == ["feature", "value", "contribution", "direction"]
+    assert r.data.endswith(b"\n") and r.mimetype == "application/json"
+    cases = [{"case_id": str(i), "customer_id": f"c{i}", "features": {**CASE, "amount": 10.0 * i}} for i in range(5)]
+    r = client.post("/v1/risk/scores/batch", json={"model": "cards", "cases": cases}, headers=bearer(keys["risk"]))
+    batch = r.get_json()
+    assert batch == RiskBatchResponseSchema().dump(batch)
+    assert list(batch["results"][0]) == list(RiskBatchResponseSchema().dump(batch)["results"][0])
+    # the batch's reasons are each case's own (one vectorised call, same numbers as one at a time)
+    single = client.post("/v1/risk/scores", json={"model": "cards", "features": cases[3]["features"]},
+                         headers=bearer(keys["risk"])).get_json()
+    assert batch["results"][3]["score"] == pytest.approx(single["score"], abs=1e-12)
+    assert [x["feature"] for x in batch["results"][3]["reasons"]] == [x["feature"] for x in single["reasons"][:3]]
+
+
+def test_openapi_still_documents_the_risk_bodies(client):
+    spec = client.get("/openapi.json").get_json()
+    post = spec["paths"]["/v1/risk/scores"]["post"]
+    assert post["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/RiskScoreRequest")
+    assert post["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/RiskScoreResponse")
+    batch = spec["paths"]["/v1/risk/scores/batch"]["post"]
+    assert batch["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/RiskBatchResponse")
+    features = spec["components"]["schemas"]["RiskScoreRequest"]["properties"]["features"]
+    assert features["type"] == "object"
