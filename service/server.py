@@ -1,6 +1,7 @@
 """Run the app under gunicorn from Python (``kefu serve``), with the settings measured best on 2 cores."""
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
@@ -30,6 +31,11 @@ def _post_worker_init(worker) -> None:
     if state is not None:
         for probe in state.extras.get("readiness", {}).values():
             probe()
+    # Everything loaded so far (the app, the models, the knowledge base) lives as long as the worker: move it out
+    # of the garbage collector's view, so a full collection walks only what requests allocate. Full collections
+    # over the loaded heap were the slowest 1 % of chat turns.
+    gc.collect()
+    gc.freeze()
 
 
 class KefuGunicorn(BaseApplication):
