@@ -136,11 +136,15 @@ class _TfidfFeatures:
         if not blocks:
             return sp.csr_matrix((len(texts), 0), dtype=np.float32)
         x = sp.hstack(blocks, format="csr", dtype=np.float32)
-        x.data = 1.0 + np.log(x.data)  # sublinear tf: a repeated word is not ten times the evidence
-        x = x @ sp.diags(self.idf)
-        norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
+        x.sort_indices()
+        # sublinear tf (a repeated word is not ten times the evidence) times idf, then each row to unit length;
+        # on the CSR arrays directly, since the equivalent sparse products cost ~1 ms per chat message
+        data = ((1.0 + np.log(x.data)) * self.idf[x.indices]).astype(np.float32)
+        row_of = np.repeat(np.arange(x.shape[0]), np.diff(x.indptr))
+        norms = np.sqrt(np.bincount(row_of, weights=data.astype(np.float64) ** 2, minlength=x.shape[0]))
         norms[norms == 0] = 1.0
-        return sp.csr_matrix(sp.diags(1.0 / norms) @ x, dtype=np.float32)
+        data = (data / norms[row_of]).astype(np.float32)
+        return sp.csr_matrix((data, x.indices, x.indptr), shape=x.shape, dtype=np.float32)
 
     def config(self) -> dict:
         return {"word_ngrams": list(self.word_ngrams), "char_ngrams": list(self.char_ngrams),
