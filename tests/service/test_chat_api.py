@@ -69,6 +69,27 @@ def chat_keys(chat_app):
 
 
 @pytest.fixture
+def app_with(chat_app, embedder, tmp_path):
+    """Another app on the same database and models, with its own reply generator."""
+    from service.app import create_app
+
+    made = []
+
+    def build(generator):
+        state = chat_app.extensions["kefu"]
+        app = create_app({"database_url": str(state.store.engine.url), "data_dir": str(tmp_path),
+                          "model_dir": str(state.settings.resolved_model_dir), "log_level": "WARNING",
+                          "auth_cache_seconds": 0.0}, embedder=embedder, generator=generator)
+        made.append(app)
+        return app
+
+    yield build
+    for app in made:
+        app.extensions["kefu"].extras["profile_refresher"].flush()
+        app.extensions["kefu"].store.engine.dispose()
+
+
+@pytest.fixture
 def say(chat_app, chat_keys):
     client = chat_app.test_client()
 
@@ -264,13 +285,8 @@ class _DroppingGenerator:
         yield "it will be there soon!"
 
 
-def test_a_reply_that_loses_a_fact_is_replaced_by_the_checked_answer(chat_app, chat_keys, embedder, tmp_path):
-    from service.app import create_app
-
-    state = chat_app.extensions["kefu"]
-    app = create_app({"database_url": str(state.store.engine.url), "data_dir": str(tmp_path),
-                      "model_dir": str(state.settings.resolved_model_dir), "log_level": "WARNING",
-                      "auth_cache_seconds": 0.0}, embedder=embedder, generator=_DroppingGenerator())
+def test_a_reply_that_loses_a_fact_is_replaced_by_the_checked_answer(app_with, chat_keys):
+    app = app_with(_DroppingGenerator())
     client = app.test_client()
     r = client.post("/v1/chat", json={"customer_id": "c-en", "message": "Where is order 1042?"},
                     headers=bearer(chat_keys["chat"]))
@@ -284,8 +300,6 @@ def test_a_reply_that_loses_a_fact_is_replaced_by_the_checked_answer(chat_app, c
     assert "delta" in kinds and "replace" in kinds and kinds[-1] == "done"
     replaced = next(v for k, v in events if k == "replace")["text"]
     assert replaced == events[-1][1]["reply"] and "1042" in replaced
-    app.extensions["kefu"].extras["profile_refresher"].flush()
-    app.extensions["kefu"].store.engine.dispose()
 
 
 @pytest.fixture(scope="module")
@@ -345,13 +359,8 @@ class _BrokenLocalModel:
         yield ""
 
 
-def test_a_generator_that_cannot_load_fails_readiness_and_chat_falls_back(chat_app, chat_keys, embedder, tmp_path):
-    from service.app import create_app
-
-    state = chat_app.extensions["kefu"]
-    app = create_app({"database_url": str(state.store.engine.url), "data_dir": str(tmp_path),
-                      "model_dir": str(state.settings.resolved_model_dir), "log_level": "WARNING",
-                      "auth_cache_seconds": 0.0}, embedder=embedder, generator=_BrokenLocalModel())
+def test_a_generator_that_cannot_load_fails_readiness_and_chat_falls_back(app_with, chat_keys):
+    app = app_with(_BrokenLocalModel())
     client = app.test_client()
     ready = client.get("/readyz")
     assert ready.status_code == 503
@@ -360,8 +369,6 @@ def test_a_generator_that_cannot_load_fails_readiness_and_chat_falls_back(chat_a
     a = client.post("/v1/chat", json={"customer_id": "c-en", "message": "How do I return an item?"},
                     headers=bearer(chat_keys["chat"])).get_json()
     assert a["fact_check"]["fallback_reason"] == "error" and "30 days" in a["reply"]
-    app.extensions["kefu"].extras["profile_refresher"].flush()
-    app.extensions["kefu"].store.engine.dispose()
 
 
 class _Promiser:
@@ -373,13 +380,8 @@ class _Promiser:
         yield "Good news: your refund will arrive within 30 days."
 
 
-def test_the_bots_own_sentences_and_high_risk_customers_never_reach_the_model(chat_app, chat_keys, embedder, tmp_path):
-    from service.app import create_app
-
-    state = chat_app.extensions["kefu"]
-    app = create_app({"database_url": str(state.store.engine.url), "data_dir": str(tmp_path),
-                      "model_dir": str(state.settings.resolved_model_dir), "log_level": "WARNING",
-                      "auth_cache_seconds": 0.0}, embedder=embedder, generator=_Promiser())
+def test_the_bots_own_sentences_and_high_risk_customers_never_reach_the_model(app_with, chat_keys):
+    app = app_with(_Promiser())
     client = app.test_client()
 
     def say(customer, message):
@@ -393,8 +395,6 @@ def test_the_bots_own_sentences_and_high_risk_customers_never_reach_the_model(ch
     assert say("c-new", "where is my order?")["generator"] == "template"  # a question back, not an answer
     model_tried = say("c-en", "Where is order 1042?")  # a filled answer: the model may phrase it, and fails the check
     assert model_tried["generator"] == "template-fallback" and model_tried["fact_check"]["fallback_reason"] == "missing_facts"
-    app.extensions["kefu"].extras["profile_refresher"].flush()
-    app.extensions["kefu"].store.engine.dispose()
 
 
 def test_an_order_number_unknown_to_a_customer_without_orders_is_not_asked_for_again(say):
