@@ -28,6 +28,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--duration", type=int, default=15)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--skip-evaluate", action="store_true", help="Leave out `kefu evaluate recommender` (serving only).")
     args = parser.parse_args()
     data_dir = tempfile.mkdtemp(prefix="kefu-bench-rec-")
     env = {**os.environ, "KEFU_DATA_DIR": data_dir, "KEFU_LOG_LEVEL": "WARNING", "OMP_NUM_THREADS": "1"}
@@ -43,8 +44,9 @@ def main() -> None:
     result["ingest"] = out.strip().splitlines()[0]
     out, result["train_seconds"] = kefu("train", "recommender")
     result["train"] = out.strip()
-    out, result["evaluate_seconds"] = kefu("evaluate", "recommender")
-    result["evaluate"] = out.strip()
+    if not args.skip_evaluate:
+        out, result["evaluate_seconds"] = kefu("evaluate", "recommender")
+        result["evaluate"] = out.strip()
     key = kefu("keys", "create", "--scope", "recommendations")[0].strip()
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))

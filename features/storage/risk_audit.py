@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import atexit
+import json
 import logging
 import os
 import threading
-from typing import Mapping, Sequence
+from collections import deque
+from typing import Any, Callable, Mapping, Sequence
 
 from sqlalchemy import Engine, select
 
@@ -14,18 +16,56 @@ from features.storage.store import dialect_insert, utcnow
 
 log = logging.getLogger(__name__)
 
+# The columns an audit row carries (``risk_scores`` less id/created_at), in the order of the prepared INSERT.
+AUDIT_COLUMNS = ("score_id", "model", "model_version", "customer_id", "transaction_id", "score", "decision",
+                 "reasons", "features", "request_id")
+_JSON_COLUMNS = frozenset({"reasons", "features"})
+_PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
+
+
+def _dumps(value: Any) -> str | None:
+    # ``none_as_null=True`` on the JSON columns: Python None is SQL NULL, not the JSON text 'null'
+    return None if value is None else json.dumps(value)
+
+
+def audit_tuple(row: Mapping) -> tuple:
+    """One audit row as the positional parameters of the prepared INSERT, JSON columns already serialised."""
+    g = row.get
+    return (row["score_id"], row["model"], row["model_version"], g("customer_id"), g("transaction_id"),
+            row["score"], row["decision"], _dumps(g("reasons")), _dumps(g("features")), g("request_id"))
+
 
 class RiskAuditStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        dialect = engine.dialect
+        mark = _PLACEHOLDERS.get(dialect.paramstyle)
+        # one raw INSERT for every row of a flush (DBAPI executemany): no per-row Core compilation or JSON
+        # type processing; a driver with another paramstyle falls back to a Core insert
+        self._insert_sql = None if mark is None else (
+            f"INSERT INTO {s.risk_scores.name} ({', '.join(AUDIT_COLUMNS)}, created_at) "
+            f"VALUES ({', '.join([mark] * (len(AUDIT_COLUMNS) + 1))})")
+        # created_at as the dialect stores it (SQLite: SQLAlchemy's own text form, so ordering stays textual)
+        self._created_at: Callable[[Any], Any] = (
+            s.risk_scores.c.created_at.type.bind_processor(dialect) or (lambda v: v))
 
     def record_scores(self, rows: Sequence[Mapping]) -> None:
         """Store scores (one transaction); each row has the columns of ``risk_scores`` except id/created_at."""
+        self.record_tuples([audit_tuple(r) for r in rows])
+
+    def record_tuples(self, rows: Sequence[tuple]) -> None:
+        """Store rows made by :func:`audit_tuple` in one transaction, with one ``executemany``."""
         if not rows:
             return
         now = utcnow()
+        if self._insert_sql is None:
+            with self.engine.begin() as conn:
+                conn.execute(s.risk_scores.insert(), [
+                    {**dict(zip(AUDIT_COLUMNS, r)), "created_at": now} for r in rows])
+            return
+        stamp = (self._created_at(now),)
         with self.engine.begin() as conn:
-            conn.execute(s.risk_scores.insert(), [{**r, "created_at": now} for r in rows])
+            conn.exec_driver_sql(self._insert_sql, [r + stamp for r in rows])
 
     def customer_scores(self, customer_id: str, limit: int = 100) -> list[dict]:
         c = s.risk_scores.c
@@ -58,55 +98,72 @@ class BufferedAuditWriter:
     for SQLite's single writer). Rows wait at most ``flush_seconds``; a worker that dies abruptly loses at most
     that much of the trail. ``flush_seconds=0`` writes inside the request instead (the strict setting).
     Reads go through :meth:`flush` first, so a worker always sees its own scores.
+
+    The request thread only turns a row into a tuple (JSON columns serialised) and appends it to a deque
+    (atomic in CPython, no lock); the flush thread writes everything pending with one ``executemany``.
+    Flushes are serialised, so a read's flush also waits for a background write already under way, and the
+    flush at interpreter exit waits for it instead of finding the buffer empty and letting it be cut off.
     """
 
     def __init__(self, audit: RiskAuditStore, flush_seconds: float = 0.2, max_rows: int = 1000) -> None:
         self.audit = audit
         self.flush_seconds = flush_seconds
         self.max_rows = max_rows
-        self._rows: list[Mapping] = []
-        self._lock = threading.Lock()
+        self._rows: deque[tuple] = deque()
+        self._flush_lock = threading.Lock()
+        self._start_lock = threading.Lock()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._pid: int | None = None
+        self._atexit_pid: int | None = None
 
     def record(self, rows: Sequence[Mapping]) -> None:
         if self.flush_seconds <= 0:
             self.audit.record_scores(rows)
             return
-        with self._lock:
-            self._rows.extend(rows)
-            full = len(self._rows) >= self.max_rows
-        self._ensure_thread()
-        if full:
+        pending = self._rows
+        pending.extend([audit_tuple(r) for r in rows])
+        thread = self._thread
+        if thread is None or self._pid != os.getpid() or not thread.is_alive():
+            self._start_thread()
+        if len(pending) >= self.max_rows:
             self._wake.set()
 
     def flush(self) -> None:
-        with self._lock:
-            rows, self._rows = self._rows, []
-        if rows:
+        with self._flush_lock:
+            pending = self._rows
+            rows = [pending.popleft() for _ in range(len(pending))]
+            if not rows:
+                return
             try:
-                self.audit.record_scores(rows)
+                self.audit.record_tuples(rows)
             except Exception:  # keep them for the next try rather than lose them
-                with self._lock:
-                    self._rows[:0] = rows
+                pending.extendleft(reversed(rows))
                 log.exception("writing %d audit rows failed; will retry", len(rows))
                 raise
 
-    def _ensure_thread(self) -> None:
+    def _start_thread(self) -> None:
         # A thread does not survive fork: each gunicorn worker starts its own on its first score.
-        if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
-            with self._lock:
-                if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
-                    self._pid = os.getpid()
-                    self._thread = threading.Thread(target=self._run, name="kefu-audit-writer", daemon=True)
-                    self._thread.start()
-                    atexit.register(self._flush_quietly)
+        with self._start_lock:
+            pid = os.getpid()
+            if self._thread is not None and self._pid == pid and self._thread.is_alive():
+                return
+            if self._pid != pid:
+                # a lock held by another thread at fork time stays held in the child: start afresh
+                self._flush_lock = threading.Lock()
+                self._wake = threading.Event()
+            self._pid = pid
+            self._thread = threading.Thread(target=self._run, name="kefu-audit-writer", daemon=True)
+            self._thread.start()
+            if self._atexit_pid != pid:
+                self._atexit_pid = pid
+                atexit.register(self._flush_quietly)
 
     def _run(self) -> None:
+        wake = self._wake
         while True:
-            self._wake.wait(self.flush_seconds)
-            self._wake.clear()
+            wake.wait(self.flush_seconds)
+            wake.clear()
             self._flush_quietly()
 
     def _flush_quietly(self) -> None:

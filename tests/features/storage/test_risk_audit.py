@@ -1,7 +1,11 @@
 """The risk audit trail: buffered writes reach the database, reads see pending rows, thresholds are checked."""
 from __future__ import annotations
 
+import subprocess
+import sys
+import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -46,3 +50,69 @@ def test_thresholds_round_trip_and_order(audit):
     assert (got["review"], got["decline"]) == (0.3, 0.8)
     with pytest.raises(ValueError):
         audit.set_thresholds("m", 0.9, 0.1)
+
+
+def test_json_columns_round_trip_and_none_is_null(audit):
+    writer = BufferedAuditWriter(audit, flush_seconds=60)
+    reasons = [{"feature": "x", "value": 1.5, "contribution": -0.25}]
+    writer.record([{**row(5, "c3"), "reasons": reasons, "transaction_id": "t5"},
+                   {**row(6, "c3"), "reasons": None, "features": None}])
+    got = {r["score_id"]: r for r in writer.customer_scores("c3")}
+    assert got["s5"]["reasons"] == reasons and got["s5"]["transaction_id"] == "t5"
+    assert got["s6"]["reasons"] is None
+    with audit.engine.connect() as conn:
+        raw = conn.exec_driver_sql("SELECT score_id, features FROM risk_scores WHERE customer_id = 'c3' "
+                                   "ORDER BY score_id").all()
+    assert raw[1][1] is None                                   # SQL NULL, not the JSON text 'null'
+    assert raw[0][1] in ({"x": 5}, '{"x": 5}')                 # json on PostgreSQL, text on SQLite
+
+
+def test_a_failed_write_keeps_the_rows_in_order(audit, monkeypatch):
+    writer = BufferedAuditWriter(audit, flush_seconds=60)
+    writer.record([row(7, "c4"), row(8, "c4")])
+    real = audit.record_tuples
+
+    def broken(rows):
+        raise RuntimeError("database down")
+
+    monkeypatch.setattr(audit, "record_tuples", broken)
+    with pytest.raises(RuntimeError):
+        writer.flush()
+    writer.record([row(9, "c4")])
+    monkeypatch.setattr(audit, "record_tuples", real)
+    assert [r["score_id"] for r in writer.customer_scores("c4")] == ["s9", "s8", "s7"]
+
+
+def test_a_read_waits_for_a_background_write_under_way(audit, monkeypatch):
+    writer = BufferedAuditWriter(audit, flush_seconds=60)
+    real, started = audit.record_tuples, threading.Event()
+
+    def slow(rows):
+        started.set()
+        time.sleep(0.3)
+        real(rows)
+
+    monkeypatch.setattr(audit, "record_tuples", slow)
+    writer.record([row(10, "c5")])
+    background = threading.Thread(target=writer.flush)       # as the writer thread (or the exit flush) would
+    background.start()
+    assert started.wait(5)
+    assert [r["score_id"] for r in writer.customer_scores("c5")] == ["s10"]
+    background.join()
+
+
+EXIT_SCRIPT = """
+import sys
+from features.storage.engine import make_engine
+from features.storage.risk_audit import BufferedAuditWriter, RiskAuditStore
+writer = BufferedAuditWriter(RiskAuditStore(make_engine(sys.argv[1])), flush_seconds=60)
+writer.record([{"score_id": f"x{i}", "model": "m", "model_version": "v1", "customer_id": "c6",
+                "transaction_id": None, "score": 0.5, "decision": "approve", "reasons": [], "features": {},
+                "request_id": None} for i in range(3)])
+"""
+
+
+def test_pending_rows_are_written_at_exit(audit, database_url):
+    subprocess.run([sys.executable, "-c", EXIT_SCRIPT, database_url], check=True, timeout=60,
+                   cwd=Path(__file__).resolve().parents[3])
+    assert sorted(r["score_id"] for r in audit.customer_scores("c6")) == ["x0", "x1", "x2"]
