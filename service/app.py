@@ -128,6 +128,8 @@ def _wire_models(state: KefuState) -> None:
     def models_ready() -> dict:
         names = [n for n in registry.names() if registry.current(n) is not None]
         ready = loaded.ready(required=names)  # loads every active model in this worker on first call
+        if ready:
+            state.extras["recommend"].warm()
         return {"ready": ready, "models": loaded.status()}
 
     state.extras.setdefault("readiness", {})["models"] = models_ready

@@ -79,6 +79,14 @@ class RecommendationService:
             snapshot = self._snapshot = (id(frame), records)
         return snapshot[1]
 
+    def warm(self) -> None:
+        """Build the per-worker catalogue snapshot before the first request (~0.3 s on Ta-Feng's 24k items)."""
+        try:
+            self._model()
+        except (ModelNotFound, NotFound):
+            return
+        self._items()
+
     def recommend(
         self, customer_id: str, k: int = 10, *, filters: Mapping[str, Any] | None = None,
         context: Mapping[str, Any] | None = None, segment: Mapping[str, Any] | None = None,

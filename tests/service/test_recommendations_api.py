@@ -145,3 +145,16 @@ def test_activity_after_training_counts_at_once(client, keys, store, shop):
     assert warm != cold
     repeatable = bool(store.load_items().set_index("item_id").loc[a, "repeatable"])
     assert repeatable or a not in warm
+
+
+def test_readiness_builds_the_catalogue_snapshot_so_no_customer_waits_for_it(app, shop):
+    service = app.extensions["kefu"].extras["recommend"]
+    service._snapshot = None
+    assert app.test_client().get("/readyz").status_code == 200
+    assert service._snapshot is not None and len(service._snapshot[1]) == len(shop.items)
+
+
+def test_warming_without_a_model_does_nothing(app):
+    service = app.extensions["kefu"].extras["recommend"]
+    service.warm()
+    assert service._snapshot is None
