@@ -52,7 +52,7 @@ class SourceSchema(Schema):
 class FactCheckSchema(Schema):
     passed = fields.Boolean(metadata={"description": "The generated text kept every required fact in time."})
     fallback_reason = fields.String(allow_none=True, metadata={
-        "description": "Why the checked knowledge-base answer was sent instead: missing_facts, timeout, error, empty."})
+        "description": "Why the checked knowledge-base answer was sent instead: missing_facts, invented_facts, timeout, error, empty."})
     missing = fields.List(fields.String())
 
 
