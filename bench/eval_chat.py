@@ -206,7 +206,7 @@ def expected_facts(facts: Sequence[str], language: str, answer: dict, world: Wor
 def run_conversations(app, world: World, conversations: Sequence[Conversation], recorder: RecordingGenerator,
                       show: bool = False) -> list[dict]:
     """Every turn of every conversation through ``ChatService.respond``; one record per turn."""
-    from models.chat.grounding import missing_facts, required_facts
+    from models.chat.grounding import invented_facts, missing_facts
     from service.pipelines.chat import ChatRequest
 
     chat = app.extensions["kefu"].extras["chat"]
@@ -225,9 +225,7 @@ def run_conversations(app, world: World, conversations: Sequence[Conversation], 
             required = list(request.facts) if request is not None else []
             # fact-like strings (numbers, dates, ids, phones, e-mails) in the sent reply that appear nowhere in
             # what the generator was given: invented, since the check only asks that required facts are kept
-            given = " ".join([request.answer, request.message, request.customer_name or "", *request.context,
-                              *(t for _, t in request.history)]) if request is not None else ""
-            added = [f for f in required_facts(reply) if missing_facts(given, [f])] if request is not None else []
+            added = invented_facts(reply, request) if request is not None else []
             facts, unresolved = expected_facts(turn.facts, conv.language, answer, world)
             missing = missing_facts(reply, facts) + unresolved
             forbidden = [f for f in turn.forbid if not missing_facts(reply, [f])]

@@ -149,8 +149,8 @@ def _wire_chat(state: KefuState) -> None:
         raise ValueError("KEFU_CHAT_PROFILE_REFRESH must be 'background' or 'external'")
     refresher = BackgroundRefresh(state.extras["profiles"].refresh)
     state.extras["chat"] = ChatService(
-        store=state.store, conversations=ConversationStore(state.store.engine, state.store),
-        models=state.extras["models"], embedder=lambda: state.embedder, profiles=state.extras["profiles"],
+        store=state.store, conversations=ConversationStore(state.store),
+        models=state.extras["models"], embedder=lambda: state.embedder,
         recommend=state.extras["recommend"], risk_audit=state.extras["risk_audit"], generator=generator,
         budget_s=settings.chat_budget_seconds, delivery_days=settings.chat_delivery_days,
         after_store=refresher.submit if settings.chat_profile_refresh == "background" else None)

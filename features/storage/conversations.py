@@ -22,9 +22,9 @@ PRIORITY_TIERS = frozenset({"gold", "platinum"})
 
 
 class ConversationStore:
-    def __init__(self, engine: Engine, store: SqlStore) -> None:
-        self.engine = engine
+    def __init__(self, store: SqlStore) -> None:
         self.store = store
+        self.engine: Engine = store.engine
 
     def get(self, conversation_id: str) -> dict | None:
         with self.engine.connect() as conn:

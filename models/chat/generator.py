@@ -42,7 +42,7 @@ __all__ = [
     "LLM_INSTALL_HINT", "MODEL_FILENAME", "MODEL_SHA256", "MODEL_SIZE", "PART_MODULES", "GenerationTimeout",
     "Generator", "GeneratorUnavailable", "GroundedReply", "LocalLlamaGenerator", "ModelIntegrityError",
     "OpenAICompatibleGenerator", "TemplateGenerator", "build_messages", "default_part_paths", "join_parts",
-    "make_generator", "sha256_file", "template_text",
+    "make_generator", "sha256_file", "split_pieces", "template_text",
 ]
 
 log = logging.getLogger(__name__)
@@ -127,7 +127,8 @@ def template_text(request: GroundedReply) -> str:
     return f"Hi {name}, {_lower_first_word(answer)}"
 
 
-def _chunks(text: str) -> list[str]:
+def split_pieces(text: str) -> list[str]:
+    """Word-sized pieces (ASCII words, up to four Chinese characters) that join back to exactly ``text``."""
     return _CHUNK.findall(text)
 
 
@@ -137,7 +138,7 @@ class TemplateGenerator:
     name = "template"
 
     def stream(self, request: GroundedReply, deadline: float) -> Iterator[str]:
-        for piece in _chunks(template_text(request)):
+        for piece in split_pieces(template_text(request)):
             _check_deadline(deadline)
             yield piece
 

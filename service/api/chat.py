@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import time
 import uuid
 from typing import Any, Iterable, Iterator
@@ -13,6 +12,7 @@ from flask_smorest import Blueprint
 
 from features.errors import NotFound
 from features.text.pii import mask_pii
+from models.chat.generator import split_pieces
 from service.auth import require_scope
 from service.pipelines.chat import ChatRequest
 from service.schemas.chat import (
@@ -27,9 +27,6 @@ from service.schemas.chat import (
 )
 
 blp = Blueprint("chat", __name__, url_prefix="/v1", description="Support chat: grounded, personalised replies")
-
-_PIECE = re.compile(r"\S+\s*|\s+")
-
 
 def _service():
     return current_app.extensions["kefu"].extras["chat"]
@@ -124,7 +121,7 @@ def completions(body: dict):
 
     def body_stream() -> Iterator[str]:
         yield _completion_chunk(cid, model, created, {"role": "assistant", "content": ""}, None)
-        for piece in _PIECE.findall(reply) if " " in reply else list(_chunks(reply, 4)):
+        for piece in split_pieces(reply):
             yield _completion_chunk(cid, model, created, {"content": piece}, None)
         yield _completion_chunk(cid, model, created, {}, "stop")
         yield "data: [DONE]\n\n"
@@ -132,11 +129,6 @@ def completions(body: dict):
     return Response(stream_with_context(body_stream()), mimetype="text/event-stream",
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no",
                              "X-Kefu-Conversation-ID": answer["conversation_id"]})
-
-
-def _chunks(text: str, size: int) -> Iterator[str]:
-    for i in range(0, len(text), size):
-        yield text[i:i + size]
 
 
 # ------------------------------------------------------------------------------------------ conversations

@@ -77,7 +77,6 @@ class PreparedTurn:
     sources: list[dict]
     recommendations: list[dict]
     reply_request: GroundedReply
-    new_conversation: bool
     use_model: bool = False
 
 
@@ -139,14 +138,13 @@ class BackgroundRefresh:
 
 
 class ChatService:
-    def __init__(self, *, store, conversations, models, embedder: Callable[[], Any], profiles, recommend,
+    def __init__(self, *, store, conversations, models, embedder: Callable[[], Any], recommend,
                  risk_audit, generator: Generator, budget_s: float = 3.0, delivery_days: int = 5,
                  policy: HandoffPolicy | None = None, after_store: Callable[[set[str]], Any] | None = None) -> None:
         self.store = store
         self.conversations = conversations
         self.models = models
         self.embedder = embedder
-        self.profiles = profiles
         self.recommend = recommend
         self.risk_audit = risk_audit
         self.generator = generator
@@ -199,20 +197,21 @@ class ChatService:
         return self.generator if turn.use_model else self._template
 
     # ------------------------------------------------------------------------------------------- steps
-    def _conversation(self, request: ChatRequest) -> tuple[dict, bool]:
+    def _conversation(self, request: ChatRequest) -> dict:
+        """The stored conversation, or a new one (saved with the turn)."""
         if request.conversation_id:
             found = self.conversations.get(request.conversation_id)
             if found is not None:
                 if found["customer_id"] != request.customer_id:
                     raise NotFound(f"no conversation {request.conversation_id!r} for customer {request.customer_id!r}")
-                return found, False
+                return found
         return {"conversation_id": request.conversation_id or f"conv_{uuid.uuid4().hex[:20]}",
                 "customer_id": request.customer_id, "status": "bot", "handoff_reason": None,
-                "state": {}, "turns": 0, "created_at": None}, True
+                "state": {}, "turns": 0, "created_at": None}
 
     def prepare(self, request: ChatRequest) -> PreparedTurn:
         kb = self._knowledge_base()
-        conversation, new = self._conversation(request)
+        conversation = self._conversation(request)
         state = ConversationState.from_json(conversation.get("state"))
         masked = mask_pii(request.message).strip()
         customer = self.store.get_customer(request.customer_id) or {}
@@ -294,7 +293,7 @@ class ChatService:
         # once turned a handoff into a refund promise.
         use_model = grounded and not high_risk
         return PreparedTurn(conversation, state, language, masked, vector, intent, sentiment, handoff, sources,
-                            recommendations, reply_request, new, use_model)
+                            recommendations, reply_request, use_model)
 
     def _intent(self, text: str, vector, kb, embedder, language: str) -> dict:
         hits = kb.search(text, embedder, k=SOURCES_K, language=language, query_vector=vector) if text else []
