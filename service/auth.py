@@ -18,6 +18,8 @@ from typing import Callable, Sequence
 from flask import current_app, g, request
 from flask_smorest import Blueprint
 
+from service.errors import error_response
+
 SCOPES: tuple[str, ...] = ("events", "profiles", "recommendations", "risk", "chat", "admin")
 PREFIX = "kefu"
 
@@ -48,11 +50,15 @@ def create_api_key(store, scopes: Sequence[str], name: str | None = None) -> str
 
 
 class KeyVerifier:
-    """Checks bearer keys against the store, caching lookups for a few seconds per worker."""
+    """Checks bearer keys against the store, caching lookups for a few seconds per worker.
 
-    def __init__(self, store, cache_seconds: float = 30.0) -> None:
+    The cache is keyed by the whole key's hash and holds refusals too; a revoked key is refused at most
+    ``cache_seconds`` after revocation (KEFU_AUTH_CACHE_SECONDS, 30 s by default; 0 checks every request)."""
+
+    def __init__(self, store, cache_seconds: float = 30.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.store = store
         self.cache_seconds = cache_seconds
+        self.clock = clock
         self._cache: dict[str, tuple[float, Principal | None]] = {}
         self._lock = threading.Lock()
 
@@ -62,7 +68,7 @@ class KeyVerifier:
             return None
         key_id = parts[1]
         digest = hash_key(key)
-        now = time.monotonic()
+        now = self.clock()
         with self._lock:
             hit = self._cache.get(digest)
         if hit and now - hit[0] < self.cache_seconds:
@@ -78,6 +84,22 @@ class KeyVerifier:
         return principal
 
 
+def authorize(scope: str):
+    """The check every protected view runs: None when the request's key is valid and has ``scope`` (it is then in
+    ``g.principal``), else the 401/403 answer to send."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        return error_response(401, headers={"WWW-Authenticate": 'Bearer realm="kefu"'})
+    principal = current_app.extensions["kefu"].verifier.verify(key.strip())
+    if principal is None:
+        return error_response(401, "Invalid or revoked API key.", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    if not principal.allows(scope):
+        return error_response(403, f"This API key lacks the '{scope}' scope.")
+    g.principal = principal
+    return None
+
+
 def require_scope(scope: str) -> Callable:
     """Decorate a view: 401 without a valid key, 403 when the key lacks ``scope``."""
     if scope not in SCOPES:
@@ -86,18 +108,9 @@ def require_scope(scope: str) -> Callable:
     def decorator(view: Callable) -> Callable:
         @wraps(view)
         def wrapper(*args, **kwargs):
-            from service.errors import error_response
-
-            header = request.headers.get("Authorization", "")
-            scheme, _, key = header.partition(" ")
-            if scheme.lower() != "bearer" or not key.strip():
-                return error_response(401, headers={"WWW-Authenticate": 'Bearer realm="kefu"'})
-            principal = current_app.extensions["kefu"].verifier.verify(key.strip())
-            if principal is None:
-                return error_response(401, "Invalid or revoked API key.", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
-            if not principal.allows(scope):
-                return error_response(403, f"This API key lacks the '{scope}' scope.")
-            g.principal = principal
+            denied = authorize(scope)
+            if denied is not None:
+                return denied
             return view(*args, **kwargs)
 
         wrapper._kefu_scope = scope  # type: ignore[attr-defined]

@@ -9,8 +9,10 @@ import threading
 from collections import deque
 from typing import Any, Callable, Mapping, Sequence
 
+import numpy as np
 from sqlalchemy import Engine, select
 
+from features import fastjson
 from features.storage import schema as s
 from features.storage.store import dialect_insert, utcnow
 
@@ -23,16 +25,40 @@ _JSON_COLUMNS = frozenset({"reasons", "features"})
 _PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
 
 
-def _dumps(value: Any) -> str | None:
-    # ``none_as_null=True`` on the JSON columns: Python None is SQL NULL, not the JSON text 'null'
-    return None if value is None else json.dumps(value)
+def _dumps(value: Any, clean: Callable[[Any], Any] | None = None) -> str | None:
+    """JSON text: orjson's when it takes the value (features.fastjson), else the standard library's of
+    ``clean(value)``. ``none_as_null=True`` on the JSON columns: Python None is SQL NULL, not the JSON text 'null'."""
+    if value is None:
+        return None
+    fast = fastjson.dumps(value)
+    if fast is not None:
+        return fast.decode()
+    return json.dumps(clean(value) if clean is not None else value)
+
+
+def json_features(features: Mapping[str, Any]) -> dict:
+    """Features as JSON values: numpy scalars as Python ones, NaN/inf as null (what orjson writes by itself)."""
+    out = {}
+    for key, value in features.items():
+        kind = type(value)
+        if kind is float:
+            if value - value != 0.0:                    # NaN or ±inf (their difference is NaN)
+                value = None
+        elif kind is not str and kind is not int and kind is not bool and value is not None:
+            if isinstance(value, (np.floating, np.integer)):
+                value = value.item()
+            if isinstance(value, float) and not np.isfinite(value):
+                value = None
+        out[key] = value
+    return out
 
 
 def audit_tuple(row: Mapping) -> tuple:
     """One audit row as the positional parameters of the prepared INSERT, JSON columns already serialised."""
     g = row.get
     return (row["score_id"], row["model"], row["model_version"], g("customer_id"), g("transaction_id"),
-            row["score"], row["decision"], _dumps(g("reasons")), _dumps(g("features")), g("request_id"))
+            row["score"], row["decision"], _dumps(g("reasons")), _dumps(g("features"), json_features),
+            g("request_id"))
 
 
 class RiskAuditStore:

@@ -4,7 +4,9 @@ from __future__ import annotations
 from flask import current_app, g
 from flask_smorest import Blueprint
 
+from features import fastjson
 from features.ingest.events import to_naive_utc
+from service.api.fastview import fast_json_view
 from service.auth import require_scope
 from service.schemas.risk import (
     CustomerRiskQuerySchema,
@@ -30,11 +32,16 @@ def _scorer():
 def _as_response(result: dict):
     """The scorer's dict is already in the documented response shape (strings, floats, the schemas' key order),
     so it is sent as JSON directly rather than re-serialised field by field through marshmallow;
-    tests/service/test_risk_api.py checks that it equals the schema's dump."""
-    return current_app.json.response(result)
+    tests/service/test_risk_api.py checks that it equals the schema's dump. orjson writes it when installed
+    (features.fastjson), else Flask's JSON provider."""
+    body = fastjson.dumps(result)
+    if body is None:
+        return current_app.json.response(result)
+    return current_app.response_class(body + b"\n", mimetype="application/json")
 
 
 @blp.route("/risk/scores", methods=["POST"])
+@fast_json_view
 @require_scope("risk")
 @blp.arguments(SCORE_REQUEST)
 @blp.response(200, SCORE_RESPONSE)
@@ -62,6 +69,7 @@ def score(body: dict):
 
 
 @blp.route("/risk/scores/batch", methods=["POST"])
+@fast_json_view
 @require_scope("risk")
 @blp.arguments(BATCH_REQUEST)
 @blp.response(200, BATCH_RESPONSE)

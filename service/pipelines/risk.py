@@ -10,8 +10,6 @@ import time
 import uuid
 from typing import Any, Mapping, Sequence
 
-import numpy as np
-
 from features.errors import InvalidInput, NotFound
 from models.registry import LoadedModels, ModelNotFound
 
@@ -66,6 +64,11 @@ class RiskScorer:
     def score(self, name: str, features: Mapping[str, Any], *, customer_id: str | None = None,
               transaction_id: str | None = None, request_id: str | None = None, top_reasons: int = 5) -> dict:
         model, version = self._model(name)
+        return self._score(name, model, version, features, customer_id=customer_id, transaction_id=transaction_id,
+                           request_id=request_id, top_reasons=top_reasons)
+
+    def _score(self, name: str, model, version, features: Mapping[str, Any], *, customer_id: str | None,
+               transaction_id: str | None, request_id: str | None, top_reasons: int) -> dict:
         self._check(model, features, "features")
         score, reasons = model.score_and_explain(features, top=top_reasons)
         thresholds = self.thresholds(name, model)
@@ -115,8 +118,9 @@ class RiskScorer:
         if version.kind != TRANSACTIONS_KIND:
             raise InvalidInput(f"Model '{name}' scores tables: send 'features', not 'transaction'.")
         features = self.transaction_features(customer_id, transaction, model.feature_names)
-        return self.score(name, features, customer_id=customer_id, transaction_id=transaction.get("transaction_id"),
-                          request_id=request_id, top_reasons=top_reasons)
+        return self._score(name, model, version, features, customer_id=customer_id,     # the model just used
+                           transaction_id=transaction.get("transaction_id"), request_id=request_id,
+                           top_reasons=top_reasons)
 
     def transaction_features(self, customer_id: str, transaction: Mapping[str, Any], names: Sequence[str]) -> dict:
         """The payment's features as of its time: one indexed read of the customer's events, then the same
@@ -129,26 +133,10 @@ class RiskScorer:
 
     @staticmethod
     def _audit_row(result: Mapping[str, Any], features: Mapping[str, Any], request_id: str | None) -> dict:
+        # the features as given: the audit store writes them as JSON values (NaN/inf as null, numpy as Python)
         return {
             "score_id": result["score_id"], "model": result["model"], "model_version": result["model_version"],
             "customer_id": result.get("customer_id"), "transaction_id": result.get("transaction_id"),
             "score": result["score"], "decision": result["decision"], "reasons": result["reasons"],
-            "features": _jsonable(features), "request_id": request_id,
+            "features": features, "request_id": request_id,
         }
-
-
-def _jsonable(features: Mapping[str, Any]) -> dict:
-    """Features as JSON values for the audit row: numpy scalars as Python ones, NaN/inf as null."""
-    out = {}
-    for key, value in features.items():
-        kind = type(value)
-        if kind is float:
-            if value - value != 0.0:                    # NaN or ±inf (their difference is NaN)
-                value = None
-        elif kind is not str and kind is not int and kind is not bool and value is not None:
-            if isinstance(value, (np.floating, np.integer)):
-                value = value.item()
-            if isinstance(value, float) and not np.isfinite(value):
-                value = None
-        out[key] = value
-    return out

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
 from datetime import datetime, timedelta, timezone
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
@@ -15,6 +16,11 @@ STATUSES = {"payment": {"approved", "declined", "pending"}, "login": {"success",
 
 
 def _ip(value: str) -> None:
+    try:
+        socket.inet_pton(socket.AF_INET, value)  # the common case in C (ipaddress parses in Python, ~10× the cost);
+        return                                   # it accepts exactly ipaddress's IPv4 forms (no leading zeros)
+    except (OSError, ValueError, TypeError):
+        pass
     try:
         ipaddress.ip_address(value)
     except ValueError as exc:

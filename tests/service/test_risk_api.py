@@ -203,6 +203,22 @@ def test_responses_are_exactly_what_the_documented_schemas_dump(client, keys, mo
     assert [x["feature"] for x in batch["results"][3]["reasons"]] == [x["feature"] for x in single["reasons"][:3]]
 
 
+def test_answers_and_audit_rows_are_the_same_without_orjson(client, keys, model, monkeypatch):
+    """orjson writes the answer and the audit row when installed (features.fastjson); the values must not change."""
+    from features import fastjson
+
+    body = {"model": "cards", "features": {**CASE, "amount": 1e-05}, "customer_id": "c-json"}
+    fast = client.post("/v1/risk/scores", json=body, headers=bearer(keys["risk"]))
+    monkeypatch.setattr(fastjson, "orjson", None)
+    plain = client.post("/v1/risk/scores", json=body, headers=bearer(keys["risk"]))
+    assert fast.status_code == plain.status_code == 200
+    assert fast.mimetype == plain.mimetype == "application/json" and fast.data.endswith(b"\n")
+    a, b = fast.get_json(), plain.get_json()
+    assert a.pop("score_id") != b.pop("score_id") and a == b
+    rows = client.get("/v1/customers/c-json/risk", headers=bearer(keys["risk"])).get_json()["scores"]
+    assert len(rows) == 2 and rows[0]["reasons"] == rows[1]["reasons"] == a["reasons"]
+
+
 def test_openapi_still_documents_the_risk_bodies(client):
     spec = client.get("/openapi.json").get_json()
     post = spec["paths"]["/v1/risk/scores"]["post"]
