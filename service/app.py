@@ -112,7 +112,7 @@ def _wire_models(state: KefuState) -> None:
     load_risk = lambda mv: RiskModel.load(mv.path, compiled=compiled)  # noqa: E731
     loaded = LoadedModels(registry, loaders={
         "risk_table": load_risk, "risk_transactions": load_risk,
-        "recommender": lambda mv: Recommender.load(mv.path),
+        "recommender": lambda mv: Recommender.load(mv.path, compiled=state.settings.recommend_compiled),
         "chat_kb": lambda mv: KnowledgeBase.load(mv.path),
         "chat_intent": lambda mv: IntentModel.load(mv.path),
         "chat_sentiment": lambda mv: SentimentModel.load(mv.path),

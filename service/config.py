@@ -42,6 +42,9 @@ class Settings:
     #: Risk scoring with the compiled paths (a TreeSHAP kernel for reasons, lleaves for big batches; the `fast`
     #: extra). Off: LightGBM's own predict and pred_contrib, e.g. to compare or to rule them out.
     risk_compiled: bool = field(default=True, metadata={"env": "KEFU_RISK_COMPILED"})
+    #: Recommendations scored by lleaves-compiled trees (the `fast` extra; compiled once per model version and
+    #: cached beside it). Off: LightGBM's own predict.
+    recommend_compiled: bool = field(default=True, metadata={"env": "KEFU_RECOMMEND_COMPILED"})
     #: Most recommended items from one category in one answer (diversity).
     recommend_max_per_category: int = field(default=3, metadata={"env": "KEFU_RECOMMEND_MAX_PER_CATEGORY"})
     #: Who phrases chat replies: "template" (the filled knowledge-base answer, no model), "local" (the small

@@ -19,6 +19,7 @@ from models.recommend.config import SOURCES
 from models.recommend.history import History
 from models.recommend.state import CandidateState
 from models.recommend.tables import customer_vectors
+from models.recommend.user_knn import CustomerNeighbours
 
 SOURCE_INDEX = {name: i for i, name in enumerate(SOURCES)}
 NEIGHBOUR_SOURCES = ("bought_together", "similar_text", "item_knn")
@@ -70,6 +71,7 @@ class CandidateSet:
     source: np.ndarray
     anchors: coo.Scores   # (row, anchor item) -> weight: explains neighbour-based candidates
     factors: np.ndarray | None = None  # (B x k) customers' PureSVD fold-in, for the collaborative feature
+    relative: np.ndarray | None = None  # scores / the customer's best score of each source (0..1)
 
     def __len__(self) -> int:
         return len(self.row)
@@ -84,6 +86,8 @@ class CandidateGenerator:
         self.neighbours = {name: state.tables[name] for name in NEIGHBOUR_SOURCES if name in state.tables}
         self.inactive = np.flatnonzero(~state.item["active"].astype(bool))
         self.repeatable = state.item["repeatable"].astype(bool)
+        k = state.config.user_knn_neighbours
+        self.customers = CustomerNeighbours(state.history, k) if k > 0 and len(state.history.items) else None
 
     # ---------------------------------------------------------------------------------------- sources
     def anchors(self, h: History) -> coo.Scores:
@@ -131,6 +135,8 @@ class CandidateGenerator:
         for name, (items, scores) in self.neighbours.items():
             out[name] = coo.expand(a_rows, anchors.vals, a_items, items, scores, n)
         out["category"] = self._category(h, rows)
+        if self.customers is not None:
+            out["user_knn"] = self.customers.scores(h, batch.rows)
         if batch_factors is not None:
             out["collaborative"] = self._collaborative(batch_factors, cfg.quotas.get("collaborative", 0))
         width = max(cfg.quotas.values())
@@ -197,7 +203,7 @@ class CandidateGenerator:
             keep = np.isin(keys, cut.keys)
             keys, row, scores, normed = keys[keep], row[keep], scores[keep], normed[keep]
         return CandidateSet(row, (keys % self.n_items).astype(np.int32), scores,
-                            normed.argmax(axis=1).astype(np.int8), anchors, factors)
+                            normed.argmax(axis=1).astype(np.int8), anchors, factors, normed)
 
     def _excluded_keys(self, batch: CustomerBatch) -> np.ndarray:
         """Keys (row * n_items + item) nobody should be shown: bought non-repeatable, inactive, asked."""

@@ -15,6 +15,7 @@ SOURCES: tuple[str, ...] = (
     "bought_together",
     "similar_text",
     "item_knn",
+    "user_knn",
     "collaborative",
     "category",
     "popular_age_band",
@@ -30,6 +31,7 @@ DEFAULT_QUOTAS: dict[str, int] = {
     "bought_together": 200,
     "similar_text": 100,
     "item_knn": 200,
+    "user_knn": 200,
     "collaborative": 100,
     "category": 150,
     "popular_age_band": 50,
@@ -63,6 +65,8 @@ class RecommendConfig:
     decay_half_life_days: float = 30.0
     #: A customer's items used for item-kNN co-occurrence (most recent first): caps the cost of heavy users.
     knn_max_items_per_customer: int = 200
+    #: Neighbours per customer of the "user_knn" source (customers who shop alike; 0 disables it).
+    user_knn_neighbours: int = 300
     #: Rank of the PureSVD factorisation behind the "collaborative" source (0 disables it).
     svd_factors: int = 48
 

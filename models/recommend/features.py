@@ -14,6 +14,7 @@ from models.recommend.state import PROFILE_FEATURES, CandidateState
 
 PAIR_FEATURES: tuple[str, ...] = (
     *(f"score_{s}" for s in SOURCES),
+    *(f"relative_{s}" for s in SOURCES),
     "n_sources",
     "customer_item_weight",
     "customer_item_baskets",
@@ -66,6 +67,8 @@ def build_features(state: CandidateState, batch: CustomerBatch, cands: Candidate
     cols.append(it["category_pop"][i])
     # --- pair
     cols.extend(cands.scores.T)
+    # each source's score against the customer's best one: LambdaRank compares items within a customer
+    cols.extend(cands.relative.T if cands.relative is not None else np.zeros((len(SOURCES), len(r))))
     cols.append((cands.scores > 0).sum(axis=1).astype(float))
     pos = _positions(h, r, i)
     found = pos >= 0

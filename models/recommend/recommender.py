@@ -42,9 +42,13 @@ class Recommendation:
 class Recommender:
     """Candidates + ranker. ``rank`` answers one customer; ``recommend_batch`` evaluates thousands."""
 
-    def __init__(self, state: CandidateState, booster: lgb.Booster, metadata: dict[str, Any] | None = None):
+    def __init__(self, state: CandidateState, booster: lgb.Booster, metadata: dict[str, Any] | None = None,
+                 predictor: Any = None):
+        """``predictor``: a compiled copy of the booster with ``predict(matrix) -> raw scores`` (lleaves, see
+        ``load``); None scores with LightGBM."""
         self.state = state
         self.booster = booster
+        self.predictor = predictor
         self.feature_names = feature_names(state.config)
         if booster.feature_name() != self.feature_names:
             raise ValueError("booster features differ from the recommender's feature list")
@@ -112,6 +116,8 @@ class Recommender:
 
     def score(self, batch: CustomerBatch, cands: CandidateSet, num_threads: int = 1) -> np.ndarray:
         x = build_features(self.state, batch, cands)
+        if self.predictor is not None:
+            return self.predictor.predict(x, n_jobs=num_threads)
         return self.booster.predict(x, num_threads=num_threads)
 
     # ------------------------------------------------------------------------------------- batch path
@@ -137,7 +143,7 @@ class Recommender:
         """The same ranker over candidate tables refitted on newer events (the nightly job)."""
         state = fit_state(events, items, customers, as_of, self.state.config, embeddings, profiles)
         meta = {**self.metadata, "state_as_of": state.as_of.isoformat()}
-        return Recommender(state, self.booster, meta)
+        return Recommender(state, self.booster, meta, self.predictor)
 
     def save(self, folder: str | Path) -> Path:
         folder = Path(folder)
@@ -154,12 +160,20 @@ class Recommender:
         return folder
 
     @classmethod
-    def load(cls, folder: str | Path) -> "Recommender":
+    def load(cls, folder: str | Path, compiled: bool = False) -> "Recommender":
+        """``compiled``: score with lleaves (the ``fast`` extra) when it is installed. The trees are compiled
+        once (seconds) and the object cached in the folder's ``.cache/``, so other workers load it at once;
+        scores equal LightGBM's to ~1e-12, and a booster lleaves cannot compile falls back to LightGBM."""
         folder = Path(folder)
         meta = json.loads((folder / META_FILE).read_text())
         booster = lgb.Booster(model_file=str(folder / "model.txt"))
         state = CandidateState.load(folder)
-        rec = cls(state, booster, meta)
+        predictor = None
+        if compiled:
+            from models.risk.fast import LleavesBatch
+
+            predictor = LleavesBatch.build(folder / "model.txt")
+        rec = cls(state, booster, meta, predictor)
         if meta.get("feature_names") != rec.feature_names:
             raise ValueError("recommender.json feature names do not match this code's feature list")
         return rec

@@ -27,11 +27,12 @@ def _service():
 def recommend(body: dict):
     """Recommend items for a customer
 
-    Candidates from several sources (repeat purchases, bought together, similar descriptions,
-    collaborative, category affinity, popular in the customer's segment) are ranked by LightGBM LambdaRank,
-    then the rules apply on the live catalogue: nothing out of stock or inactive, bought items again only
-    when repeatable, filters exactly (even if fewer than k remain), at most KEFU_RECOMMEND_MAX_PER_CATEGORY
-    per category. An unknown customer gets a cold-start answer (popular in the given segment), not an error.
+    Candidates from several sources (repeat purchases, bought together, similar descriptions, customers
+    who shop alike, collaborative, category affinity, popular in the customer's segment) are ranked by
+    LightGBM LambdaRank, then the rules apply on the live catalogue: nothing out of stock or inactive,
+    bought items again only when repeatable, filters exactly (even if fewer than k remain), at most
+    KEFU_RECOMMEND_MAX_PER_CATEGORY per category. An unknown customer gets a cold-start answer (popular in
+    the given segment), not an error.
     """
     return _service().recommend(body["customer_id"], body["k"], filters=body["filters"], context=body["context"],
                                 segment=body.get("segment"))

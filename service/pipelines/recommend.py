@@ -43,6 +43,7 @@ def reason_text(reason: tuple[str, Any], catalogue: Mapping[str, dict]) -> str:
         "bought_together": lambda: f"often bought together with {_name(catalogue, anchor)}",
         "similar_text": lambda: f"similar to {_name(catalogue, anchor)} you looked at",
         "item_knn": lambda: f"customers who bought {_name(catalogue, anchor)} also bought this",
+        "user_knn": lambda: "bought by customers who shop like you",
         "collaborative": lambda: "customers with tastes like yours bought this",
         "category": lambda: f"popular in {anchor}, a category you like",
         "popular_age_band": lambda: f"popular with customers aged {anchor}",
@@ -205,4 +206,9 @@ def train_and_register(state, progress=None, activate: bool = True):
         activate=activate,
     )
     state.store.record_model_version(MODEL, version.version, KIND, path=str(version.path), metrics=metrics)
+    if state.settings.recommend_compiled:
+        # compile the trees now, once, so that serving workers load the cached object instead of each compiling
+        from models.risk.fast import LleavesBatch
+
+        LleavesBatch.build(version.path / "model.txt")
     return version

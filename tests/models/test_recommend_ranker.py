@@ -58,6 +58,21 @@ def test_save_load_gives_identical_rankings(trained, tmp_path):
     np.testing.assert_array_equal(rec.recommend_batch(ids, 10), again.recommend_batch(ids, 10))
 
 
+
+def test_compiled_scoring_ranks_like_lightgbm_and_is_cached(trained, tmp_path):
+    pytest.importorskip("lleaves", reason="the compiled path needs the `fast` extra (lleaves)")
+    rec, _ = trained
+    rec.save(tmp_path / "model")
+    fast = Recommender.load(tmp_path / "model", compiled=True)
+    assert fast.predictor is not None
+    assert list((tmp_path / "model" / ".cache").glob("lleaves-model-*.o"))
+    for customer in ("c0", "c7", "c42", "nobody"):
+        plain, compiled = rec.rank(customer, k=10), fast.rank(customer, k=10)
+        assert [r.item_id for r in plain] == [r.item_id for r in compiled]
+        np.testing.assert_allclose([r.score for r in plain], [r.score for r in compiled], rtol=1e-9, atol=1e-12)
+    again = Recommender.load(tmp_path / "model", compiled=True)   # from the cached object this time
+    assert again.rank("c7", k=10) == fast.rank("c7", k=10)
+
 def test_rank_excludes_what_the_caller_asks(trained):
     rec, _ = trained
     first = [r.item_id for r in rec.rank("c1", k=5)]

@@ -158,3 +158,20 @@ def test_warming_without_a_model_does_nothing(app):
     service = app.extensions["kefu"].extras["recommend"]
     service.warm()
     assert service._snapshot is None
+
+
+def test_training_compiles_the_model_once_and_workers_serve_with_it(app, shop):
+    pytest.importorskip("lleaves", reason="the compiled path needs the `fast` extra (lleaves)")
+    state = app.extensions["kefu"]
+    model, version = state.extras["models"].get("recommend")
+    assert list((version.path / ".cache").glob("lleaves-model-*.o")), "training should leave the compiled trees"
+    assert model.predictor is not None
+
+
+def test_every_candidate_source_has_a_readable_reason():
+    from models.recommend.config import SOURCES
+    from service.pipelines.recommend import reason_text
+
+    for source in SOURCES:
+        text = reason_text((source, "i1"), {"i1": {"name": "Green tea"}})
+        assert text and text != source.replace("_", " "), source
