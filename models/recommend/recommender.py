@@ -51,7 +51,8 @@ class Recommender:
         self.predictor = predictor
         self.feature_names = feature_names(state.config)
         if booster.feature_name() != self.feature_names:
-            raise ValueError("booster features differ from the recommender's feature list")
+            raise ValueError("the model's features differ from this kefu's recommender features (a model trained by "
+                             "another version?): retrain with `kefu train recommender`")
         self.metadata = dict(metadata or {})
         self.generator = CandidateGenerator(state)
 

@@ -75,3 +75,4 @@ def test_the_source_feeds_candidates_and_can_be_switched_off():
     col = SOURCES.index("user_knn")
     assert (CandidateGenerator(on).generate(batch_from_state(on, rows)).scores[:, col] > 0).mean() > 0.2
     assert (CandidateGenerator(off).generate(batch_from_state(off, rows)).scores[:, col] == 0).all()
+
