@@ -42,18 +42,7 @@ from typing import Callable
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import DEFAULT_DATA, print_table, write_result  # noqa: E402
-
-
-def prepare(data_dir: Path, data: Path) -> None:
-    """The demo shop and both risk models, unless ``data_dir`` already has them."""
-    if (data_dir / "models" / "taiwan").exists():
-        return
-    env = {**os.environ, "KEFU_DATA_DIR": str(data_dir), "KEFU_LOG_LEVEL": "WARNING", "OMP_NUM_THREADS": "1"}
-    run = lambda *a: subprocess.run([sys.executable, "-m", "service.cli.main", *a], env=env,  # noqa: E731
-                                    capture_output=True, text=True, check=True)
-    run("demo", "--no-serve", "--customers", "2000")
-    run("train", "risk", "--name", "taiwan", "--data", str(data / "risk/taiwan-default/UCI_Credit_Card.csv"),
-        "--label", "default.payment.next.month", "--id-column", "ID")
+from bench import risk_cases  # noqa: E402
 
 
 def environs(path: str, bodies: list[str], key: str | None) -> list[dict]:
@@ -165,7 +154,7 @@ def main() -> None:
     args = parser.parse_args()
 
     data_dir = (args.data_dir or Path(tempfile.mkdtemp(prefix="kefu-bench-risk-cpu-"))).resolve()
-    prepare(data_dir, args.data)
+    risk_cases.prepare(data_dir, args.data)
     args.data_dir = data_dir
     args.requests = args.requests or (300 if args.instructions or args.under_callgrind else 3000)
     if args.instructions:
@@ -183,8 +172,6 @@ def main() -> None:
     if args.under_callgrind:             # the audit rows are written inside the counted callback, not by the thread
         os.environ["KEFU_RISK_AUDIT_FLUSH_SECONDS"] = "3600"
 
-    import pandas as pd
-
     from bench.hello_app import app as hello_app
     from service.app import create_app
     from service.auth import create_api_key
@@ -193,14 +180,7 @@ def main() -> None:
     state = app.extensions["kefu"]
     key = create_api_key(state.store, ["risk"], name="bench risk_request_cpu")
 
-    rows = pd.read_csv(args.data / "risk/taiwan-default/UCI_Credit_Card.csv", nrows=7 + args.cases).drop(
-        columns=["ID", "default.payment.next.month"])
-    table_bodies = [json.dumps({"model": "taiwan", "features": {k: float(v) for k, v in rows.iloc[i].items()},
-                                "customer_id": f"c{i:05d}"}) for i in range(7, 7 + args.cases)]
-    tx_bodies = [json.dumps({"model": "transactions", "customer_id": f"c{i:05d}",
-                             "transaction": {"amount": round(20.0 + 7.5 * (i % 40), 2), "device_id": f"d-{i % 3}",
-                                             "ip": "203.0.113.5", "country": ("US", "PT", "BR")[i % 3]}})
-                 for i in range(1, 1 + args.cases)]
+    table_bodies, tx_bodies = risk_cases.bodies(args.data, args.cases)
     calls = {"hello": caller(hello_app, environs("/hello", ["{}"], None)),
              "table": caller(app, environs("/v1/risk/scores", table_bodies, key)),
              "transaction": caller(app, environs("/v1/risk/scores", tx_bodies, key))}

@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import DEFAULT_DATA, print_table, write_result, wrk  # noqa: E402
 from bench.ingest_http import wait_ready  # noqa: E402
+from bench import risk_cases  # noqa: E402
 
 def serve(cmd: list[str], env: dict, port: int) -> subprocess.Popen:
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -51,22 +52,9 @@ def main() -> None:
     env = {**os.environ, "KEFU_DATA_DIR": data_dir, "KEFU_LOG_LEVEL": "WARNING", "OMP_NUM_THREADS": "1"}
     py = sys.executable
     run = lambda *a: subprocess.run([py, "-m", "service.cli.main", *a], env=env, capture_output=True, text=True, check=True).stdout  # noqa: E731
-    if not (Path(data_dir) / "models" / "taiwan").exists():              # --data-dir reuses a prepared folder
-        run("demo", "--no-serve", "--customers", "2000")
-        run("train", "risk", "--name", "taiwan", "--data", str(args.data / "risk/taiwan-default/UCI_Credit_Card.csv"),
-            "--label", "default.payment.next.month", "--id-column", "ID")
+    risk_cases.prepare(Path(data_dir), args.data)
     key = run("keys", "create", "--scope", "risk").strip()
-    import pandas as pd
-
-    # Many different cases in turn (wrk cycles through the bodies), not one repeated: a repeated row would let the
-    # CPU's branch predictors learn its path through the trees.
-    rows = pd.read_csv(args.data / "risk/taiwan-default/UCI_Credit_Card.csv").drop(columns=["ID", "default.payment.next.month"])
-    table_bodies = [json.dumps({"model": "taiwan", "features": {k: float(v) for k, v in rows.iloc[i].items()},
-                                "customer_id": f"c{i:05d}"}) for i in range(7, 7 + args.cases)]
-    tx_bodies = [json.dumps({"model": "transactions", "customer_id": f"c{i:05d}",
-                             "transaction": {"amount": round(20.0 + 7.5 * (i % 40), 2), "device_id": f"d-{i % 3}",
-                                             "ip": "203.0.113.5", "country": ("US", "PT", "BR")[i % 3]}})
-                 for i in range(1, 1 + args.cases)]
+    table_bodies, tx_bodies = risk_cases.bodies(args.data, args.cases)
 
     results: dict[str, Any] = {"load_average_before": os.getloadavg()}
     hello = serve([py, "-m", "gunicorn", "-w", "2", "-b", "127.0.0.1:8792", "--chdir", str(Path(__file__).parent), "hello_app:app"], env, 8792)
