@@ -34,7 +34,11 @@ from bench import risk_cases  # noqa: E402
 
 def serve(cmd: list[str], env: dict, port: int) -> subprocess.Popen:
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_ready(port) if "kefu" in " ".join(cmd) or "service.cli" in " ".join(cmd) else time.sleep(3)
+    try:
+        wait_ready(port) if "kefu" in " ".join(cmd) or "service.cli" in " ".join(cmd) else time.sleep(3)
+    except BaseException:                  # a server that never became ready must not outlive the run (and its port)
+        proc.terminate(), proc.wait()
+        raise
     return proc
 
 
@@ -57,13 +61,15 @@ def main() -> None:
     table_bodies, tx_bodies = risk_cases.bodies(args.data, args.cases)
 
     results: dict[str, Any] = {"load_average_before": os.getloadavg()}
-    hello = serve([py, "-m", "gunicorn", "-w", "2", "-b", "127.0.0.1:8792", "--chdir", str(Path(__file__).parent), "hello_app:app"], env, 8792)
-    kefu = serve([py, "-m", "service.cli.main", "serve", "--port", "8793", "--workers", "2"], env, 8793)
     targets = {"hello": ("http://127.0.0.1:8792/hello", ["{}"]),
                "score_table": ("http://127.0.0.1:8793/v1/risk/scores", table_bodies),
                "score_transaction": ("http://127.0.0.1:8793/v1/risk/scores", tx_bodies)}
     runs: dict[str, list[dict]] = {}
+    servers: list[subprocess.Popen] = []
     try:
+        servers.append(serve([py, "-m", "gunicorn", "-w", "2", "-b", "127.0.0.1:8792", "--chdir",
+                              str(Path(__file__).parent), "hello_app:app"], env, 8792))
+        servers.append(serve([py, "-m", "service.cli.main", "serve", "--port", "8793", "--workers", "2"], env, 8793))
         for name, (url, bodies) in targets.items():                      # warm-up: caches, first-use compiles
             wrk(url, bodies, key, 2, 2)
         for c in (1, args.connections):
@@ -71,7 +77,7 @@ def main() -> None:
                 for name, (url, bodies) in targets.items():
                     runs.setdefault(f"{name}_c{c}", []).append(wrk(url, bodies, key, c, args.duration))
     finally:
-        for proc in (hello, kefu):
+        for proc in servers:
             proc.terminate(), proc.wait()
     results["load_average_after"] = os.getloadavg()
     for label, measured in runs.items():
