@@ -44,11 +44,11 @@ class CustomerNeighbours:
     def __init__(self, history: History, k: int) -> None:
         self.k = min(int(k), history.n_rows)
         self.n_items, self.n_customers = history.n_items, history.n_rows
-        weight = _unit_rows(history, "weight")
-        by_item = np.lexsort((history.row_index(), history.items))      # item-major order of the entries
+        weight, rows = _unit_rows(history, "weight"), history.row_index()
+        by_item = np.lexsort((rows, history.items))                      # item-major order of the entries
         counts = np.bincount(history.items, minlength=history.n_items)
         self.item_indptr = np.r_[0, np.cumsum(counts)].astype(np.int64)
-        self.item_customers = history.row_index()[by_item]
+        self.item_customers = rows[by_item]
         self.item_weights = weight[by_item].astype(np.float32)
         self.indptr, self.items = history.indptr, history.items.astype(np.int64)
         self.taste = _unit_rows(history, "decay").astype(np.float32)
