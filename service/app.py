@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
-from typing import Any, Mapping
+from types import FunctionType
+from typing import Any, Callable, Mapping
 
 import swagger_ui_bundle
 from flask import Flask, g, request, send_from_directory
@@ -19,12 +19,38 @@ from features.text.embedder import make_embedder
 from service.auth import KeyVerifier
 from service.config import Settings, settings_from_env
 from service.errors import KefuApi, register_error_handlers
+from service.ids import uuid4_hex
 from service.logs import configure_logging
 from service.pipelines.risk import RiskScorer
 from service.state import KefuState
 
 log = logging.getLogger(__name__)
 API_VERSION = "0.1.0"
+
+
+class KefuFlask(Flask):
+    """Flask, remembering which plain functions are synchronous.
+
+    Flask asks ``ensure_sync`` about every hook and view on every request (three times for a score), and each
+    answer is an ``inspect.iscoroutinefunction`` walk; whether a function is a coroutine function never changes,
+    so for plain functions (hooks and views: a fixed set) the first answer is kept. Anything else (bound methods,
+    partials, callables) is asked about each time, as in Flask.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._kefu_sync: dict[FunctionType, Callable[..., Any]] = {}
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        if type(func) is not FunctionType:
+            return super().ensure_sync(func)
+        known = self._kefu_sync
+        sync = known.get(func)
+        if sync is None:
+            sync = super().ensure_sync(func)
+            if len(known) < 10_000:
+                known[func] = sync
+        return sync
 
 
 def create_app(test_config: Mapping[str, Any] | None = None, *, embedder: Any = None, generator: Any = None) -> Flask:
@@ -38,7 +64,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, embedder: Any = 
         settings = settings.with_overrides(test_config)
     configure_logging(settings.log_level, settings.log_json)
 
-    app = Flask(__name__)
+    app = KefuFlask(__name__)
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_request_bytes,
         API_TITLE="kefu",
@@ -172,16 +198,20 @@ def _wire_chat(state: KefuState) -> None:
 def _register_request_hooks(app: Flask) -> None:
     @app.before_request
     def _request_id() -> None:
-        incoming = request.headers.get("X-Request-ID", "")
-        g.request_id = incoming if 0 < len(incoming) <= 128 and incoming.isprintable() else uuid.uuid4().hex
+        # the X-Request-ID header as request.headers reads it (WSGI puts it in the environ under this key)
+        incoming = request.environ.get("HTTP_X_REQUEST_ID", "")
+        g.request_id = incoming if 0 < len(incoming) <= 128 and incoming.isprintable() else uuid4_hex()
         g.started = time.perf_counter()
 
     @app.after_request
     def _echo_request_id(response):
-        response.headers["X-Request-ID"] = g.get("request_id", "")
-        if request.path.startswith("/v1"):
-            elapsed = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
-            log.info("%s %s %d %.1fms", request.method, request.path, response.status_code, elapsed)
+        ctx_g = g._get_current_object()                    # one context lookup for both reads
+        response.headers["X-Request-ID"] = ctx_g.get("request_id", "")
+        if log.isEnabledFor(logging.INFO):
+            path = request.path
+            if path.startswith("/v1"):
+                elapsed = (time.perf_counter() - ctx_g.get("started", time.perf_counter())) * 1000
+                log.info("%s %s %d %.1fms", request.method, path, response.status_code, elapsed)
         return response
 
 
