@@ -88,7 +88,16 @@ class PreparedQuery:
         return prepared
 
     def fetchall(self, engine: Engine, **params: Any) -> list[tuple]:
-        sql, names, processors, fixed = self._prepare(engine.dialect)
+        conn = engine.raw_connection()      # a pool checkout; returned (and rolled back) by close()
+        try:
+            return self.execute(conn, engine.dialect, **params)
+        finally:
+            conn.close()
+
+    def execute(self, connection: Any, dialect: Any, **params: Any) -> list[tuple]:
+        """The rows on a DBAPI connection the caller already holds (``engine.raw_connection()``), so that several
+        small reads of one request share one pool checkout."""
+        sql, names, processors, fixed = self._prepare(dialect)
         for name, value in params.items():
             process = processors.get(name)
             if process is not None:
@@ -96,13 +105,9 @@ class PreparedQuery:
         if fixed:
             params = {**fixed, **params}
         args: Any = params if names is None else tuple([params[n] for n in names])
-        conn = engine.raw_connection()      # a pool checkout; returned (and rolled back) by close()
+        cursor = connection.cursor()
         try:
-            cursor = conn.cursor()
-            try:
-                cursor.execute(sql, args)
-                return cursor.fetchall()
-            finally:
-                cursor.close()
+            cursor.execute(sql, args)
+            return cursor.fetchall()
         finally:
-            conn.close()
+            cursor.close()

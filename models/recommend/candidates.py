@@ -217,6 +217,63 @@ class CandidateGenerator:
         return np.concatenate(parts)
 
     # ---------------------------------------------------------------------------------------- reasons
+    def reasons(self, batch: CustomerBatch, cands: CandidateSet, indices: np.ndarray) -> list[tuple[str, Any]]:
+        """``[self.reason(batch, cands, i) for i in indices]``, with the neighbour anchors searched once per
+        (source, row) for all the indices instead of once per index (the answer's 80 proposals cost ~0.6 ms
+        one at a time)."""
+        indices = np.asarray(indices, dtype=np.int64)
+        out: list[tuple[str, Any] | None] = [None] * len(indices)
+        names = cands.source[indices]
+        todo = []
+        for name, items in self.neighbours.items():
+            pick = np.flatnonzero(names == SOURCE_INDEX[name])
+            if len(pick):
+                todo.append((name, items, pick))
+        if todo:
+            a = cands.anchors
+            a_rows = a.rows
+            a_items = a.items
+            for name, (items, scores), pick in todo:
+                rows = cands.row[indices[pick]]
+                for row in np.unique(rows):
+                    at = pick[rows == row]
+                    mine = a_rows == row
+                    anchor_items, weights = a_items[mine], a.vals[mine]
+                    anchors = self._best_anchors(anchor_items, weights, items, scores,
+                                                 cands.item[indices[at]].astype(np.int64))
+                    for slot, anchor in zip(at.tolist(), anchors):
+                        out[slot] = (name, anchor)
+        st = self.state
+        rows, items = cands.row[indices].tolist(), cands.item[indices].tolist()
+        for slot, (code, row, item) in enumerate(zip(names.tolist(), rows, items)):
+            if out[slot] is not None:
+                continue
+            name = SOURCES[code]                       # the rest as in ``reason``
+            if name == "category":
+                category = st.item["category"][item]
+                out[slot] = (name, str(st.categories[category]) if category >= 0 else None)
+            elif name == "popular_age_band":
+                out[slot] = (name, str(st.age_bands[batch.age[row]]))
+            elif name == "popular_region":
+                out[slot] = (name, str(st.regions[batch.region[row]]))
+            else:
+                out[slot] = (name, None)
+        return out  # type: ignore[return-value]
+
+    def _best_anchors(self, anchor_items: np.ndarray, weights: np.ndarray, items: np.ndarray, scores: np.ndarray,
+                      wanted: np.ndarray) -> list[str | None]:
+        """For each wanted item, the id of the anchor contributing most to it through the table (None: none);
+        the same sums and first-maximum as ``reason``."""
+        if len(anchor_items) == 0:
+            return [None] * len(wanted)
+        table_items, table_scores = items[anchor_items], scores[anchor_items]          # (A x W)
+        hits = table_items[None, :, :] == wanted[:, None, None]                        # (M x A x W)
+        contrib = weights[None, :] * np.where(hits, table_scores[None, :, :], 0.0).sum(axis=2)
+        best = np.argmax(contrib, axis=1)
+        ok = contrib.max(axis=1) > 0
+        ids = self.state.item_ids
+        return [str(ids[anchor_items[b]]) if good else None for b, good in zip(best.tolist(), ok.tolist())]
+
     def reason(self, batch: CustomerBatch, cands: CandidateSet, index: int) -> tuple[str, Any]:
         """A reason seed for one candidate: (source, anchor item / segment / category / None)."""
         name = SOURCES[int(cands.source[index])]

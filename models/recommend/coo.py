@@ -37,13 +37,28 @@ def empty(width: int) -> Scores:
     return Scores(np.zeros(0, np.int64), np.zeros(0, np.float64), width)
 
 
+#: from_triples sums into a dense array instead of sorting when the keys span at most this many slots per triple
+#: (and the span is small enough to allocate): one customer's ~12k user-kNN triples over Ta-Feng's 24k items then
+#: cost one bincount instead of a sort (~3x less); below ~1 triple per 50 slots the sort is cheaper.
+DENSE_SLOTS_PER_TRIPLE = 32
+DENSE_MAX_SPAN = 1 << 20
+
+
 def from_triples(rows: np.ndarray, items: np.ndarray, vals: np.ndarray, width: int) -> Scores:
     """Sum values of repeated (row, item) pairs; drop non-positive results."""
     keys = np.asarray(rows, dtype=np.int64) * np.int64(width) + np.asarray(items, dtype=np.int64)
     if len(keys) == 0:
         return empty(width)
+    weights = np.asarray(vals, dtype=np.float64)
+    lo, hi = int(keys.min()), int(keys.max())
+    span = hi - lo + 1
+    if span <= DENSE_MAX_SPAN and span <= DENSE_SLOTS_PER_TRIPLE * len(keys):
+        # the same sums as below: bincount adds each slot's values in input order either way
+        total = np.bincount((keys - lo).ravel(), weights=weights.ravel(), minlength=span)
+        ok = np.flatnonzero(total > 0)
+        return Scores(ok + lo, total[ok], width)
     uniq, inv = np.unique(keys, return_inverse=True)
-    total = np.bincount(inv.ravel(), weights=np.asarray(vals, dtype=np.float64), minlength=len(uniq))
+    total = np.bincount(inv.ravel(), weights=weights, minlength=len(uniq))
     ok = total > 0
     return Scores(uniq[ok], total[ok], width)
 
@@ -81,7 +96,11 @@ def lookup(s: Scores, keys: np.ndarray) -> np.ndarray:
 def row_max(s: Scores, n_rows: int) -> np.ndarray:
     peak = np.zeros(n_rows)
     if len(s):
-        np.maximum.at(peak, s.rows, s.vals)
+        first, last = int(s.keys[0]) // s.width, int(s.keys[-1]) // s.width
+        if first == last:                         # one customer (the serving path): the same maximum, no ufunc.at
+            peak[first] = np.maximum(peak[first], s.vals.max())
+        else:
+            np.maximum.at(peak, s.rows, s.vals)
     return peak
 
 

@@ -78,11 +78,10 @@ class Recommender:
             return []
         scores = self.score(batch, cands, num_threads=1)
         top = np.argsort(-scores, kind="stable")[:k]
-        out = []
-        for j in top:
-            reason = self.generator.reason(batch, cands, int(j))
-            out.append(Recommendation(str(self.state.item_ids[cands.item[j]]), float(scores[j]), reason[0], reason))
-        return out
+        ids = self.state.item_ids[cands.item[top]]
+        reasons = self.generator.reasons(batch, cands, top)
+        return [Recommendation(str(item_id), score, reason[0], reason)
+                for item_id, score, reason in zip(ids.tolist(), scores[top].tolist(), reasons)]
 
     def customer_batch(self, customer_id: str, *, events: pd.DataFrame | None = None,
                        profile: Mapping[str, Any] | None = None, customer: Mapping[str, Any] | None = None,
@@ -90,7 +89,7 @@ class Recommender:
                        exclude: Iterable[str] = ()) -> CustomerBatch:
         """A batch of one, from the saved state with the caller's fresher data laid over it."""
         st = self.state
-        code = st.customer_index.get_indexer([str(customer_id)])
+        code = np.array([st.code_of("customer", str(customer_id))], dtype=np.intp)
         now_ts = st.as_of if now is None else naive_utc(now)
         batch = batch_from_state(st, code, float(to_days(now_ts)))
         if events is not None:
@@ -104,13 +103,13 @@ class Recommender:
         if profile is not None:
             batch.profile = np.array([[_number(profile.get(f)) for f in PROFILE_FEATURES]], dtype=np.float32)
         if customer is not None:
-            for attr, labels, field in (("age", st.age_bands, "age_band"), ("region", st.regions, "region")):
+            for attr, field in (("age", "age_band"), ("region", "region")):
                 value = customer.get(field)
                 if value is not None:
-                    setattr(batch, attr, pd.Index(labels).get_indexer([str(value)]))
+                    setattr(batch, attr, np.array([st.code_of(field, str(value))], dtype=np.intp))
         if chat_embedding is not None and st.embeddings is not None:
             batch.chat = np.asarray(chat_embedding, dtype=np.float32).reshape(1, -1)
-        ex = st.item_index.get_indexer([str(e) for e in exclude])
+        ex = np.array([st.code_of("item", str(e)) for e in exclude], dtype=np.intp)
         ex = ex[ex >= 0]
         batch.exclude_rows, batch.exclude_items = np.zeros(len(ex), np.int64), ex.astype(np.int64)
         return batch

@@ -7,11 +7,12 @@ repeatable, the caller's filters exactly (even if fewer than k remain), and at m
 from __future__ import annotations
 
 import logging
-from typing import Any, Mapping
+from typing import Any, Container, Mapping
 
 import numpy as np
 
 from features.errors import NotFound
+from features.storage.recommend_reads import RecommendReads
 from models.registry import LoadedModels, ModelNotFound
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,20 @@ def reason_text(reason: tuple[str, Any], catalogue: Mapping[str, dict]) -> str:
     return texts.get(kind, lambda: kind.replace("_", " "))()
 
 
+class _Purchases:
+    """The customer's purchased items (``in`` only), read from the store on the first question: the rules need
+    them only for proposals of items that are not repeatable, and it is the request's costliest read."""
+
+    def __init__(self, reads: RecommendReads, customer_id: str) -> None:
+        self._reads, self._customer_id = reads, customer_id
+        self._items: set[str] | None = None
+
+    def __contains__(self, item_id: object) -> bool:
+        if self._items is None:
+            self._items = self._reads.purchased_items(self._customer_id)
+        return item_id in self._items
+
+
 class RecommendationService:
     def __init__(self, store, models: LoadedModels, catalogue, max_per_category: int = 3) -> None:
         """``catalogue``: a callable returning the live items table (cached by the profile service)."""
@@ -60,6 +75,7 @@ class RecommendationService:
         self.models = models
         self.catalogue = catalogue
         self.max_per_category = max_per_category
+        self.reads = RecommendReads(store.engine)
         self._snapshot: tuple[int, dict[str, dict]] | None = None
 
     def _model(self):
@@ -95,27 +111,27 @@ class RecommendationService:
         rec, version = self._model()
         filters = dict(filters or {})
         catalogue = self._items()
-        customer = self.store.get_customer(customer_id)
-        newest, bought = self.store.customer_activity(customer_id) if customer else (None, set())
+        seen = self.reads.customer(customer_id)
+        newest = seen.newest_event
         known = newest is not None
-        profile = self.store.get_profile(customer_id) if known else None
-        features = (profile or {}).get("features") or {}
-        attributes = {**{k: (customer or {}).get(k) for k in ("age_band", "region")}, **dict(segment or {})}
+        features = seen.profile_features or {}
+        attributes = {"age_band": seen.age_band, "region": seen.region, **dict(segment or {})}
         exclude = set(filters.get("exclude_items", ()))
         if context and context.get("item_id"):
             exclude.add(context["item_id"])
         chat = features.get("chat_embedding")
         # The model keeps each customer's history as of its training; only a customer with newer activity (or
         # one the model has never seen) needs the events read and passed in, which costs more than ranking.
-        fresh = known and (newest > rec.state.as_of or customer_id not in rec.state.customer_index)
+        fresh = known and (newest > rec.state.as_of or rec.state.code_of("customer", customer_id) < 0)
         proposals = rec.rank(
             customer_id, k=max(50, OVERFETCH * k), exclude=exclude,
             events=self.store.load_events([customer_id]) if fresh else None,
             profile=features or None,
             customer={k: v for k, v in attributes.items() if v is not None} or None,
             chat_embedding=np.asarray(chat, dtype=np.float32) if chat else None,
-            now=self.store.data_clock(),
+            now=seen.data_clock,
         )
+        bought = _Purchases(self.reads, customer_id) if seen.exists else frozenset()
         items = self._apply_rules(proposals, catalogue, bought, exclude, filters, k)
         return {
             "customer_id": customer_id,
@@ -125,7 +141,7 @@ class RecommendationService:
             "model_version": version.version,
         }
 
-    def _apply_rules(self, proposals, catalogue: Mapping[str, dict], bought: set, exclude: set,
+    def _apply_rules(self, proposals, catalogue: Mapping[str, dict], bought: Container[str], exclude: set,
                      filters: Mapping[str, Any], k: int) -> list[dict]:
         categories = set(filters.get("categories") or ())
         excluded_categories = set(filters.get("exclude_categories") or ())
@@ -136,7 +152,7 @@ class RecommendationService:
             item = catalogue.get(p.item_id)
             if p.item_id in exclude or item is None or not _sellable(item):
                 continue
-            if p.item_id in bought and not item["repeatable"]:
+            if not item["repeatable"] and p.item_id in bought:       # bought: read only when it matters
                 continue
             category = item["category"]
             if categories and category not in categories:

@@ -98,3 +98,61 @@ def test_holdout_last_fraction_keeps_the_latest_items():
     history, held = holdout_last_fraction(ev, 0.4)
     assert list(held["item_id"]) == ["s", "t"]      # a's last 40 %; b (one event) keeps it for history
     assert list(history["item_id"]) == ["p", "q", "r", "u"]
+
+
+def test_reasons_of_many_candidates_equal_the_one_at_a_time_rule(trained):
+    """``CandidateGenerator.reasons`` (anchors searched once per source and row) is ``reason`` for each index."""
+    rec, _ = trained
+    gen = rec.generator
+    rows = rec.state.customer_index.get_indexer([f"c{i}" for i in range(0, 160, 7)] + ["nobody"])
+    from models.recommend.candidates import batch_from_state
+
+    batch = batch_from_state(rec.state, rows)
+    cands = gen.generate(batch)
+    every = np.arange(len(cands))
+    assert gen.reasons(batch, cands, every) == [gen.reason(batch, cands, int(j)) for j in every]
+    picked = np.random.default_rng(0).permutation(len(cands))[:97]       # any order, any subset
+    assert gen.reasons(batch, cands, picked) == [gen.reason(batch, cands, int(j)) for j in picked]
+    assert gen.reasons(batch, cands, picked[:0]) == []
+
+
+def test_rank_equals_the_plain_one_candidate_at_a_time_path(trained, shop):
+    """rank's vectorised top-k (ids, scores, reasons) and dict label lookups give what the plain path gave."""
+    from models.recommend.candidates import batch_from_state
+
+    rec, _ = trained
+    st = rec.state
+
+    def plain(customer_id, k, exclude=(), customer=None):
+        batch = batch_from_state(st, st.customer_index.get_indexer([customer_id]), st.as_of_day)
+        if customer is not None:
+            for attr, labels, field in (("age", st.age_bands, "age_band"), ("region", st.regions, "region")):
+                if customer.get(field) is not None:
+                    setattr(batch, attr, pd.Index(labels).get_indexer([str(customer[field])]))
+        ex = st.item_index.get_indexer([str(e) for e in exclude])
+        ex = ex[ex >= 0]
+        batch.exclude_rows, batch.exclude_items = np.zeros(len(ex), np.int64), ex.astype(np.int64)
+        cands = rec.generator.generate(batch)
+        scores = rec.score(batch, cands, num_threads=1)
+        out = []
+        for j in np.argsort(-scores, kind="stable")[:k]:
+            reason = rec.generator.reason(batch, cands, int(j))
+            out.append(Recommendation(str(st.item_ids[cands.item[j]]), float(scores[j]), reason[0], reason))
+        return out
+
+    region = str(st.regions[0])
+    for customer in ("c0", "c3", "c42", "c99", "nobody"):
+        assert rec.rank(customer, k=80) == plain(customer, 80)
+        exclude = [r.item_id for r in rec.rank(customer, k=4)] + ["no-such-item"]
+        attrs = {"region": region, "age_band": "no-such-band"}
+        assert rec.rank(customer, k=30, exclude=exclude, customer=attrs) == plain(customer, 30, exclude, attrs)
+
+
+def test_label_codes_equal_pandas_get_indexer(trained):
+    rec, _ = trained
+    st = rec.state
+    for kind, labels in (("customer", st.customer_ids), ("item", st.item_ids), ("age_band", st.age_bands),
+                         ("region", st.regions)):
+        asked = [str(x) for x in labels] + ["nobody", ""]
+        expected = pd.Index(labels).get_indexer(asked)
+        assert [st.code_of(kind, a) for a in asked] == expected.tolist()

@@ -175,3 +175,85 @@ def test_every_candidate_source_has_a_readable_reason():
     for source in SOURCES:
         text = reason_text((source, "i1"), {"i1": {"name": "Green tea"}})
         assert text and text != source.replace("_", " "), source
+
+
+def _plain_recommend(service, customer_id, k=10, filters=None, context=None, segment=None) -> dict:
+    """The answer as the pipeline computed it before RecommendReads: the store's own methods, purchases read up
+    front, pandas label lookups (Recommender.rank's own equality is tested in tests/models)."""
+    import numpy as np
+
+    from service.pipelines.recommend import MODEL, OVERFETCH
+
+    store = service.store
+    rec, version = service._model()
+    filters = dict(filters or {})
+    customer = store.get_customer(customer_id)
+    newest, bought = store.customer_activity(customer_id) if customer else (None, set())
+    known = newest is not None
+    profile = store.get_profile(customer_id) if known else None
+    features = (profile or {}).get("features") or {}
+    attributes = {**{a: (customer or {}).get(a) for a in ("age_band", "region")}, **dict(segment or {})}
+    exclude = set(filters.get("exclude_items", ()))
+    if context and context.get("item_id"):
+        exclude.add(context["item_id"])
+    chat = features.get("chat_embedding")
+    fresh = known and (newest > rec.state.as_of or customer_id not in rec.state.customer_index)
+    proposals = rec.rank(customer_id, k=max(50, OVERFETCH * k), exclude=exclude,
+                         events=store.load_events([customer_id]) if fresh else None, profile=features or None,
+                         customer={a: v for a, v in attributes.items() if v is not None} or None,
+                         chat_embedding=np.asarray(chat, dtype=np.float32) if chat else None, now=store.data_clock())
+    items = service._apply_rules(proposals, service._items(), bought, exclude, filters, k)
+    return {"customer_id": customer_id, "items": items, "strategy": "personalised" if known else "cold_start",
+            "model": MODEL, "model_version": version.version}
+
+
+def test_answers_equal_the_plain_pipeline_and_the_schema_dump(app, client, keys, store, shop, monkeypatch):
+    """The prepared reads, the purchases read only when needed, and the answer written without marshmallow's dump
+    change nothing: every answer is the plain pipeline's, as RecommendationResponseSchema dumps it."""
+    from service.schemas.recommend import RecommendationResponseSchema
+
+    service = app.extensions["kefu"].extras["recommend"]
+    events = store.load_events(types=["purchase"])
+    customers = list(events.customer_id.value_counts().index[::25][:8])
+    non_repeatable = store.load_items().query("repeatable == False").item_id.tolist()
+    bodies = [{"customer_id": c, "k": k} for c in customers for k in (1, 10, 40)]
+    bodies += [{"customer_id": customers[0], "k": 10, "context": {"item_id": shop.bundles[0][0]},
+                "filters": {"price_max": 8.0, "exclude_items": non_repeatable[:3]}},
+               {"customer_id": customers[1], "k": 20, "filters": {"exclude_categories": ["no-such-category"]}},
+               {"customer_id": "never-seen", "k": 5, "segment": {"age_band": "25-34", "region": "north"}},
+               {"customer_id": "never-seen", "k": 5}]
+    schema = RecommendationResponseSchema()
+    purchases_read = []
+    read = service.reads.purchased_items
+    monkeypatch.setattr(service.reads, "purchased_items", lambda c: purchases_read.append(c) or read(c))
+    shown = 0
+    for body in bodies:
+        r = ask(client, keys, **body)
+        assert r.status_code == 200 and r.mimetype == "application/json" and r.data.endswith(b"\n")
+        answer = r.get_json()
+        expected = schema.dump(_plain_recommend(service, body["customer_id"], body["k"], body.get("filters"),
+                                                body.get("context"), body.get("segment")))
+        assert answer == expected, body
+        assert list(answer) == list(expected) and all(list(a) == list(e) for a, e in
+                                                      zip(answer["items"], expected["items"]))   # key order too
+        shown += len(answer["items"])
+    assert shown > 100
+    assert purchases_read, "no answer met a non-repeatable proposal: the lazy purchases read went untested"
+
+
+def test_answers_are_the_same_without_orjson(client, keys, store, shop, monkeypatch):
+    from features import fastjson
+
+    body = {"customer_id": buyer(store), "k": 10}
+    fast = ask(client, keys, **body)
+    monkeypatch.setattr(fastjson, "orjson", None)
+    plain = ask(client, keys, **body)
+    assert fast.status_code == plain.status_code == 200
+    assert fast.mimetype == plain.mimetype == "application/json" and plain.data.endswith(b"\n")
+    assert fast.get_json() == plain.get_json()
+
+
+def test_bad_json_is_still_400(client, keys):
+    r = client.post("/v1/recommendations", data="{not json", content_type="application/json",
+                    headers=bearer(keys["recommendations"]))
+    assert r.status_code == 400 and r.get_json()["code"] == 400
