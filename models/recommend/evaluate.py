@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from models.recommend.baselines import AlsBaseline, Baseline, ItemKnnBaseline, PopularityBaseline, RepeatBaseline
+from models.recommend.baselines import (AlsBaseline, Baseline, ItemKnnBaseline, PopularityBaseline, RepeatBaseline,
+                                        RepeatPopularBaseline)
 from models.recommend.metrics import ranking_metrics
 from models.recommend.state import CandidateState
 
@@ -58,6 +59,7 @@ def baseline_factories(als: dict[str, Any] | None = None) -> dict[str, Callable[
     return {
         "popularity": PopularityBaseline,
         "repeat": RepeatBaseline,
+        "repeat_popular": RepeatPopularBaseline,
         "item_knn": ItemKnnBaseline,
         "als": lambda st: AlsBaseline(st, **(als or {})),
     }

@@ -87,7 +87,7 @@ def evaluate_on_data(data: StoreData, k: int = 10, progress: Callable[[str], Non
         raise ValueError("no customer with history bought anything in the held-out period")
     methods = {"kefu": evaluate(rec.recommend_batch(split.customer_ids, k), split, len(rec.state.item_ids))}
     if baselines is None:
-        baselines = ("popularity", "repeat", "item_knn") + (("als",) if _has_implicit() else ())
+        baselines = ("popularity", "repeat", "repeat_popular", "item_knn") + (("als",) if _has_implicit() else ())
     methods.update(run_baselines(rec.state, split, k, names=baselines))
     say(f"evaluated {split.n_users} customers on the last {days} days")
     best = max((m for m in methods if m != "kefu"), key=lambda m: methods[m]["ndcg@10"])

