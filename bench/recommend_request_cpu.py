@@ -30,7 +30,7 @@ ROOT = Path(os.environ.get("REPO", Path(__file__).resolve().parents[1])).resolve
 sys.path.insert(0, str(ROOT))
 
 from bench.common import DEFAULT_DATA, print_table, write_result  # noqa: E402
-from bench.risk_request_cpu import CALLGRIND_FUNCTION, caller, environs, in_callback, measure, profile  # noqa: E402
+from bench.risk_request_cpu import callgrind_totals, caller, environs, in_callback, measure, profile  # noqa: E402
 
 
 def prepare(data_dir: Path, data: Path) -> None:
@@ -45,13 +45,9 @@ def prepare(data_dir: Path, data: Path) -> None:
 
 
 def count_instructions(args) -> float:
-    out = Path(tempfile.mkdtemp(prefix="kefu-callgrind-"))
-    cmd = ["valgrind", "--tool=callgrind", "--collect-atstart=no", f"--toggle-collect={CALLGRIND_FUNCTION}",
-           f"--callgrind-out-file={out / 'cg.out'}", sys.executable, __file__, "--under-callgrind",
-           "--data-dir", str(args.data_dir), "--requests", str(args.requests), "--warmup", str(args.warmup)]
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    text = (out / "cg.out").read_text()
-    return int(next(line.split()[1] for line in text.splitlines() if line.startswith("totals:"))) / args.requests
+    total, = callgrind_totals([__file__, "--under-callgrind", "--data-dir", str(args.data_dir),
+                               "--requests", str(args.requests), "--warmup", str(args.warmup)])
+    return total / args.requests
 
 
 def main() -> None:

@@ -112,18 +112,26 @@ def in_callback(work: Callable[[], None]) -> None:
     ctypes.CFUNCTYPE(None)(work)()
 
 
-def count_instructions(args, names: list[str]) -> dict[str, float]:
-    """Instructions per request of each endpoint: this script under callgrind, one dump per endpoint."""
+def callgrind_totals(script_args: list[str], dumps: int = 0) -> list[int]:
+    """Instructions callgrind counted inside ``in_callback`` while running ``python *script_args``.
+
+    ``dumps`` > 0: one dump (and one total) per callback call, in order; 0: one total over all of them.
+    """
     out = Path(tempfile.mkdtemp(prefix="kefu-callgrind-"))
     cmd = ["valgrind", "--tool=callgrind", "--collect-atstart=no", f"--toggle-collect={CALLGRIND_FUNCTION}",
-           f"--dump-after={CALLGRIND_FUNCTION}", f"--callgrind-out-file={out / 'cg.out'}",
-           sys.executable, __file__, "--under-callgrind", "--data", str(args.data), "--data-dir", str(args.data_dir),
-           "--requests", str(args.requests), "--warmup", str(args.warmup), "--cases", str(args.cases)]
+           *([f"--dump-after={CALLGRIND_FUNCTION}"] if dumps else []), f"--callgrind-out-file={out / 'cg.out'}",
+           sys.executable, *script_args]
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    totals = []
-    for i in range(1, len(names) + 1):
-        text = (out / f"cg.out.{i}").read_text()
-        totals.append(int(next(line.split()[1] for line in text.splitlines() if line.startswith("totals:"))))
+    files = [out / f"cg.out.{i}" for i in range(1, dumps + 1)] if dumps else [out / "cg.out"]
+    return [int(next(line.split()[1] for line in f.read_text().splitlines() if line.startswith("totals:")))
+            for f in files]
+
+
+def count_instructions(args, names: list[str]) -> dict[str, float]:
+    """Instructions per request of each endpoint: this script under callgrind, one dump per endpoint."""
+    totals = callgrind_totals([__file__, "--under-callgrind", "--data", str(args.data), "--data-dir",
+                               str(args.data_dir), "--requests", str(args.requests), "--warmup", str(args.warmup),
+                               "--cases", str(args.cases)], dumps=len(names))
     return {name: total / args.requests for name, total in zip(names, totals)}
 
 

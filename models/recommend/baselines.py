@@ -32,13 +32,18 @@ def _top_k(scores: sp.csr_matrix | np.ndarray, k: int, fill: np.ndarray, seen: s
     return np.where(ok, out, -1)
 
 
+def _popularity(state: CandidateState, window_days: int) -> np.ndarray:
+    """Interactions per item over the last ``window_days`` (all-time counts break ties), or all-time counts."""
+    key = f"pop_{window_days}d"
+    return state.item[key] + 1e-3 * state.item["pop_total"] if key in state.item else state.item["pop_total"]
+
+
 class Baseline:
     name = "baseline"
 
     def __init__(self, state: CandidateState, window_days: int = 30) -> None:
         self.state = state
-        pop = state.item[f"pop_{window_days}d"] + 1e-3 * state.item["pop_total"] if f"pop_{window_days}d" \
-            in state.item else state.item["pop_total"]
+        pop = self.popularity_scores = _popularity(state, window_days)
         self.popularity = np.argsort(-pop, kind="stable")[:1000]
         self.popularity = self.popularity[pop[self.popularity] > 0]
 
@@ -89,8 +94,7 @@ class RepeatPopularBaseline(Baseline):
 
     def __init__(self, state: CandidateState, window_days: int = 30) -> None:
         super().__init__(state, window_days)
-        pop = state.item[f"pop_{window_days}d"] + 1e-3 * state.item["pop_total"] if f"pop_{window_days}d" \
-            in state.item else state.item["pop_total"]
+        pop = self.popularity_scores
         self.tie_break = 0.5 * pop / (float(pop.max(initial=0.0)) + 1.0)  # in [0, 0.5): never outranks a basket
 
     def scores(self, rows: np.ndarray) -> sp.csr_matrix:

@@ -77,6 +77,11 @@ class CandidateSet:
         return len(self.row)
 
 
+def candidate_priority(normed: np.ndarray) -> np.ndarray:
+    """The order candidates are cut in: a customer's best relative source score, then how many sources agree."""
+    return normed.max(axis=1) + 1e-3 * (normed > 0).sum(axis=1)
+
+
 class CandidateGenerator:
     """Turns a fitted ``CandidateState`` into candidates."""
 
@@ -198,7 +203,7 @@ class CandidateGenerator:
             peak = coo.row_max(s, len(batch))[row]
             normed[:, k] = scores[:, k] / np.where(peak > 0, peak, 1.0)
         if len(row) and np.bincount(row).max() > cfg.max_candidates:
-            priority = normed.max(axis=1) + 1e-3 * (normed > 0).sum(axis=1)
+            priority = candidate_priority(normed)
             cut = coo.top_n(coo.Scores(keys, priority.astype(np.float64) + 1e-9, self.n_items), cfg.max_candidates)
             keep = np.isin(keys, cut.keys)
             keys, row, scores, normed = keys[keep], row[keep], scores[keep], normed[keep]

@@ -17,7 +17,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from models.recommend.candidates import CandidateGenerator, batch_from_state
+from models.recommend.candidates import CandidateGenerator, batch_from_state, candidate_priority
 from models.recommend.config import RecommendConfig
 from models.recommend.features import build_features, feature_names
 from models.recommend.history import naive_utc
@@ -125,7 +125,7 @@ def period_rows(state: CandidateState, period: LabelPeriod, *, negatives: int | 
         y = (positives[pos] == keys) if len(positives) else np.zeros(len(keys), bool)
         gain = np.where(y, pos_relevance[pos] if len(positives) else 0.0, 0.0).astype(np.float32)
         hit += int(y.sum())
-        keep = _sample(cands.row, y, len(part), negatives, rng, _priority(cands))
+        keep = _sample(cands.row, y, len(part), negatives, rng, candidate_priority(cands.relative))
         x = build_features(state, batch, cands)[keep]
         r, y, gain = cands.row[keep], y[keep], gain[keep]
         sizes = np.bincount(r, minlength=len(part))
@@ -136,13 +136,6 @@ def period_rows(state: CandidateState, period: LabelPeriod, *, negatives: int | 
         gs.append(sizes[has_pos])
     recall = hit / total_pos if total_pos else 0.0
     return PeriodData(np.concatenate(xs), np.concatenate(ys), np.concatenate(gs), recall, len(customers))
-
-
-def _priority(cands) -> np.ndarray:
-    """The generator's own order of a customer's candidates: best relative source score, then source count."""
-    if cands.relative is None:
-        return cands.scores.max(axis=1) if cands.scores.size else np.zeros(len(cands.row))
-    return cands.relative.max(axis=1) + 1e-3 * (cands.relative > 0).sum(axis=1)
 
 
 def _sample(row: np.ndarray, y: np.ndarray, n_rows: int, negatives: int | None, rng: np.random.Generator,
@@ -164,8 +157,9 @@ def _sample(row: np.ndarray, y: np.ndarray, n_rows: int, negatives: int | None, 
     starts = np.searchsorted(neg_row, np.arange(n_rows))
     counts = np.bincount(neg_row, minlength=n_rows)
     rank = (np.arange(len(neg)) - starts[neg_row]).astype(np.float64)
-    step = np.maximum(counts / negatives, 1.0)[neg_row]
-    offset = (rng.random(n_rows) * np.maximum(counts / negatives, 1.0))[neg_row]
+    row_step = np.maximum(counts / negatives, 1.0)
+    step = row_step[neg_row]
+    offset = (rng.random(n_rows) * row_step)[neg_row]
     # rank p is kept when it is the first at or after offset + j * step for some stratum j
     stratum = np.floor((rank - offset) / step)
     keep = (rank >= offset) & (stratum != np.floor((rank - 1 - offset) / step))
