@@ -19,7 +19,7 @@ from features.text.embedder import make_embedder
 from service.auth import KeyVerifier
 from service.config import Settings, settings_from_env
 from service.errors import KefuApi, register_error_handlers
-from service.ids import uuid4_hex
+from service.ids import uuid7_hex
 from service.logs import configure_logging
 from service.pipelines.risk import RiskScorer
 from service.state import KefuState
@@ -200,7 +200,7 @@ def _register_request_hooks(app: Flask) -> None:
     def _request_id() -> None:
         # the X-Request-ID header as request.headers reads it (WSGI puts it in the environ under this key)
         incoming = request.environ.get("HTTP_X_REQUEST_ID", "")
-        g.request_id = incoming if 0 < len(incoming) <= 128 and incoming.isprintable() else uuid4_hex()
+        g.request_id = incoming if 0 < len(incoming) <= 128 and incoming.isprintable() else uuid7_hex()
         g.started = time.perf_counter()
 
     @app.after_request

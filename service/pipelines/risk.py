@@ -11,7 +11,7 @@ from typing import Any, Mapping, Sequence
 
 from features.errors import InvalidInput, NotFound
 from models.registry import LoadedModels, ModelNotFound
-from service.ids import uuid4_hex
+from service.ids import uuid7_hex
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ class RiskScorer:
         score, reasons = model.score_and_explain(features, top=top_reasons)
         thresholds = self.thresholds(name, model)
         result = {
-            "score_id": uuid4_hex(),
+            "score_id": uuid7_hex(),
             "model": name,
             "model_version": version.version,
             "score": float(score),
@@ -100,7 +100,7 @@ class RiskScorer:
         for case, score, why in zip(cases, scores.tolist(), reasons):
             results.append({                    # the key order of RiskBatchResultSchema (sent as is)
                 "case_id": case.get("case_id"), "customer_id": case.get("customer_id"),
-                "score_id": uuid4_hex(), "score": score, "decision": model.decide(score, thresholds),
+                "score_id": uuid7_hex(), "score": score, "decision": model.decide(score, thresholds),
                 "reasons": why,
             })
         self.audit.record([
