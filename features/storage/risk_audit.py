@@ -150,7 +150,9 @@ class BufferedAuditWriter:
         pending = self._rows
         pending.extend([audit_tuple(r) for r in rows])
         thread = self._thread
-        if thread is None or self._pid != os.getpid() or not thread.is_alive():
+        # after a fork the parent's writer is not alive in the child (threading marks it stopped), so this also
+        # starts each gunicorn worker's own; os.getpid() here was a system call on every score
+        if thread is None or not thread.is_alive():
             self._start_thread()
         if len(pending) >= self.max_rows:
             self._wake.set()

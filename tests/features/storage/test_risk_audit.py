@@ -134,3 +134,28 @@ def test_features_are_stored_as_json_values_with_or_without_orjson(audit, monkey
         raw = conn.exec_driver_sql("SELECT features FROM risk_scores WHERE customer_id = 'c7'").scalar_one()
     stored = raw if isinstance(raw, dict) else json.loads(raw)
     assert stored == {"a": 1.5, "nan": None, "inf": None, "np": 2.5, "i": 3, "s": "x", "none": None, "flag": True}
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_a_forked_worker_starts_its_own_writer_and_its_rows_arrive(audit):
+    """gunicorn forks workers from a parent that may already have scored: the child's rows must still be written."""
+    import os
+
+    writer = BufferedAuditWriter(audit, flush_seconds=0.05)
+    writer.record([row(10)])                     # the parent's writer thread runs
+    writer.flush()
+    audit.engine.dispose(close=False)            # the child must not share the parent's pooled connections
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            writer.record([row(11)])
+            deadline = time.time() + 5
+            while time.time() < deadline and len(audit.customer_scores("c1")) < 2:
+                time.sleep(0.02)
+            code = 0 if len(audit.customer_scores("c1")) == 2 and writer._thread.is_alive() else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert [r["score_id"] for r in audit.customer_scores("c1")] == ["s11", "s10"]
