@@ -170,7 +170,7 @@ class Recommender:
         state = CandidateState.load(folder)
         predictor = None
         if compiled:
-            from models.risk.fast import LleavesBatch
+            from models.compiled import LleavesBatch
 
             predictor = LleavesBatch.build(folder / "model.txt")
         rec = cls(state, booster, meta, predictor)

@@ -1,4 +1,4 @@
-"""Exact fast paths for a LightGBM booster: a compiled kernel for a score with its reasons, lleaves for batches.
+"""An exact fast path for a LightGBM booster: a compiled kernel for a score with its reasons (TreeSHAP).
 
 Why: LightGBM's ``pred_contrib`` (path-dependent TreeSHAP) is compute-bound: ~1-1.5 ms a row for the 221-tree,
 31-leaf Taiwan model, more than everything else a score request does. This module computes the same numbers
@@ -41,23 +41,18 @@ they lose no digits; a node's two edges share one (1/f_L = f_R / (f_L·f_R)), si
 the instruction count, is what bounds the top-down loop. Results agree with pred_contrib to ~1e-14 (tests check 1e-9); on paths with 30+ distinct
 features LightGBM's own recursion drifts (its contributions stop adding up to the score) while these still do.
 
-- ``LleavesBatch`` wraps lleaves (LLVM-compiled trees) for large batches, its object file cached beside the
-  artifact (compiling takes seconds: 7 s for 221 trees, 15 s for 1,541; the cache is keyed by CPU and versions).
+Large batches go through lleaves instead (``models.compiled.LleavesBatch``).
 
-Everything is optional: without llvmlite (and lleaves) ``FastExplainer.build`` and ``LleavesBatch.build`` return
-None and callers use LightGBM. So do multiclass, random-forest and linear-tree boosters, trees over 64 leaves,
-and models too large for the kernel's stack scratch.
+Everything is optional: without llvmlite ``FastExplainer.build`` returns None and callers use LightGBM. So do
+multiclass, random-forest and linear-tree boosters, trees over 64 leaves, and models too large for the kernel's
+stack scratch.
 """
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import logging
-import os
-import tempfile
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -610,60 +605,3 @@ class FastExplainer:
                 source = _buffer_address(x)
             self._shap(self._ctx_ptr, n, source, _buffer_address(out))
         return out[:, -1], out[:, :-1]
-
-
-# --- lleaves for large batches ------------------------------------------------------------------------------------
-class LleavesBatch:
-    """lleaves' compiled predictor (raw scores), its object file cached in ``<artifact>/.cache/``.
-
-    The cache name carries the lleaves and llvmlite versions and the CPU, since the object is compiled for this
-    host's instruction set; it is written under a temporary name and renamed, so two workers compiling at once
-    never read half a file. Where the folder is read-only the model compiles in memory on every load.
-    """
-
-    def __init__(self, model) -> None:
-        self._model = model
-
-    @classmethod
-    def build(cls, model_file: str | Path, cache_dir: str | Path | None = None) -> LleavesBatch | None:
-        try:
-            import lleaves
-            import llvmlite
-            import llvmlite.binding as llvm
-        except ImportError:
-            return None
-        model_file = Path(model_file)
-        try:
-            model = lleaves.Model(model_file=str(model_file))
-            try:
-                features = llvm.get_host_cpu_features().flatten()
-            except RuntimeError:
-                features = ""
-            key = hashlib.sha256(f"{lleaves.__version__ if hasattr(lleaves, '__version__') else ''}|"
-                                 f"{llvmlite.__version__}|{llvm.get_host_cpu_name()}|{features}|"
-                                 f"{model_file.stat().st_size}|{model_file.stat().st_mtime_ns}".encode()).hexdigest()[:16]
-            folder = Path(cache_dir) if cache_dir else model_file.parent / ".cache"
-            target = folder / f"lleaves-{model_file.stem}-{key}.o"
-            if target.exists():
-                model.compile(cache=str(target), raw_score=True)
-            else:
-                try:
-                    folder.mkdir(parents=True, exist_ok=True)
-                    fd, tmp = tempfile.mkstemp(prefix=target.name, suffix=".tmp", dir=folder)
-                    os.close(fd)
-                    os.unlink(tmp)                         # lleaves writes the object only when the path is absent
-                except OSError:
-                    model.compile(raw_score=True)
-                    return cls(model)
-                model.compile(cache=tmp, raw_score=True)
-                try:
-                    os.replace(tmp, target)
-                except OSError:
-                    pass
-            return cls(model)
-        except Exception:  # noqa: BLE001 - LightGBM still scores
-            log.exception("lleaves could not compile %s; batches use LightGBM", model_file)
-            return None
-
-    def predict(self, matrix: np.ndarray, n_jobs: int = 1) -> np.ndarray:
-        return self._model.predict(np.ascontiguousarray(matrix, dtype=np.float64), n_jobs=max(1, n_jobs))

@@ -337,7 +337,7 @@ class RiskModel:
                 if self._batch is _UNSET:
                     self._batch = None
                     if self.compiled and self.source_file is not None and self.source_file.exists():
-                        from models.risk.fast import LleavesBatch
+                        from models.compiled import LleavesBatch
 
                         self._batch = LleavesBatch.build(self.source_file)
         return self._batch

@@ -224,7 +224,7 @@ def train_and_register(state, progress=None, activate: bool = True):
     state.store.record_model_version(MODEL, version.version, KIND, path=str(version.path), metrics=metrics)
     if state.settings.recommend_compiled:
         # compile the trees now, once, so that serving workers load the cached object instead of each compiling
-        from models.risk.fast import LleavesBatch
+        from models.compiled import LleavesBatch
 
         LleavesBatch.build(version.path / "model.txt")
     return version

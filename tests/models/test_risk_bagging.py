@@ -92,7 +92,7 @@ def test_compiled_kernel_explains_a_merged_booster_like_lightgbm():
 
 def test_lleaves_compiles_a_merged_booster(tmp_path):
     pytest.importorskip("lleaves")
-    from models.risk.fast import LleavesBatch
+    from models.compiled import LleavesBatch
 
     boosters, x = fold_boosters(k=3)
     merged = merge_boosters(boosters)
