@@ -78,7 +78,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, embedder: Any = 
     )
     app.json.sort_keys = False
 
-    engine = make_engine(settings.resolved_database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    engine = make_engine(settings.resolved_database_url, sqlite_synchronous=settings.sqlite_synchronous,
+                         sqlite_mmap_mb=settings.sqlite_mmap_mb)
     if settings.auto_migrate:
         upgrade(engine)
     store = SqlStore(engine)

@@ -12,12 +12,18 @@ log = logging.getLogger(__name__)
 SQLITE_SYNC_LEVELS = {"OFF", "NORMAL", "FULL", "EXTRA"}
 
 
-def make_engine(url: str, *, sqlite_synchronous: str = "FULL", echo: bool = False) -> Engine:
+def make_engine(url: str, *, sqlite_synchronous: str = "FULL", sqlite_mmap_mb: int = 0, echo: bool = False) -> Engine:
     """Create an engine with the settings each backend needs to be safe under concurrent web workers.
 
     SQLite runs in WAL mode (readers never block the one writer) with a busy timeout, so two gunicorn workers
     writing at once wait for each other instead of failing; ``synchronous=FULL`` makes a commit durable on
     disk before we answer. The folder of a SQLite file is created when missing.
+
+    ``sqlite_mmap_mb`` > 0 lets SQLite read up to that much of the file through a memory map. Every commit (the
+    risk audit writer's, another worker's) makes the other connections drop their page caches; with the map
+    they find those pages in memory again instead of copying each in with a ``pread`` call. A behavioural risk
+    score took 14 % less CPU with 256 MiB (docs/benchmarks.md). The mapped pages are the operating system's
+    file cache, shared by every worker: they count in a worker's resident memory (as RssFile), not in its own.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -36,6 +42,8 @@ def make_engine(url: str, *, sqlite_synchronous: str = "FULL", echo: bool = Fals
             cur.execute(f"PRAGMA synchronous={level}")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
+            if sqlite_mmap_mb > 0:
+                cur.execute(f"PRAGMA mmap_size={int(sqlite_mmap_mb) * 1024 * 1024}")
             cur.close()
 
         return engine

@@ -53,7 +53,8 @@ def db_upgrade() -> None:
     from features.storage.migrate import upgrade
 
     settings = settings_from_env()
-    upgrade(make_engine(settings.resolved_database_url, sqlite_synchronous=settings.sqlite_synchronous))
+    upgrade(make_engine(settings.resolved_database_url, sqlite_synchronous=settings.sqlite_synchronous,
+                        sqlite_mmap_mb=settings.sqlite_mmap_mb))
     click.echo(f"schema up to date at {settings.resolved_database_url.split('@')[-1]}")
 
 
