@@ -69,6 +69,9 @@ class RecommendConfig:
     user_knn_neighbours: int = 300
     #: Rank of the PureSVD factorisation behind the "collaborative" source (0 disables it).
     svd_factors: int = 48
+    #: Weight of the repeat-purchase prior added to the ranker's score (see ``features.repeat_prior``), both
+    #: scaled by their spread on the validation candidates; only for catalogues with repeatable items.
+    prior_weight: float = 0.5
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from models.recommend.candidates import CandidateGenerator, CandidateSet, CustomerBatch, batch_from_state
-from models.recommend.features import build_features, feature_names
+from models.recommend.features import build_features, feature_names, repeat_prior
 from models.recommend.history import build_history, naive_utc, prepare_interactions, to_days
 from models.recommend.state import (PROFILE_FEATURES, CandidateState, customer_avg_price, customer_orders,
                                     fit_state)
@@ -117,8 +117,10 @@ class Recommender:
     def score(self, batch: CustomerBatch, cands: CandidateSet, num_threads: int = 1) -> np.ndarray:
         x = build_features(self.state, batch, cands)
         if self.predictor is not None:
-            return self.predictor.predict(x, n_jobs=num_threads)
-        return self.booster.predict(x, num_threads=num_threads)
+            raw = self.predictor.predict(x, n_jobs=num_threads)
+        else:
+            raw = self.booster.predict(x, num_threads=num_threads)
+        return blend_prior(raw, x, self.feature_names, self.metadata.get("prior"))
 
     # ------------------------------------------------------------------------------------- batch path
     def recommend_batch(self, customer_ids: Sequence[str], k: int = 10, batch_size: int = 512,
@@ -177,6 +179,14 @@ class Recommender:
         if meta.get("feature_names") != rec.feature_names:
             raise ValueError("recommender.json feature names do not match this code's feature list")
         return rec
+
+
+def blend_prior(raw: np.ndarray, x: np.ndarray, names: list[str], prior: Mapping[str, Any] | None) -> np.ndarray:
+    """raw / its spread + weight x repeat prior / its spread (spreads measured on the validation candidates at
+    training, saved in the model); the raw scores when the model has no prior (weight 0, or an older model)."""
+    if not prior or not prior.get("weight"):
+        return raw
+    return raw / prior["score_scale"] + prior["weight"] * repeat_prior(x, names) / prior["prior_scale"]
 
 
 def topk_by_group(row: np.ndarray, item: np.ndarray, scores: np.ndarray, n_rows: int, k: int) -> np.ndarray:

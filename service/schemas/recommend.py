@@ -41,7 +41,8 @@ class RecommendationRequestSchema(StrictSchema):
 class RecommendedItemSchema(Schema):
     item_id = fields.String()
     name = fields.String(allow_none=True)
-    score = fields.Float()
+    score = fields.Float(metadata={"description": "Higher ranks first; the ranker's score, blended with the "
+                                                  "repeat prior where items are re-bought. Not a probability."})
     reason = fields.String(metadata={"description": "Why, in words, e.g. 'often bought together with Green tea'."})
     source = fields.String(metadata={"description": "The candidate source that proposed the item."})
     category = fields.String(allow_none=True)

@@ -59,6 +59,54 @@ def test_save_load_gives_identical_rankings(trained, tmp_path):
 
 
 
+def test_scores_blend_the_repeat_prior_saved_with_the_model(trained, tmp_path):
+    """score = ranker / its spread + weight x prior / its spread; the spreads are measured at training and
+    saved, so a loaded model scores the same."""
+    from models.recommend.candidates import batch_from_state
+    from models.recommend.features import build_features, repeat_prior
+
+    rec, _ = trained
+    prior = rec.metadata["prior"]
+    assert prior["weight"] == rec.state.config.prior_weight > 0
+    assert prior["score_scale"] > 0 and prior["prior_scale"] > 0
+    batch = batch_from_state(rec.state, np.arange(5))
+    cands = rec.generator.generate(batch)
+    x = build_features(rec.state, batch, cands)
+    raw = rec.booster.predict(x, num_threads=1)
+    expected = raw / prior["score_scale"] + prior["weight"] * repeat_prior(x, rec.feature_names) / prior["prior_scale"]
+    np.testing.assert_allclose(rec.score(batch, cands), expected)
+    rec.save(tmp_path / "model")
+    np.testing.assert_allclose(Recommender.load(tmp_path / "model").score(batch, cands), expected)
+    # a model without the prior (weight 0, or saved before it existed) scores with the ranker alone
+    bare = Recommender(rec.state, rec.booster, {k: v for k, v in rec.metadata.items() if k != "prior"})
+    np.testing.assert_allclose(bare.score(batch, cands), raw)
+
+
+def test_repeat_prior_orders_staples_before_one_off_buys():
+    from models.recommend.features import PRIOR_COLUMNS, repeat_prior
+
+    names = ["other", *PRIOR_COLUMNS]
+    x = np.array([[0, 2, 0.9, 10],      # bought in 2 baskets, a staple
+                  [0, 2, 0.1, 10],      # bought in 2 baskets, rarely re-bought by anyone
+                  [0, 1, np.nan, 10],   # bought once, re-buy rate unknown
+                  [0, 0, 0.5, 5000],    # never bought, very popular
+                  [0, 0, 0.5, 10]], dtype=np.float32)
+    p = repeat_prior(x, names)
+    assert list(np.argsort(-p)) == [0, 1, 2, 3, 4]
+
+
+def test_the_prior_is_off_where_nothing_is_repeatable(shop):
+    """Films are watched once: the prior would be popularity alone, so it gets weight 0."""
+    ev = shop.events
+    items = shop.items.assign(repeatable=False)
+    train = time_period(ev, START + pd.Timedelta(days=25), 10)
+    valid = time_period(ev, START + pd.Timedelta(days=35), 10)
+    test = time_period(ev, START + pd.Timedelta(days=45), 15)
+    rec = train_recommender(items, shop.customers, [train], valid, test.history, test.as_of,
+                            params={**FAST, "num_boost_round": 5}, negatives=30, progress=lambda _: None)
+    assert rec.metadata["prior"]["weight"] == 0.0
+
+
 def test_compiled_scoring_ranks_like_lightgbm_and_is_cached(trained, tmp_path):
     pytest.importorskip("lleaves", reason="the compiled path needs the `fast` extra (lleaves)")
     rec, _ = trained
