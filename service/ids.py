@@ -2,16 +2,15 @@
 
 Why time-ordered: every score's id goes into the unique index of the audit table. Random (version-4) ids land on
 a random leaf of that index, so each flush of the audit writer rewrote pages all over it; ids that grow with time
-append at its right edge. On a 200k-row SQLite audit table an executemany of 100–400 rows cost 0.040 ms a row with
-random ids and 0.010 ms with these (docs/benchmarks.md, risk speed). They also sort in creation order, which is
-what someone reading an audit trail expects.
+append at its right edge. On a 200k-row SQLite audit table an executemany of 100 rows cost 0.031 ms of CPU a row
+with random ids and 0.017 ms with these (``python bench/audit_insert.py``; docs/benchmarks.md, risk speed). They
+also sort in creation order, which is what someone reading an audit trail expects.
 
 Layout (RFC 9562 §5.7, with the "fixed bit-length dedicated counter" of §6.2 method 1):
 ``unix_ts_ms`` (48 bits) | version 7 (4) | counter high (12) | variant 10 (2) | counter low (30) | node (32).
 The counter is one per process and only ever increments, so ids from one process never repeat; ``node`` is drawn
 from ``os.urandom`` at import and again in every forked child (gunicorn workers), so two processes differ there.
-No system call per id: the previous :func:`uuid4_hex` read ``os.urandom`` each time, about a fifth of the ids'
-cost on a score request.
+No system call per id: the previous ``uuid4_hex`` read ``os.urandom`` for each one.
 """
 from __future__ import annotations
 

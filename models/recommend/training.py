@@ -167,6 +167,10 @@ def _sample(row: np.ndarray, y: np.ndarray, n_rows: int, negatives: int | None, 
     return np.sort(np.concatenate([np.flatnonzero(y), neg[keep]]))
 
 
+#: The blend of a model whose scores are the ranker's alone (Recommender.score returns them unchanged).
+NO_PRIOR: dict[str, float] = {"weight": 0.0, "score_scale": 1.0, "prior_scale": 1.0}
+
+
 def prior_blend(booster: lgb.Booster, val: PeriodData, names: list[str], config: RecommendConfig,
                 state: CandidateState) -> dict[str, float]:
     """How ``Recommender.score`` adds the repeat prior (``features.repeat_prior``) to the ranker's score.
@@ -181,11 +185,11 @@ def prior_blend(booster: lgb.Booster, val: PeriodData, names: list[str], config:
     """
     weight = float(config.prior_weight) if bool(state.item["repeatable"].any()) else 0.0
     if weight <= 0 or len(val.y) == 0:
-        return {"weight": 0.0, "score_scale": 1.0, "prior_scale": 1.0}
+        return dict(NO_PRIOR)
     score_scale = float(np.std(booster.predict(val.x, num_threads=1)))
     prior_scale = float(np.std(repeat_prior(val.x, names)))
     if not (score_scale > 0 and prior_scale > 0):
-        return {"weight": 0.0, "score_scale": 1.0, "prior_scale": 1.0}
+        return dict(NO_PRIOR)
     return {"weight": weight, "score_scale": score_scale, "prior_scale": prior_scale}
 
 

@@ -365,6 +365,13 @@ def choose_calibration(margin: np.ndarray, y: np.ndarray, seed: int) -> tuple[Ca
                                                "rule": "simplest within one standard error of out-of-fold Brier"}
 
 
+def _trimmed(booster: lgb.Booster) -> lgb.Booster:
+    """The booster cut to its early-stopping iteration, without its training data."""
+    booster.free_dataset()
+    best = booster.best_iteration if booster.best_iteration > 0 else None
+    return lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
+
+
 def _select_kefu(prep: Prepared, parts: dict[str, np.ndarray], seed: int, threads: int,
                  progress: Callable[[str], None]) -> tuple[lgb.Booster, dict, list[dict]]:
     """Each candidate early-stops on validation; the lowest validation log-loss wins (no class weights)."""
@@ -380,15 +387,7 @@ def _select_kefu(prep: Prepared, parts: dict[str, np.ndarray], seed: int, thread
         if best is None or val_loss < best[0]:
             best = (val_loss, booster, params)
     _, booster, params = best
-    booster.free_dataset()
-    return lgb.Booster(model_str=booster.model_to_string(num_iteration=booster.best_iteration)), params, trials
-
-
-def _trimmed(booster: lgb.Booster) -> lgb.Booster:
-    """The booster cut to its early-stopping iteration, without its training data."""
-    booster.free_dataset()
-    best = booster.best_iteration if booster.best_iteration > 0 else None
-    return lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
+    return _trimmed(booster), params, trials
 
 
 def _cross_fit(prep: Prepared, rows: np.ndarray, seed: int, threads: int, progress: Callable[[str], None]
