@@ -1,6 +1,7 @@
 """POST /v1/risk/scores under gunicorn (2 sync workers) against a hello-world Flask app served the same way.
 
     python bench/serve_risk.py [--data ../shared/data] [--duration 15] [--rounds 3] [--connections 16]
+    python bench/serve_risk.py --set KEFU_RISK_HISTORY_CACHE=0 --set KEFU_FAST_LANE=0    # kefu's settings changed
 
 Needs `wrk` (Debian package). Trains the table model `taiwan` (Taiwan default, shared data) and, on a demo shop,
 the behavioural model `transactions`; then loads each endpoint with wrk at 1 and 16 connections. Every score
@@ -50,7 +51,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="hello/table/behavioural measured in turn, this many times")
     parser.add_argument("--cases", type=int, default=100, help="distinct request bodies per endpoint, sent in turn")
     parser.add_argument("--data-dir", type=Path, help="reuse a KEFU_DATA_DIR prepared by an earlier run")
+    parser.add_argument("--set", action="append", default=[], metavar="KEFU_X=VALUE",
+                        help="a setting for the kefu server (not hello-world), e.g. KEFU_RISK_HISTORY_CACHE=0")
     args = parser.parse_args()
+    settings = dict(item.split("=", 1) for item in args.set)
 
     data_dir = str(args.data_dir or tempfile.mkdtemp(prefix="kefu-bench-risk-"))
     env = {**os.environ, "KEFU_DATA_DIR": data_dir, "KEFU_LOG_LEVEL": "WARNING", "OMP_NUM_THREADS": "1"}
@@ -60,7 +64,7 @@ def main() -> None:
     key = run("keys", "create", "--scope", "risk").strip()
     table_bodies, tx_bodies = risk_cases.bodies(args.data, args.cases)
 
-    results: dict[str, Any] = {"load_average_before": os.getloadavg()}
+    results: dict[str, Any] = {"settings": settings, "load_average_before": os.getloadavg()}
     targets = {"hello": ("http://127.0.0.1:8792/hello", ["{}"]),
                "score_table": ("http://127.0.0.1:8793/v1/risk/scores", table_bodies),
                "score_transaction": ("http://127.0.0.1:8793/v1/risk/scores", tx_bodies)}
@@ -69,7 +73,8 @@ def main() -> None:
     try:
         servers.append(serve([py, "-m", "gunicorn", "-w", "2", "-b", "127.0.0.1:8792", "--chdir",
                               str(Path(__file__).parent), "hello_app:app"], env, 8792))
-        servers.append(serve([py, "-m", "service.cli.main", "serve", "--port", "8793", "--workers", "2"], env, 8793))
+        servers.append(serve([py, "-m", "service.cli.main", "serve", "--port", "8793", "--workers", "2"],
+                             {**env, **settings}, 8793))
         for name, (url, bodies) in targets.items():                      # warm-up: caches, first-use compiles
             wrk(url, bodies, key, 2, 2)
         for c in (1, args.connections):

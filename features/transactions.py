@@ -395,90 +395,120 @@ def _first_seen(secs: list[int], values: list) -> dict:
     return {v: t for t, v in zip(reversed(secs), reversed(values)) if v is not None}
 
 
+class PaymentIndex:
+    """A customer's history arranged for payment_features: its events split by kind (each kind's times and
+    prefix sums of amounts), the first time each device, IP address and country was seen, and the running maximum
+    of approved amounts. Every feature of a payment is then a bisection or a lookup.
+
+    Built once per history, it answers for any payment time: events at or after the payment are never counted
+    (every window is strictly before it), so a history that runs past the payment gives the same features as one
+    cut at it. features.history_cache keeps one per customer between scores for that reason. The one exception
+    is a customer without a signup time whose first event shares the payment's second but comes after it: the
+    account age is then 0 instead of unknown (times are whole seconds here)."""
+
+    __slots__ = ("pay_s", "pay_w", "declined_s", "approved_s", "approved_w", "approved_max", "login_s",
+                 "login_device", "failed_s", "buy_w", "refund_w", "first_seen", "first_sorted", "first_secs",
+                 "signup_secs")
+
+    def __init__(self, history: CustomerHistory) -> None:
+        h = history
+        pay_s, pay_a, declined_s, approved_s, approved_a = [], [], [], [], []
+        login_s, login_device, failed_s, buy_s, buy_a, refund_s, refund_a = [], [], [], [], [], [], []
+        for sec, kind, value, status, device in zip(h.secs, h.kinds, h.amounts, h.statuses, h.devices):
+            if kind == "payment":
+                pay_s.append(sec)
+                pay_a.append(value)
+                if status == "declined":
+                    declined_s.append(sec)
+                else:
+                    approved_s.append(sec)
+                    approved_a.append(value)
+            elif kind == "login":
+                login_s.append(sec)
+                login_device.append(device)
+                if status == "failure":
+                    failed_s.append(sec)
+            elif kind == "purchase":
+                buy_s.append(sec)
+                buy_a.append(value)
+            elif kind == "refund":
+                refund_s.append(sec)
+                refund_a.append(value)
+        self.pay_s, self.pay_w, self.declined_s = pay_s, _Window(pay_s, pay_a), declined_s
+        self.approved_s, self.approved_w = approved_s, _Window(approved_s, approved_a)
+        running, self.approved_max = -math.inf, []
+        for value in approved_a:
+            if value > running:                                                 # NaN never is: skipped, as -inf
+                running = value
+            self.approved_max.append(running)
+        self.login_s, self.login_device, self.failed_s = login_s, login_device, failed_s
+        self.buy_w, self.refund_w = _Window(buy_s, buy_a), _Window(refund_s, refund_a)
+        self.first_seen = {column: _first_seen(h.secs, values)
+                           for column, values in (("device_id", h.devices), ("ip", h.ips), ("country", h.countries))}
+        self.first_sorted = {column: sorted(first.values()) for column, first in self.first_seen.items()}
+        self.first_secs = h.secs[0] if h.secs else None                         # the history is in time order
+        self.signup_secs = h.signup_secs
+
+    def features(self, payment: Mapping[str, Any]) -> dict[str, float | None]:
+        """TRANSACTION_FEATURE_NAMES for one payment, as payment_features documents."""
+        nan = math.nan
+        ps = _to_secs(payment["ts"])
+        raw_amount = payment.get("amount")
+        amount = nan if raw_amount is None else float(raw_amount)
+        out: dict[str, float] = {"amount": amount, "hour_of_day": float((ps % DAY) // HOUR)}
+
+        pay_s = self.pay_s
+        out["payments_1h"] = _count(pay_s, ps, HOUR)
+        out["payments_24h"] = _count(pay_s, ps, DAY)
+        out["payments_7d"] = _count(pay_s, ps, 7 * DAY)
+        out["amount_24h"] = self.pay_w.window(ps, DAY)[1]
+        out["prior_payments_total"] = float(bisect_left(pay_s, ps))
+        out["declined_payments_24h"] = _count(self.declined_s, ps, DAY)
+
+        count, total = self.approved_w.window(ps, None)
+        out["amount_to_avg_ratio"] = _div(amount, _div(total, float(count)))
+        last = bisect_left(self.approved_s, ps) - 1                             # the last approved payment before
+        out["amount_to_max_ratio"] = _div(amount, _finite_or_nan(self.approved_max[last]) if last >= 0 else nan)
+
+        for column, new_name, distinct_name in (("device_id", "new_device", "devices_before"),
+                                                ("ip", "new_ip", None), ("country", "new_country", "countries_before")):
+            mine = payment.get(column)
+            if mine is None or (isinstance(mine, float) and math.isnan(mine)):
+                out[new_name] = nan
+            else:
+                seen = self.first_seen[column].get(mine)
+                out[new_name] = 1.0 if seen is None or seen >= ps else 0.0
+            if distinct_name:
+                out[distinct_name] = float(bisect_left(self.first_sorted[column], ps))
+
+        login_s = self.login_s
+        last = bisect_left(login_s, ps) - 1
+        if last >= 0:
+            out["minutes_since_last_login"] = (ps - float(login_s[last])) / 60.0
+            device = self.login_device[last]
+            out["last_login_new_device"] = (nan if device is None
+                                            else float(self.first_seen["device_id"][device] >= login_s[last]))
+        else:
+            out["minutes_since_last_login"] = out["last_login_new_device"] = nan
+        out["failed_logins_24h"] = _count(self.failed_s, ps, DAY)
+
+        orders, spend = self.buy_w.window(ps, 90 * DAY)
+        out["orders_90d"], out["spend_90d"] = float(orders), spend
+        refunded = self.refund_w.window(ps, 90 * DAY)[1]
+        out["refund_rate_90d"] = _div(refunded, spend) if orders > 0 else nan
+
+        first = self.first_secs
+        start = (float(self.signup_secs) if self.signup_secs is not None
+                 else float(first) if first is not None and first <= ps else nan)
+        age = (ps - start) / DAY
+        out["account_age_days"] = age if age >= 0 else (nan if math.isnan(age) else 0.0)
+        return {n: (None if math.isnan(out[n]) else out[n]) for n in TRANSACTION_FEATURE_NAMES}
+
+
 def payment_features(history: CustomerHistory, payment: Mapping[str, Any]) -> dict[str, float | None]:
     """TRANSACTION_FEATURE_NAMES for one payment (``ts``, ``amount``, optional ``device_id``/``ip``/``country``),
     as floats (None where missing): the values transaction_features gives for it, computed directly.
 
-    One pass sorts the history's events by kind (the windows' inputs, still in time order); each feature is then
-    a bisection or a dictionary lookup."""
-    nan = math.nan
-    ps = _to_secs(payment["ts"])
-    raw_amount = payment.get("amount")
-    amount = nan if raw_amount is None else float(raw_amount)
-    h = history
-    out: dict[str, float] = {"amount": amount, "hour_of_day": float((ps % DAY) // HOUR)}
-
-    pay_s, pay_a, declined_s, approved_s, approved_a = [], [], [], [], []
-    login_s, login_device, failed_s, buy_s, buy_a, refund_s, refund_a = [], [], [], [], [], [], []
-    for sec, kind, value, status, device in zip(h.secs, h.kinds, h.amounts, h.statuses, h.devices):
-        if kind == "payment":
-            pay_s.append(sec)
-            pay_a.append(value)
-            if status == "declined":
-                declined_s.append(sec)
-            else:
-                approved_s.append(sec)
-                approved_a.append(value)
-        elif kind == "login":
-            login_s.append(sec)
-            login_device.append(device)
-            if status == "failure":
-                failed_s.append(sec)
-        elif kind == "purchase":
-            buy_s.append(sec)
-            buy_a.append(value)
-        elif kind == "refund":
-            refund_s.append(sec)
-            refund_a.append(value)
-
-    pay_w = _Window(pay_s, pay_a)
-    out["payments_1h"] = _count(pay_s, ps, HOUR)
-    out["payments_24h"] = _count(pay_s, ps, DAY)
-    out["payments_7d"] = _count(pay_s, ps, 7 * DAY)
-    out["amount_24h"] = pay_w.window(ps, DAY)[1]
-    out["prior_payments_total"] = float(bisect_left(pay_s, ps))
-    out["declined_payments_24h"] = _count(declined_s, ps, DAY)
-
-    count, total = _Window(approved_s, approved_a).window(ps, None)
-    out["amount_to_avg_ratio"] = _div(amount, _div(total, float(count)))
-    last = bisect_left(approved_s, ps) - 1                                      # the last approved payment before
-    prior_max = -math.inf
-    for value in approved_a[: last + 1]:
-        if value > prior_max:                                                   # NaN never is: skipped, as -inf
-            prior_max = value
-    out["amount_to_max_ratio"] = _div(amount, _finite_or_nan(prior_max) if last >= 0 else nan)
-
-    first_device: dict[Any, int] = {}
-    for values, column, new_name, distinct_name in ((h.devices, "device_id", "new_device", "devices_before"),
-                                                    (h.ips, "ip", "new_ip", None),
-                                                    (h.countries, "country", "new_country", "countries_before")):
-        first = _first_seen(h.secs, values)
-        mine = payment.get(column)
-        if mine is None or (isinstance(mine, float) and math.isnan(mine)):
-            out[new_name] = nan
-        else:
-            seen = first.get(mine)
-            out[new_name] = 1.0 if seen is None or seen >= ps else 0.0
-        if distinct_name:
-            out[distinct_name] = float(sum(1 for sec in first.values() if sec < ps))
-        if column == "device_id":
-            first_device = first
-
-    last = bisect_left(login_s, ps) - 1
-    if last >= 0:
-        out["minutes_since_last_login"] = (ps - float(login_s[last])) / 60.0
-        device = login_device[last]
-        out["last_login_new_device"] = nan if device is None else float(first_device[device] >= login_s[last])
-    else:
-        out["minutes_since_last_login"] = out["last_login_new_device"] = nan
-    out["failed_logins_24h"] = _count(failed_s, ps, DAY)
-
-    orders, spend = _Window(buy_s, buy_a).window(ps, 90 * DAY)
-    out["orders_90d"], out["spend_90d"] = float(orders), spend
-    refunded = _Window(refund_s, refund_a).window(ps, 90 * DAY)[1]
-    out["refund_rate_90d"] = _div(refunded, spend) if orders > 0 else nan
-
-    start = float(h.signup_secs) if h.signup_secs is not None else (float(min(h.secs)) if h.secs else nan)
-    age = (ps - start) / DAY
-    out["account_age_days"] = age if age >= 0 else (nan if math.isnan(age) else 0.0)
-    return {n: (None if math.isnan(out[n]) else out[n]) for n in TRANSACTION_FEATURE_NAMES}
+    One pass sorts the history's events by kind (PaymentIndex: the windows' inputs, still in time order); each
+    feature is then a bisection or a dictionary lookup."""
+    return PaymentIndex(history).features(payment)

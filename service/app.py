@@ -9,6 +9,7 @@ from typing import Any, Callable, Mapping
 import swagger_ui_bundle
 from flask import Flask, g, request, send_from_directory
 
+from features.history_cache import make_history_cache
 from features.ingest.events import EventIngestor
 from features.profiles.service import ProfileService
 from features.storage.engine import make_engine
@@ -19,7 +20,7 @@ from features.text.embedder import make_embedder
 from service.auth import KeyVerifier
 from service.config import Settings, settings_from_env
 from service.errors import KefuApi, register_error_handlers
-from service.ids import uuid7_hex
+from service.ids import request_id_for
 from service.logs import configure_logging
 from service.pipelines.risk import RiskScorer
 from service.state import KefuState
@@ -104,7 +105,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, embedder: Any = 
     api = KefuApi(app, spec_kwargs={"info": {"description": _API_DESCRIPTION}})
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     from service.api import catalog, events, health, models as models_api, profiles as profiles_api
-    from service.api import chat, recommendations, risk
+    from service.api import chat, lane, recommendations, risk
 
     api.register_blueprint(events.blp)
     api.register_blueprint(catalog.blp)
@@ -114,6 +115,9 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, embedder: Any = 
     api.register_blueprint(models_api.blp)
     api.register_blueprint(chat.blp)
     app.register_blueprint(health.blp)
+
+    if settings.fast_lane:
+        lane.install(app, state.verifier, risk.lane_routes(state), settings.max_request_bytes)
 
     @app.get("/docs/static/<path:filename>")
     def swagger_static(filename: str):
@@ -145,8 +149,9 @@ def _wire_models(state: KefuState) -> None:
         "chat_sentiment": lambda mv: SentimentModel.load(mv.path),
     })
     audit = BufferedAuditWriter(RiskAuditStore(state.store.engine), state.settings.risk_audit_flush_seconds)
+    history = make_history_cache(state.store.engine, state.settings.risk_history_cache)
     state.extras.update(registry=registry, models=loaded, risk_audit=audit,
-                        risk=RiskScorer(loaded, audit, state.store))
+                        risk=RiskScorer(loaded, audit, state.store, history=history))
     state.extras["recommend"] = RecommendationService(
         state.store, loaded, state.extras["profiles"].catalogue, state.settings.recommend_max_per_category)
 
@@ -200,8 +205,7 @@ def _register_request_hooks(app: Flask) -> None:
     @app.before_request
     def _request_id() -> None:
         # the X-Request-ID header as request.headers reads it (WSGI puts it in the environ under this key)
-        incoming = request.environ.get("HTTP_X_REQUEST_ID", "")
-        g.request_id = incoming if 0 < len(incoming) <= 128 and incoming.isprintable() else uuid7_hex()
+        g.request_id = request_id_for(request.environ.get("HTTP_X_REQUEST_ID", ""))
         g.started = time.perf_counter()
 
     @app.after_request

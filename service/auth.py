@@ -84,14 +84,20 @@ class KeyVerifier:
         return principal
 
 
+def bearer_key(header: str) -> str | None:
+    """The key of an ``Authorization: Bearer <key>`` header value; None when there is none."""
+    scheme, _, key = header.partition(" ")
+    key = key.strip()
+    return key if scheme.lower() == "bearer" and key else None
+
+
 def authorize(scope: str):
     """The check every protected view runs: None when the request's key is valid and has ``scope`` (it is then in
     ``g.principal``), else the 401/403 answer to send."""
-    header = request.environ.get("HTTP_AUTHORIZATION", "")      # request.headers' value, without building them
-    scheme, _, key = header.partition(" ")
-    if scheme.lower() != "bearer" or not key.strip():
+    key = bearer_key(request.environ.get("HTTP_AUTHORIZATION", ""))  # request.headers' value, without building them
+    if key is None:
         return error_response(401, headers={"WWW-Authenticate": 'Bearer realm="kefu"'})
-    principal = current_app.extensions["kefu"].verifier.verify(key.strip())
+    principal = current_app.extensions["kefu"].verifier.verify(key)
     if principal is None:
         return error_response(401, "Invalid or revoked API key.", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
     if not principal.allows(scope):

@@ -41,6 +41,12 @@ class Settings:
     #: Risk audit rows are written in batches at most this many seconds after the score; 0 writes each one
     #: inside its request (strict, slower under load).
     risk_audit_flush_seconds: float = field(default=0.2, metadata={"env": "KEFU_RISK_AUDIT_FLUSH_SECONDS"})
+    #: Answer plainly valid risk score requests in a WSGI lane in front of Flask (service.api.lane); anything
+    #: else, and every error, is answered by Flask as before. Off: every request goes through Flask.
+    fast_lane: bool = field(default=True, metadata={"env": "KEFU_FAST_LANE"})
+    #: Customers whose event history each worker keeps between behavioural risk scores, updated by reading only
+    #: the events stored since (features.history_cache; SQLite only, exact). 0: read the history whole per score.
+    risk_history_cache: int = field(default=5000, metadata={"env": "KEFU_RISK_HISTORY_CACHE"})
     #: Risk scoring with the compiled paths (a TreeSHAP kernel for reasons, lleaves for big batches; the `fast`
     #: extra). Off: LightGBM's own predict and pred_contrib, e.g. to compare or to rule them out.
     risk_compiled: bool = field(default=True, metadata={"env": "KEFU_RISK_COMPILED"})

@@ -36,6 +36,11 @@ def _new_node() -> None:
 os.register_at_fork(after_in_child=_new_node)
 
 
+def request_id_for(incoming: str) -> str:
+    """The request's id: the client's X-Request-ID when it is short printable text, else a new one."""
+    return incoming if 0 < len(incoming) <= 128 and incoming.isprintable() else uuid7_hex()
+
+
 def uuid7_hex() -> str:
     """A new version-7 UUID as 32 lower-case hex digits (the form ``uuid.UUID(...).hex`` gives)."""
     count = next(_counter) & _COUNTER_MASK

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from contextvars import ContextVar
 
 from flask import g, has_request_context
 
@@ -15,10 +16,13 @@ from features.text.pii import mask_pii
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
 
+#: The request id of a request answered outside Flask's request context (service.api.lane).
+lane_request_id: ContextVar[str] = ContextVar("lane_request_id", default="-")
+
 
 class RequestContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = getattr(g, "request_id", "-") if has_request_context() else "-"
+        record.request_id = getattr(g, "request_id", "-") if has_request_context() else lane_request_id.get()
         return True
 
 

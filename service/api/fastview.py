@@ -90,8 +90,14 @@ def _quick_load(schema: Schema, quick):
     """What webargs' json location gives for a valid ``application/json`` body; None for anything else."""
     if request.mimetype != "application/json":
         return None
+    return load_json(schema, quick, request.get_data(cache=True))
+
+
+def load_json(schema: Schema, quick, raw: bytes):
+    """The loaded body of JSON text ``raw`` when it is valid for ``schema`` (through its quick load when that
+    covers it, else ``schema.load``); None for anything else: bad UTF-8, not JSON, invalid fields."""
     try:
-        data = json.loads(request.get_data(cache=True).decode("utf-8"))
+        data = json.loads(raw.decode("utf-8"))
         if quick is not None:
             loaded = quick(data)
             if loaded is not None:

@@ -7,6 +7,7 @@ from flask_smorest import Blueprint
 from features import fastjson
 from features.ingest.events import to_naive_utc
 from service.api.fastview import fast_json_view
+from service.api.lane import LaneRoute
 from service.auth import require_scope
 from service.schemas.risk import (
     CustomerRiskQuerySchema,
@@ -40,6 +41,31 @@ def _as_response(result: dict):
     return current_app.response_class(body + b"\n", mimetype="application/json")
 
 
+def score_case(scorer, body: dict, request_id: str) -> dict:
+    """The answer to a loaded POST /v1/risk/scores body (the view's work, without Flask: the lane runs it too)."""
+    if "transaction" in body:
+        tx = dict(body["transaction"])
+        tx["ts"] = to_naive_utc(tx.pop("timestamp", None))
+        tx.setdefault("transaction_id", body.get("transaction_id"))
+        return scorer.score_transaction(body["model"], body["customer_id"], tx, request_id=request_id)
+    return scorer.score(body["model"], body["features"], customer_id=body.get("customer_id"),
+                        transaction_id=body.get("transaction_id"), request_id=request_id)
+
+
+def score_cases(scorer, body: dict, request_id: str) -> dict:
+    """The answer to a loaded POST /v1/risk/scores/batch body."""
+    return scorer.score_batch(body["model"], body["cases"], request_id=request_id)
+
+
+def lane_routes(state) -> list[LaneRoute]:
+    """The score endpoints as service.api.lane answers them: the same schemas, scope and work as the views."""
+    scorer = lambda: state.extras["risk"]  # noqa: E731 - looked up per request, as _scorer does
+    return [
+        LaneRoute("/v1/risk/scores", "risk", SCORE_REQUEST, lambda body, rid: score_case(scorer(), body, rid)),
+        LaneRoute("/v1/risk/scores/batch", "risk", BATCH_REQUEST, lambda body, rid: score_cases(scorer(), body, rid)),
+    ]
+
+
 @blp.route("/risk/scores", methods=["POST"])
 @fast_json_view
 @require_scope("risk")
@@ -57,15 +83,7 @@ def score(body: dict):
     score most, from LightGBM's own per-row contributions. Every score is stored for audit. Missing,
     unexpected or wrongly typed features → 422, never a guess.
     """
-    if "transaction" in body:
-        tx = dict(body["transaction"])
-        tx["ts"] = to_naive_utc(tx.pop("timestamp", None))
-        tx.setdefault("transaction_id", body.get("transaction_id"))
-        return _as_response(_scorer().score_transaction(body["model"], body["customer_id"], tx, request_id=g.request_id))
-    return _as_response(_scorer().score(
-        body["model"], body["features"], customer_id=body.get("customer_id"),
-        transaction_id=body.get("transaction_id"), request_id=g.request_id,
-    ))
+    return _as_response(score_case(_scorer(), body, g.request_id))
 
 
 @blp.route("/risk/scores/batch", methods=["POST"])
@@ -78,7 +96,7 @@ def score_batch(body: dict):
 
     Every case is checked before any is scored; one bad case → 422 naming it, and nothing is stored.
     """
-    return _as_response(_scorer().score_batch(body["model"], body["cases"], request_id=g.request_id))
+    return _as_response(score_cases(_scorer(), body, g.request_id))
 
 
 @blp.route("/customers/<string:customer_id>/risk", methods=["GET"])

@@ -21,10 +21,13 @@ THRESHOLD_CACHE_SECONDS = 5.0
 
 
 class RiskScorer:
-    def __init__(self, models: LoadedModels, audit, store=None) -> None:
+    def __init__(self, models: LoadedModels, audit, store=None, history=None) -> None:
+        """``history``: a features.history_cache.HistoryCache for behavioural scores, or None to read each
+        customer's history whole per score."""
         self.models = models
         self.audit = audit
         self.store = store
+        self.history = history
         self._thresholds: dict[str, tuple[float, dict | None]] = {}
         self._lock = threading.Lock()
 
@@ -123,12 +126,15 @@ class RiskScorer:
                            top_reasons=top_reasons)
 
     def transaction_features(self, customer_id: str, transaction: Mapping[str, Any], names: Sequence[str]) -> dict:
-        """The payment's features as of its time: one indexed read of the customer's events, then the same
-        definitions as the training table (features.transactions), computed for this one payment."""
+        """The payment's features as of its time, by the same definitions as the training table
+        (features.transactions), computed for this one payment: from the customer's cached history brought up to
+        date, or from one indexed read of it."""
         from features.transactions import load_customer_history, payment_features
 
-        history = load_customer_history(self.store.engine, customer_id, transaction["ts"])
-        row = payment_features(history, transaction)
+        if self.history is not None:
+            row = self.history.index(customer_id).features(transaction)
+        else:
+            row = payment_features(load_customer_history(self.store.engine, customer_id, transaction["ts"]), transaction)
         return {n: row[n] for n in names}
 
     @staticmethod

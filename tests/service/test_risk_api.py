@@ -1,6 +1,7 @@
 """Risk scoring over HTTP with a model trained in the test, plus the registry endpoints."""
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -166,6 +167,37 @@ def test_behavioural_model_scores_a_payment_from_history(client, keys, demo_stat
     assert body["transaction_id"] == paid.event_id
     history = client.get(f"/v1/customers/{paid.customer_id}/risk", headers=bearer(keys["risk"])).get_json()["scores"]
     assert history[0]["transaction_id"] == paid.event_id
+
+
+def test_a_payment_stored_between_two_scores_counts_in_the_second(client, keys, demo_state):
+    """Velocity must see a payment stored a moment ago (on SQLite through the worker's history cache, brought up
+    to date by the ids stored since; on PostgreSQL by reading the history whole)."""
+    from features.transactions import TRANSACTION_FEATURE_NAMES
+
+    scorer = demo_state.extras["risk"]
+    model, _ = demo_state.extras["models"].get("transactions")
+    payments = demo_state.store.load_events(types=["payment"])
+    customer = payments.customer_id.value_counts().index[0]
+    at = payments.ts.max().to_pydatetime() + timedelta(hours=1)
+    tx = {"amount": 75.0, "timestamp": at.isoformat() + "Z", "device_id": "dev-new"}
+    ask = lambda: client.post("/v1/risk/scores", json={"model": "transactions", "customer_id": customer,  # noqa: E731
+                                                        "transaction": tx}, headers=bearer(keys["risk"]))
+    assert ask().status_code == 200
+    features = lambda: scorer.transaction_features(customer, {"ts": at, "amount": 75.0, "device_id": "dev-new"},  # noqa: E731
+                                                   TRANSACTION_FEATURE_NAMES)
+    before = features()
+    stored = client.post("/v1/events", json={"events": [
+        {"event_id": "late-pay", "type": "payment", "customer_id": customer, "amount": 500.0, "status": "declined",
+         "timestamp": (at - timedelta(minutes=10)).isoformat() + "Z", "device_id": "dev-new"}]},
+        headers=bearer(keys["events"]))
+    assert stored.status_code in (200, 201, 202), stored.get_json()
+    after = features()
+    assert after["payments_1h"] == before["payments_1h"] + 1
+    assert after["declined_payments_24h"] == before["declined_payments_24h"] + 1
+    assert before["new_device"] == 1.0 and after["new_device"] == 0.0
+    second = ask()
+    assert second.status_code == 200 and second.get_json()["score"] == pytest.approx(
+        model.score_one({n: after[n] for n in model.feature_names}))
 
 
 def test_transaction_input_is_checked(client, keys):

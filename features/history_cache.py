@@ -1,0 +1,148 @@
+"""Customers' payment histories kept between scores, brought up to date by reading only what was stored since.
+
+A behavioural score needs the customer's whole event history (features.transactions). Read whole for every
+score, it is the largest part of the request: SQLite's work and the driver's per returned row, for every
+event the customer ever had. This cache keeps, per customer, the history as payment_features reads it (and the
+PaymentIndex built from it) together with the highest event id it holds; a score then asks the database only
+for that customer's events with a higher id (almost always none) and the signup time (it can change).
+
+Why that is exact: events are never deleted or changed, and on SQLite the ids visible to a reader are always
+every id up to the highest one (writers are serialised and each new row gets max(id) + 1), so "id > last seen"
+is precisely what was stored since, whichever process or worker stored it. Events that arrive late (an earlier
+timestamp) are merged in time order. The history is kept whole, not cut at a payment's time: PaymentIndex counts
+only what came before the payment, so one cached history serves payments at any time.
+
+PostgreSQL hands out ids from a sequence at insert time and commits out of order, so a reader can see id 101
+before 100 commits; "id > last seen" could then miss 100 forever. :func:`make_history_cache` therefore returns
+None there, and each score reads the history whole (features.transactions.load_customer_history).
+
+Each worker process has its own cache, bounded to ``max_customers`` (least recently scored dropped first);
+KEFU_RISK_HISTORY_CACHE sets it, 0 turns it off.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from functools import lru_cache
+from operator import itemgetter
+from typing import NamedTuple
+
+from features.transactions import WINDOW_KINDS, CustomerHistory, PaymentIndex, _to_secs
+
+log = logging.getLogger(__name__)
+
+_TIME_ORDER = itemgetter(0, 1)          # (secs, id): the order load_customer_history returns
+_WINDOWED = frozenset(WINDOW_KINDS)
+
+
+class _Entry(NamedTuple):
+    last_id: int
+    rows: list[tuple]                   # (secs, id, kind, amount, status, device, ip, country), in time order
+    index: PaymentIndex
+
+
+@lru_cache(maxsize=1)
+def _queries():
+    """The customer's whole history (WINDOW_KINDS one by one, the rest folded per device/IP/country at its first
+    time, as load_customer_history reads them, but with no end time and with the highest id of each folded
+    group), and the events stored after a given id, all kinds one by one, plus one row that always comes back
+    with the signup time."""
+    from sqlalchemy import and_, bindparam, func, null, or_, select, union_all
+
+    from features.storage import schema as s
+    from features.storage.prepared import PreparedQuery, epoch_seconds
+
+    c = s.events.c
+    signup = select(epoch_seconds(s.customers.c.signup_at)).where(
+        s.customers.c.customer_id == bindparam("customer_id")).scalar_subquery()
+    mine = c.customer_id == bindparam("customer_id")
+    windowed = or_(*(c.type == kind for kind in WINDOW_KINDS))
+    columns = (c.amount, c.status, c.device_id, c.ip, c.country)
+    whole = union_all(
+        select(epoch_seconds(c.ts), c.id, c.type, *columns, signup).where(mine, windowed),
+        select(epoch_seconds(func.min(c.ts)), func.max(c.id), null(), null(), null(), c.device_id, c.ip, c.country,
+               signup).where(mine, ~windowed).group_by(c.device_id, c.ip, c.country),
+        select(null(), null(), null(), null(), null(), null(), null(), null(), signup),
+    )
+    since = union_all(
+        select(epoch_seconds(c.ts), c.id, c.type, *columns, signup).where(and_(mine, c.id > bindparam("after"))),
+        select(null(), null(), null(), null(), null(), null(), null(), null(), signup),
+    )
+    return PreparedQuery(whole), PreparedQuery(since)
+
+
+def _split(fetched: list[tuple]) -> tuple[list[tuple], int | None]:
+    """Event rows (times as ints, kinds no window reads as None) and the signup time, from a query's rows."""
+    signup = fetched[-1][8] if fetched else None
+    rows = []
+    for secs, event_id, kind, amount, status, device, ip, country, _ in fetched:
+        if event_id is None:                                        # the signup row
+            continue
+        rows.append((secs if type(secs) is int else _to_secs(secs), event_id, kind if kind in _WINDOWED else None,
+                     float("nan") if amount is None else float(amount), status, device, ip, country))
+    return rows, None if signup is None else _to_secs(signup)
+
+
+def _history(rows: list[tuple], signup_secs: int | None) -> CustomerHistory:
+    if not rows:
+        return CustomerHistory([], [], [], [], [], [], [], signup_secs)
+    secs, _, kinds, amounts, statuses, devices, ips, countries = map(list, zip(*rows))
+    return CustomerHistory(secs, kinds, amounts, statuses, devices, ips, countries, signup_secs)
+
+
+class HistoryCache:
+    """customer_id -> the PaymentIndex of the customer's whole history, current as of the call."""
+
+    def __init__(self, engine, max_customers: int) -> None:
+        if max_customers < 1:
+            raise ValueError("max_customers must be at least 1")
+        self.engine = engine
+        self.max_customers = max_customers
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._lock = threading.Lock()
+        self.stats = {"hits": 0, "misses": 0, "updates": 0}
+
+    def index(self, customer_id: str) -> PaymentIndex:
+        whole, since = _queries()
+        with self._lock:
+            entry = self._entries.get(customer_id)
+            if entry is not None:
+                self._entries.move_to_end(customer_id)
+        if entry is None:
+            rows, signup = _split(whole.fetchall(self.engine, customer_id=customer_id))
+            rows.sort(key=_TIME_ORDER)
+            entry = _Entry(max((r[1] for r in rows), default=0), rows, PaymentIndex(_history(rows, signup)))
+            self.stats["misses"] += 1
+        else:
+            new, signup = _split(since.fetchall(self.engine, customer_id=customer_id, after=entry.last_id))
+            if new:
+                rows = sorted(entry.rows + new, key=_TIME_ORDER)      # a new list: a concurrent reader keeps its own
+                entry = _Entry(max(r[1] for r in new), rows, PaymentIndex(_history(rows, signup)))
+                self.stats["updates"] += 1
+            else:
+                self.stats["hits"] += 1
+                if signup != entry.index.signup_secs:                 # the only thing that can change in place
+                    index = PaymentIndex(_history(entry.rows, signup))
+                    entry = _Entry(entry.last_id, entry.rows, index)
+        with self._lock:
+            current = self._entries.get(customer_id)
+            if current is None or current.last_id <= entry.last_id:
+                self._entries[customer_id] = entry
+                self._entries.move_to_end(customer_id)
+            while len(self._entries) > self.max_customers:
+                self._entries.popitem(last=False)
+        return entry.index
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def make_history_cache(engine, max_customers: int) -> HistoryCache | None:
+    """A cache where it is exact (SQLite) and wanted (``max_customers`` > 0); else None: read whole per score."""
+    if max_customers <= 0:
+        return None
+    if engine.dialect.name != "sqlite":
+        log.info("risk history cache off on %s: ids there are not visible in commit order", engine.dialect.name)
+        return None
+    return HistoryCache(engine, max_customers)
