@@ -18,10 +18,16 @@ None there, and each score reads the history whole (features.transactions.load_c
 
 Each worker process has its own cache, bounded to ``max_customers`` (least recently scored dropped first);
 KEFU_RISK_HISTORY_CACHE sets it, 0 turns it off.
+
+Each thread that reads through the cache keeps one connection checked out of the engine's pool for its
+lifetime: checking one out and back in per score (SQLAlchemy's pool bookkeeping and reset) cost more than the
+query itself. SQLite runs each of these selects as its own read transaction, so a kept connection sees every
+commit. A forked child opens its own (connections must not cross a fork).
 """
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections import OrderedDict
 from functools import lru_cache
@@ -34,6 +40,17 @@ log = logging.getLogger(__name__)
 
 _TIME_ORDER = itemgetter(0, 1)          # (secs, id): the order load_customer_history returns
 _WINDOWED = frozenset(WINDOW_KINDS)
+
+
+_fork_generation = 0
+
+
+def _forked() -> None:
+    global _fork_generation
+    _fork_generation += 1
+
+
+os.register_at_fork(after_in_child=_forked)
 
 
 class _Entry(NamedTuple):
@@ -101,7 +118,22 @@ class HistoryCache:
         self.max_customers = max_customers
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._lock = threading.Lock()
+        self._local = threading.local()
         self.stats = {"hits": 0, "misses": 0, "updates": 0}
+
+    def _fetch(self, query, **params) -> list[tuple]:
+        """The query's rows on this thread's kept connection (opened on first use, and again after a fork)."""
+        local = self._local
+        conn = getattr(local, "conn", None)
+        if conn is None or local.generation != _fork_generation:
+            conn = local.conn = self.engine.raw_connection()
+            local.generation = _fork_generation
+        try:
+            return query.execute(conn, self.engine.dialect, **params)
+        except BaseException:
+            local.conn = None                                   # a connection in an unknown state is not kept
+            conn.invalidate()
+            raise
 
     def index(self, customer_id: str) -> PaymentIndex:
         whole, since = _queries()
@@ -110,12 +142,12 @@ class HistoryCache:
             if entry is not None:
                 self._entries.move_to_end(customer_id)
         if entry is None:
-            rows, signup = _split(whole.fetchall(self.engine, customer_id=customer_id))
+            rows, signup = _split(self._fetch(whole, customer_id=customer_id))
             rows.sort(key=_TIME_ORDER)
             entry = _Entry(max((r[1] for r in rows), default=0), rows, PaymentIndex(_history(rows, signup)))
             self.stats["misses"] += 1
         else:
-            new, signup = _split(since.fetchall(self.engine, customer_id=customer_id, after=entry.last_id))
+            new, signup = _split(self._fetch(since, customer_id=customer_id, after=entry.last_id))
             if new:
                 rows = sorted(entry.rows + new, key=_TIME_ORDER)      # a new list: a concurrent reader keeps its own
                 entry = _Entry(max(r[1] for r in new), rows, PaymentIndex(_history(rows, signup)))

@@ -34,8 +34,9 @@ class Settings:
     max_request_bytes: int = field(default=8 * 1024 * 1024, metadata={"env": "KEFU_MAX_REQUEST_BYTES"})
     #: SQLite ``synchronous`` pragma: FULL makes every answered commit survive power loss.
     sqlite_synchronous: str = field(default="FULL", metadata={"env": "KEFU_SQLITE_SYNCHRONOUS"})
-    #: MiB of the SQLite file read through a memory map (0: none); see features.storage.engine.make_engine.
-    sqlite_mmap_mb: int = field(default=256, metadata={"env": "KEFU_SQLITE_MMAP_MB"})
+    #: MiB of the SQLite file read through a memory map (0: none, the default: it did not measurably pay under
+    #: gunicorn; see features.storage.engine.make_engine and docs/benchmarks.md).
+    sqlite_mmap_mb: int = field(default=0, metadata={"env": "KEFU_SQLITE_MMAP_MB"})
     #: Seconds an API-key lookup is cached in a worker (revocation takes at most this long).
     auth_cache_seconds: float = field(default=30.0, metadata={"env": "KEFU_AUTH_CACHE_SECONDS"})
     #: Risk audit rows are written in batches at most this many seconds after the score; 0 writes each one

@@ -22,9 +22,10 @@ def make_engine(url: str, *, sqlite_synchronous: str = "FULL", sqlite_mmap_mb: i
     ``sqlite_mmap_mb`` > 0 lets SQLite read up to that much of the file through a memory map. Every commit (the
     risk audit writer's, another worker's) makes the other connections drop their page caches; with the map
     they find those pages in memory again instead of copying each in with a ``pread`` call. The CPU this saves on
-    a behavioural risk score was within noise when measured (``bench/sqlite_mmap.py``, docs/benchmarks.md). The
-    mapped pages are the operating system's file cache, shared by every worker: they count in a worker's
-    resident memory (as RssFile), not in its own.
+    a behavioural risk score was within noise when measured (``bench/sqlite_mmap.py``, docs/benchmarks.md), and
+    under gunicorn the map off did no worse (``bench/serve_risk.py --set KEFU_SQLITE_MMAP_MB=0``), so the
+    service's default is 0. The mapped pages are the operating system's file cache, shared by every worker: they
+    count in a worker's resident memory (as RssFile), not in its own.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":

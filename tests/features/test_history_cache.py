@@ -125,3 +125,29 @@ def test_only_where_it_is_exact_and_wanted(sqlite_store):
     assert make_history_cache(sqlite_store.engine, 0) is None
     # PostgreSQL commits sequence ids out of order: "id > last seen" could miss a row, so no cache there
     assert make_history_cache(create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none"), 10) is None
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_a_forked_worker_reads_on_its_own_connection(sqlite_store):
+    """A parent that already read keeps a connection; a forked child must open its own and see new events."""
+    import os
+
+    t0 = datetime(2026, 5, 10, 12, 0, 0)
+    tx = {"ts": t0, "amount": 10.0, "device_id": None, "ip": None, "country": None}
+    sqlite_store.insert_events([ev("p1", "payment", t0 - timedelta(minutes=5), amount=5.0, status="approved")])
+    cache = HistoryCache(sqlite_store.engine, max_customers=10)
+    assert cache.index("c1").features(tx)["payments_1h"] == 1.0
+    parent_conn = cache._local.conn
+    sqlite_store.engine.dispose(close=False)            # as gunicorn's post_fork hook does
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            sqlite_store.insert_events([ev("p2", "payment", t0 - timedelta(minutes=4), amount=5.0, status="approved")])
+            got = cache.index("c1").features(tx)["payments_1h"]
+            code = 0 if got == 2.0 and cache._local.conn is not parent_conn else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert cache.index("c1").features(tx)["payments_1h"] == 2.0 and cache._local.conn is parent_conn

@@ -36,7 +36,7 @@ def test_the_app_factory_passes_kefu_sqlite_mmap_mb_to_the_engine(tmp_path, embe
     from service.config import settings_from_env
 
     assert settings_from_env({"KEFU_SQLITE_MMAP_MB": "32"}).sqlite_mmap_mb == 32
-    assert settings_from_env({}).sqlite_mmap_mb == 256
+    assert settings_from_env({}).sqlite_mmap_mb == 0
     app = create_app({"database_url": f"sqlite:///{tmp_path}/kefu.db", "data_dir": str(tmp_path / "data"),
                       "log_level": "WARNING", "sqlite_mmap_mb": 32}, embedder=embedder)
     engine = app.extensions["kefu"].store.engine
