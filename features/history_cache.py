@@ -101,6 +101,22 @@ def _split(fetched: list[tuple]) -> tuple[list[tuple], int | None]:
     return rows, None if signup is None else _to_secs(signup)
 
 
+def _folded(rows: list[tuple]) -> list[tuple]:
+    """Time-ordered rows with the events no window reads cut to the first of each (device, IP, country), as the
+    whole read folds them: that first time is all payment_features reads of them, and a customer's stream of
+    views would otherwise grow the entry with every update."""
+    seen: set[tuple] = set()
+    out = []
+    for row in rows:
+        if row[2] is None:
+            group = row[5:8]
+            if group in seen:
+                continue
+            seen.add(group)
+        out.append(row)
+    return out
+
+
 def _history(rows: list[tuple], signup_secs: int | None) -> CustomerHistory:
     if not rows:
         return CustomerHistory([], [], [], [], [], [], [], signup_secs)
@@ -149,7 +165,7 @@ class HistoryCache:
         else:
             new, signup = _split(self._fetch(since, customer_id=customer_id, after=entry.last_id))
             if new:
-                rows = sorted(entry.rows + new, key=_TIME_ORDER)      # a new list: a concurrent reader keeps its own
+                rows = _folded(sorted(entry.rows + new, key=_TIME_ORDER))  # new lists: a concurrent reader keeps its own
                 entry = _Entry(max(r[1] for r in new), rows, PaymentIndex(_history(rows, signup)))
                 self.stats["updates"] += 1
             else:

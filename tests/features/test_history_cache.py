@@ -151,3 +151,19 @@ def test_a_forked_worker_reads_on_its_own_connection(sqlite_store):
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert cache.index("c1").features(tx)["payments_1h"] == 2.0 and cache._local.conn is parent_conn
+
+
+def test_a_stream_of_views_does_not_grow_the_entry(sqlite_store):
+    """Events no window reads are kept as the first of each (device, ip, country), as the whole read folds them."""
+    t0 = datetime(2026, 5, 10, 12, 0, 0)
+    sqlite_store.insert_events([ev("v0", "view", t0 - timedelta(days=2), device_id="d1", ip="1.1.1.1", country="DE")])
+    cache = HistoryCache(sqlite_store.engine, max_customers=10)
+    tx = {"ts": t0, "amount": 10.0, "device_id": "d2", "ip": "1.1.1.1", "country": "FR"}
+    cache.index("c1")
+    size = len(cache._entries["c1"].rows)
+    sqlite_store.insert_events([ev(f"v{i}", "view", t0 - timedelta(hours=i), device_id="d1", ip="1.1.1.1", country="DE")
+                                for i in range(1, 40)])
+    sqlite_store.insert_events([ev("w1", "view", t0 - timedelta(days=3), device_id="d2", ip="1.1.1.1", country="FR")])
+    got = cache.index("c1").features(tx)
+    assert cache.stats["updates"] == 1 and len(cache._entries["c1"].rows) == size + 1      # only the new group
+    assert _same(got, _whole(sqlite_store.engine, "c1", tx)) and got["new_device"] == 0.0 and got["new_country"] == 0.0
