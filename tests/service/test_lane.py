@@ -14,11 +14,14 @@ CASE = {"amount": 180.0, "country": "XX", "hour": 3}
 VOLATILE = {"score_id", "request_id"}
 
 
-@pytest.fixture
-def apps(tmp_path, embedder):
-    """Two apps on one database and one model registry: the lane on, and off."""
+@pytest.fixture(scope="module")
+def apps(tmp_path_factory, embedder):
+    """Two apps on one database and one model registry: the lane on, and off (one pair for the module: each
+    test uses its own customers or compares answers, so they share it)."""
     from models.risk.job import train_and_register
     from service.app import create_app
+
+    tmp_path = tmp_path_factory.mktemp("lane")
 
     config = {"database_url": f"sqlite:///{tmp_path / 'kefu.db'}", "data_dir": str(tmp_path / "data"),
               "log_level": "WARNING", "auth_cache_seconds": 0.0, "risk_audit_flush_seconds": 0.0,
@@ -32,7 +35,7 @@ def apps(tmp_path, embedder):
         app.extensions["kefu"].store.engine.dispose()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def keys(apps):
     from service.auth import create_api_key
 
