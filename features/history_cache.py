@@ -34,7 +34,7 @@ from functools import lru_cache
 from operator import itemgetter
 from typing import NamedTuple
 
-from features.transactions import WINDOW_KINDS, CustomerHistory, PaymentIndex, _to_secs
+from features.transactions import WINDOW_KINDS, CustomerHistory, PaymentIndex, _to_secs, history_selects
 
 log = logging.getLogger(__name__)
 
@@ -65,35 +65,23 @@ def _queries():
     time, as load_customer_history reads them, but with no end time and with the highest id of each folded
     group), and the events stored after a given id, all kinds one by one, plus one row that always comes back
     with the signup time."""
-    from sqlalchemy import and_, bindparam, func, null, or_, select, union_all
+    from sqlalchemy import bindparam, null, select, union_all
 
     from features.storage import schema as s
-    from features.storage.prepared import PreparedQuery, epoch_seconds
+    from features.storage.prepared import PreparedQuery
 
-    c = s.events.c
-    signup = select(epoch_seconds(s.customers.c.signup_at)).where(
-        s.customers.c.customer_id == bindparam("customer_id")).scalar_subquery()
-    mine = c.customer_id == bindparam("customer_id")
-    windowed = or_(*(c.type == kind for kind in WINDOW_KINDS))
-    columns = (c.amount, c.status, c.device_id, c.ip, c.country)
-    whole = union_all(
-        select(epoch_seconds(c.ts), c.id, c.type, *columns, signup).where(mine, windowed),
-        select(epoch_seconds(func.min(c.ts)), func.max(c.id), null(), null(), null(), c.device_id, c.ip, c.country,
-               signup).where(mine, ~windowed).group_by(c.device_id, c.ip, c.country),
-        select(null(), null(), null(), null(), null(), null(), null(), null(), signup),
-    )
-    since = union_all(
-        select(epoch_seconds(c.ts), c.id, c.type, *columns, signup).where(and_(mine, c.id > bindparam("after"))),
-        select(null(), null(), null(), null(), null(), null(), null(), null(), signup),
-    )
+    q = history_selects()
+    signup_row = select(*[null()] * 7, q.signup.scalar_subquery(), null())
+    whole = union_all(q.one_by_one, q.folded, signup_row)
+    since = union_all(history_selects(s.events.c.id > bindparam("after")).every, signup_row)
     return PreparedQuery(whole), PreparedQuery(since)
 
 
 def _split(fetched: list[tuple]) -> tuple[list[tuple], int | None]:
     """Event rows (times as ints, kinds no window reads as None) and the signup time, from a query's rows."""
-    signup = fetched[-1][8] if fetched else None
+    signup = fetched[-1][7] if fetched else None
     rows = []
-    for secs, event_id, kind, amount, status, device, ip, country, _ in fetched:
+    for kind, secs, amount, status, device, ip, country, _, event_id in fetched:
         if event_id is None:                                        # the signup row
             continue
         rows.append((secs if type(secs) is int else _to_secs(secs), event_id, kind if kind in _WINDOWED else None,

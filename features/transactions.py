@@ -14,6 +14,7 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
+from types import SimpleNamespace
 from typing import Any, Mapping
 
 import numpy as np
@@ -302,6 +303,34 @@ def _to_secs(value: Any) -> int:
 WINDOW_KINDS = ("payment", "login", "purchase", "refund")
 
 
+def history_selects(*conditions):
+    """The selects of a customer's history read (bind parameter ``customer_id``), over their events that also meet
+    ``conditions``, each row as (kind, secs, amount, status, device_id, ip, country, signup secs, seq):
+
+    - ``one_by_one``: events of WINDOW_KINDS, one row each (seq: the event's id);
+    - ``folded``: the other kinds, one row per distinct (device, ip, country) at its first time (seq: the group's
+      highest id, kind and amounts null);
+    - ``every``: events of every kind, one row each;
+    - ``signup``: the customer's signup time (a select of one column).
+    """
+    from sqlalchemy import and_, bindparam, func, not_, null, or_, select
+
+    from features.storage import schema as s
+    from features.storage.prepared import epoch_seconds
+
+    c = s.events.c
+    signup = select(epoch_seconds(s.customers.c.signup_at)).where(
+        s.customers.c.customer_id == bindparam("customer_id"))
+    mine = and_(c.customer_id == bindparam("customer_id"), *conditions)
+    windowed = or_(*(c.type == kind for kind in WINDOW_KINDS))
+    every = select(c.type, epoch_seconds(c.ts).label("secs"), c.amount, c.status, c.device_id, c.ip, c.country,
+                   signup.scalar_subquery(), c.id.label("seq")).where(mine)
+    folded = (select(null(), epoch_seconds(func.min(c.ts)), null(), null(), c.device_id, c.ip, c.country,
+                     signup.scalar_subquery(), func.max(c.id))
+              .where(mine, not_(windowed)).group_by(c.device_id, c.ip, c.country))
+    return SimpleNamespace(one_by_one=every.where(windowed), folded=folded, every=every, signup=signup)
+
+
 @lru_cache(maxsize=1)
 def _history_queries():
     """The statements, built once (constructing a select costs about as much as running it) and run on the
@@ -313,23 +342,14 @@ def _history_queries():
     of them. Every row costs more to fetch and convert than to aggregate in the database, so this reads 2-3×
     fewer. The signup time rides along on every row as an uncorrelated scalar subquery (computed once): one round
     trip, not two."""
-    from sqlalchemy import and_, bindparam, func, literal_column, not_, null, or_, select, union_all
+    from sqlalchemy import bindparam, literal_column, union_all
 
     from features.storage import schema as s
-    from features.storage.prepared import PreparedQuery, epoch_seconds
+    from features.storage.prepared import PreparedQuery
 
-    c = s.events.c
-    signup = select(epoch_seconds(s.customers.c.signup_at)).where(
-        s.customers.c.customer_id == bindparam("customer_id"))
-    mine = and_(c.customer_id == bindparam("customer_id"), c.ts <= bindparam("until", type_=c.ts.type))
-    windowed = or_(*(c.type == kind for kind in WINDOW_KINDS))
-    one_by_one = select(c.type, epoch_seconds(c.ts).label("secs"), c.amount, c.status, c.device_id, c.ip, c.country,
-                        signup.scalar_subquery(), c.id.label("seq")).where(mine, windowed)
-    folded = (select(null(), epoch_seconds(func.min(c.ts)), null(), null(), c.device_id, c.ip, c.country,
-                     signup.scalar_subquery(), null())
-              .where(mine, not_(windowed)).group_by(c.device_id, c.ip, c.country))
-    events = union_all(one_by_one, folded).order_by(literal_column("secs"), literal_column("seq"))
-    return PreparedQuery(events), PreparedQuery(signup)
+    q = history_selects(s.events.c.ts <= bindparam("until", type_=s.events.c.ts.type))
+    events = union_all(q.one_by_one, q.folded).order_by(literal_column("secs"), literal_column("seq"))
+    return PreparedQuery(events), PreparedQuery(q.signup)
 
 
 def load_customer_history(engine, customer_id: str, until: datetime) -> CustomerHistory:
@@ -445,7 +465,7 @@ class PaymentIndex:
         self.buy_w, self.refund_w = _Window(buy_s, buy_a), _Window(refund_s, refund_a)
         self.first_seen = {column: _first_seen(h.secs, values)
                            for column, values in (("device_id", h.devices), ("ip", h.ips), ("country", h.countries))}
-        self.first_sorted = {column: sorted(first.values()) for column, first in self.first_seen.items()}
+        self.first_sorted = {column: sorted(self.first_seen[column].values()) for column in ("device_id", "country")}
         self.first_secs = h.secs[0] if h.secs else None                         # the history is in time order
         self.signup_secs = h.signup_secs
 

@@ -107,7 +107,7 @@ class FastLane:
         finally:
             lane_request_id.reset(token)
         out = fastjson.dumps(result)
-        out = (out + b"\n") if out is not None else (self.app.json.dumps(result, separators=(",", ":")) + "\n").encode()
+        out = (out + b"\n") if out is not None else self.app.json.response(result).get_data()   # Flask's own text
         headers = [("Content-Type", "application/json"), ("Content-Length", str(len(out))), ("X-Request-ID", request_id)]
         if log.isEnabledFor(logging.INFO):
             log.info("POST %s 200 %.1fms (lane)", route.path, (time.perf_counter() - started) * 1000)
