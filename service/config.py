@@ -46,7 +46,8 @@ class Settings:
     #: else, and every error, is answered by Flask as before. Off: every request goes through Flask.
     fast_lane: bool = field(default=True, metadata={"env": "KEFU_FAST_LANE"})
     #: Customers whose event history each worker keeps between behavioural risk scores, updated by reading only
-    #: the events stored since (features.history_cache; SQLite only, exact). 0: read the history whole per score.
+    #: the events stored since (features.history_cache; exact on SQLite and PostgreSQL). 0: read the history whole
+    #: per score.
     risk_history_cache: int = field(default=5000, metadata={"env": "KEFU_RISK_HISTORY_CACHE"})
     #: Risk scoring with the compiled paths (a TreeSHAP kernel for reasons, lleaves for big batches; the `fast`
     #: extra). Off: LightGBM's own predict and pred_contrib, e.g. to compare or to rule them out.

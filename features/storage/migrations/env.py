@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from features.storage.schema import metadata
+from features.storage.schema import include_object, metadata
 
 engine = context.config.attributes["engine"]
 with engine.begin() as connection:
@@ -12,5 +12,6 @@ with engine.begin() as connection:
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=include_object,
     )
     context.run_migrations()
