@@ -78,6 +78,9 @@ class Settings:
     #: a second later, batched) or "external" (the dirty marks wait for `kefu profiles refresh --watch`, which
     #: `kefu serve` runs beside the web workers, so the ~70 ms pandas rebuild never competes with a request).
     chat_profile_refresh: str = field(default="background", metadata={"env": "KEFU_CHAT_PROFILE_REFRESH"})
+    #: (lightgbm.dask, from the ``dask`` extra; ``kefu train risk --dask-scheduler`` overrides it.)
+    #: Dask scheduler, e.g. tcp://host:8786, for the boosting of `kefu train risk` on tables; empty: train locally.
+    dask_scheduler: str = field(default="", metadata={"env": "KEFU_DASK_SCHEDULER"})
     #: Log level for the kefu loggers.
     log_level: str = field(default="INFO", metadata={"env": "KEFU_LOG_LEVEL"})
     #: Emit logs as JSON lines (for log shippers) instead of plain text.

@@ -10,7 +10,7 @@ import pandas as pd
 
 from models.registry import ModelRegistry, ModelVersion
 from models.risk.report import write_report
-from models.risk.table import TrainResult, train_risk_model
+from models.risk.table import BoosterFitter, TrainResult, train_risk_model
 
 log = logging.getLogger(__name__)
 KIND = "risk_table"
@@ -40,15 +40,17 @@ def train_and_register(
     progress: Callable[[str], None] | None = None,
     source: str | None = None,
     kind: str = KIND,
+    fitter: BoosterFitter | None = None,
 ) -> TrainedRiskModel:
     """Train, save as a new immutable version (activated unless told not to), and report.
 
     The report is written first into the version folder's sibling under ``report_root/<name>/<version>/`` so
-    the HTML and its plots are kept even when the artifact folder is read-only.
+    the HTML and its plots are kept even when the artifact folder is read-only. `fitter`: where the boosting
+    runs (`models.risk.table.train_risk_model`); None trains here.
     """
     result = train_risk_model(
         frame, label, id_column=id_column, time_column=time_column, drop=drop, protected=protected,
-        use_protected=use_protected, seed=seed, progress=progress,
+        use_protected=use_protected, seed=seed, progress=progress, fitter=fitter,
     )
     kefu_metrics = result.metrics.get("kefu", {})
     extra: dict[str, Any] = {
@@ -57,6 +59,7 @@ def train_and_register(
         "thresholds": result.model.thresholds,
         "split": result.split,
         "baselines": {k: v for k, v in result.metrics.items() if k != "kefu"},
+        "trained_on": result.model.meta.get("trained_on"),
     }
     version = registry.save(
         name, kind, result.model.save, features=result.model.feature_names, data_hash=result.data_hash,

@@ -15,6 +15,10 @@ Small tables (random split, train + validation under `CROSS_FIT_MAX_ROWS` rows) 
 alone. `_cross_fit` runs K-fold over train + validation, early-stops each fold model on its held-out fold, picks
 the candidate, calibrator and thresholds from the out-of-fold predictions, and serves the mean of the K models'
 margins, merged into one booster (`models.risk.bagging`) so every serving fast path works unchanged.
+
+Where the boosting of the single-split path runs is a swappable part (`BoosterFitter`): `LocalFitter` here, or
+`models.risk.dask_fit.DaskFitter` on a Dask cluster, chosen by the caller (`kefu train risk --dask-scheduler`).
+Cross-fitting, calibration, thresholds and baselines always run locally.
 """
 from __future__ import annotations
 
@@ -22,7 +26,7 @@ import hashlib
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Protocol
 
 import lightgbm as lgb
 import numpy as np
@@ -326,13 +330,45 @@ def threshold_table(y_test: np.ndarray, p_test: np.ndarray, p_val: np.ndarray,
 
 # --- kefu model -----------------------------------------------------------------------------------------------
 def _fit_booster(params: dict, X: np.ndarray, y: np.ndarray, Xv: np.ndarray, yv: np.ndarray,
-                 spec: FeatureSpec) -> lgb.Booster:
+                 spec: FeatureSpec, max_rounds: int = MAX_ROUNDS, patience: int = EARLY_STOP) -> lgb.Booster:
     names = [f"f{i}" for i in range(len(spec.names))]
     train = lgb.Dataset(X, y, feature_name=names, categorical_feature=spec.categorical_indices,
                         free_raw_data=False, params={"verbose": -1})
     valid = lgb.Dataset(Xv, yv, reference=train)
-    return lgb.train(params, train, MAX_ROUNDS, valid_sets=[valid],
-                     callbacks=[lgb.early_stopping(EARLY_STOP, first_metric_only=True, verbose=False)])
+    return lgb.train(params, train, max_rounds, valid_sets=[valid],
+                     callbacks=[lgb.early_stopping(patience, first_metric_only=True, verbose=False)])
+
+
+class BoosterFitter(Protocol):
+    """Where the single-split path's two booster fits run (locally, or on a cluster: `models.risk.dask_fit`)."""
+
+    def early_stopped(self, params: dict, X: np.ndarray, y: np.ndarray, Xv: np.ndarray, yv: np.ndarray,
+                      spec: FeatureSpec, *, max_rounds: int, patience: int) -> tuple[lgb.Booster, float]:
+        """-> (the booster cut to the round early stopping on (Xv, yv) keeps, validation log-loss there)."""
+
+    def refit(self, params: dict, X: np.ndarray, y: np.ndarray, spec: FeatureSpec, rounds: int) -> lgb.Booster:
+        """-> a booster of exactly `rounds` rounds on (X, y)."""
+
+    def describe(self) -> dict:
+        """Where it ran, e.g. {"engine": "local"}; recorded in the model's metadata."""
+
+
+class LocalFitter:
+    """LightGBM in this process, with its early-stopping callback."""
+
+    def early_stopped(self, params: dict, X: np.ndarray, y: np.ndarray, Xv: np.ndarray, yv: np.ndarray,
+                      spec: FeatureSpec, *, max_rounds: int = MAX_ROUNDS, patience: int = EARLY_STOP
+                      ) -> tuple[lgb.Booster, float]:
+        booster = _fit_booster(params, X, y, Xv, yv, spec, max_rounds, patience)
+        return _trimmed(booster), float(booster.best_score["valid_0"]["binary_logloss"])
+
+    def refit(self, params: dict, X: np.ndarray, y: np.ndarray, spec: FeatureSpec, rounds: int) -> lgb.Booster:
+        data = lgb.Dataset(X, y, feature_name=[f"f{i}" for i in range(len(spec.names))],
+                           categorical_feature=spec.categorical_indices, params={"verbose": -1})
+        return lgb.train(params, data, rounds)
+
+    def describe(self) -> dict:
+        return {"engine": "local"}
 
 
 def choose_calibration(margin: np.ndarray, y: np.ndarray, seed: int) -> tuple[Calibrator, dict]:
@@ -373,21 +409,23 @@ def _trimmed(booster: lgb.Booster) -> lgb.Booster:
 
 
 def _select_kefu(prep: Prepared, parts: dict[str, np.ndarray], seed: int, threads: int,
-                 progress: Callable[[str], None]) -> tuple[lgb.Booster, dict, list[dict]]:
+                 progress: Callable[[str], None], fitter: BoosterFitter | None = None
+                 ) -> tuple[lgb.Booster, dict, list[dict]]:
     """Each candidate early-stops on validation; the lowest validation log-loss wins (no class weights)."""
+    fitter = fitter or LocalFitter()
     X, y = prep.X, prep.y
     tr, va = parts["train"], parts["validation"]
     trials, best = [], None
     for candidate in CANDIDATES:
         params = {**BASE_PARAMS, **candidate, "seed": seed, "num_threads": threads}
-        booster = _fit_booster(params, X[tr], y[tr], X[va], y[va], prep.spec)
-        val_loss = float(booster.best_score["valid_0"]["binary_logloss"])
-        trials.append({**candidate, "rounds": booster.best_iteration, "validation_log_loss": val_loss})
-        progress(f"kefu candidate {candidate}: {booster.best_iteration} rounds, validation log-loss {val_loss:.4f}")
+        booster, val_loss = fitter.early_stopped(params, X[tr], y[tr], X[va], y[va], prep.spec,
+                                                 max_rounds=MAX_ROUNDS, patience=EARLY_STOP)
+        trials.append({**candidate, "rounds": booster.num_trees(), "validation_log_loss": val_loss})
+        progress(f"kefu candidate {candidate}: {booster.num_trees()} rounds, validation log-loss {val_loss:.4f}")
         if best is None or val_loss < best[0]:
             best = (val_loss, booster, params)
     _, booster, params = best
-    return _trimmed(booster), params, trials
+    return booster, params, trials
 
 
 def _cross_fit(prep: Prepared, rows: np.ndarray, seed: int, threads: int, progress: Callable[[str], None]
@@ -421,7 +459,8 @@ def _cross_fit(prep: Prepared, rows: np.ndarray, seed: int, threads: int, progre
     return boosters, oof, params, trials, folds
 
 
-def _refit(prep: Prepared, rows: np.ndarray, params: dict, rounds: int) -> lgb.Booster:
+def _refit(prep: Prepared, rows: np.ndarray, params: dict, rounds: int, fitter: BoosterFitter | None = None
+           ) -> lgb.Booster:
     """The chosen settings on train + validation, with rounds scaled to the larger set.
 
     Validation has done its jobs (settings, rounds, calibrator, thresholds); refitting lets the model learn from
@@ -429,9 +468,7 @@ def _refit(prep: Prepared, rows: np.ndarray, params: dict, rounds: int) -> lgb.B
     validation): same or better ROC/PR-AUC and a lower Brier score, most on the smallest table. The calibrator
     fitted to the validation-time booster is reused, as scikit-learn's CalibratedClassifierCV(ensemble=False) does.
     """
-    data = lgb.Dataset(prep.X[rows], prep.y[rows], feature_name=[f"f{i}" for i in range(len(prep.spec.names))],
-                       categorical_feature=prep.spec.categorical_indices, params={"verbose": -1})
-    return lgb.train(params, data, rounds)
+    return (fitter or LocalFitter()).refit(params, prep.X[rows], prep.y[rows], prep.spec, rounds)
 
 
 # --- baselines ----------------------------------------------------------------------------------------------
@@ -471,11 +508,13 @@ def _baselines(prep: Prepared, tr: np.ndarray, te: np.ndarray, seed: int, progre
 def train_risk_model(frame: pd.DataFrame, label: str, *, id_column: str | None = None,
                      time_column: str | None = None, drop: Iterable[str] = (), protected: Iterable[str] = (),
                      use_protected: bool = False, seed: int = 0, progress: Callable[[str], None] | None = None,
-                     positive: Any | None = None) -> TrainResult:
+                     positive: Any | None = None, fitter: BoosterFitter | None = None) -> TrainResult:
     """Prepare, split, tune kefu on validation, calibrate, set thresholds, refit, and test every model.
 
     Small randomly split tables are cross-fitted over train + validation instead (`_cross_fit`; the rule is
-    `CROSS_FIT_MAX_ROWS`). The test part is touched once, at the end, by every model alike.
+    `CROSS_FIT_MAX_ROWS`). The test part is touched once, at the end, by every model alike. `fitter` runs the
+    single-split path's boosting (default `LocalFitter`; e.g. `models.risk.dask_fit.DaskFitter` for a cluster);
+    cross-fitting always runs here.
     """
     say = progress or (lambda message: None)
     started = time.perf_counter()
@@ -490,15 +529,23 @@ def train_risk_model(frame: pd.DataFrame, label: str, *, id_column: str | None =
     y = prep.y
     threads = 1 if len(fit_rows) < PARALLEL_MIN_ROWS else (os.cpu_count() or 1)
     cross_fit = prep.time is None and len(fit_rows) < CROSS_FIT_MAX_ROWS
+    fitter = fitter or LocalFitter()
+    offered = fitter.describe()
+    remote = offered.get("engine") != "local"
+    where = offered if remote and not cross_fit else {"engine": "local"}   # where the boosting really runs
+    if remote and cross_fit:
+        say(f"kefu: {len(fit_rows)} train + validation rows (under {CROSS_FIT_MAX_ROWS:,}): cross-fitted locally, "
+            f"not on the {offered['engine']} cluster (seconds here)")
 
     with threadpool_limits(threads):
-        say("training kefu")
+        say("training kefu" + (f" on the {where['engine']} cluster at {where.get('scheduler')}"
+                               if where["engine"] != "local" else ""))
         if cross_fit:
             # held-out scores: every train + validation row, each scored by the fold model that did not see it
             fold_boosters, margin_val, params, trials, folds = _cross_fit(prep, fit_rows, seed, threads, say)
             held = fit_rows
         else:
-            chosen, params, trials = _select_kefu(prep, parts, seed, threads, say)
+            chosen, params, trials = _select_kefu(prep, parts, seed, threads, say, fitter)
             margin_val = chosen.predict(prep.X[va], raw_score=True)
             held = va
         calibrator, calibration = choose_calibration(margin_val, y[held], seed)
@@ -515,7 +562,7 @@ def train_risk_model(frame: pd.DataFrame, label: str, *, id_column: str | None =
         else:
             rounds = max(1, int(round(chosen.num_trees() * len(fit_rows) / len(tr))))
             say(f"refitting kefu on train + validation ({rounds} rounds)")
-            booster = _refit(prep, fit_rows, params, rounds)
+            booster = _refit(prep, fit_rows, params, rounds, fitter)
         margin_test = booster.predict(prep.X[te], raw_score=True)
         scores = {"kefu": calibrator.apply(margin_test), "kefu_raw": Calibrator("none").apply(margin_test)}
         scores.update(_baselines(prep, fit_rows, te, seed, say, threads))
@@ -536,6 +583,15 @@ def train_risk_model(frame: pd.DataFrame, label: str, *, id_column: str | None =
                      f"with {rounds}; no class weights (scale_pos_weight measured worse); calibration "
                      f"{calibration['method']!r} chosen by out-of-fold Brier on validation (one-standard-error "
                      "rule); thresholds from validation scores")
+    if where["engine"] != "local":
+        notes.append(f"kefu's boosting (candidates and refit) ran on the {where['engine'].title()} cluster at "
+                     f"{where.get('scheduler')} ({where.get('workers')} workers, {where.get('threads')} threads, "
+                     f"LightGBM data-parallel); each candidate trained {MAX_ROUNDS} rounds and was cut where early "
+                     f"stopping (patience {EARLY_STOP}) on the whole validation part stops; preparation, "
+                     "calibration, thresholds and baselines ran locally")
+    elif remote:
+        notes.append(f"a {offered['engine']} cluster was given, but the table is small (under "
+                     f"{CROSS_FIT_MAX_ROWS:,} train + validation rows): cross-fitted locally, in seconds")
     notes.append("baselines: default settings, fitted on the same train + validation rows, not calibrated")
     metrics = {name: score_metrics(y[te], p) for name, p in scores.items()}
     table = threshold_table(y[te], scores["kefu"], p_val, thresholds)
@@ -555,7 +611,7 @@ def train_risk_model(frame: pd.DataFrame, label: str, *, id_column: str | None =
     meta = {"label_column": label, "data_hash": digest, "metrics": metrics["kefu"], "split": split,
             "params": meta_params, "calibration": calibration,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "protected_used": bool(use_protected),
-            "protected_columns": list(prep.protected.columns),
+            "protected_columns": list(prep.protected.columns), "trained_on": where,
             "training_seconds": round(time.perf_counter() - started, 3)}
     model = RiskModel(prep.spec, booster, calibrator, prep.label, thresholds, meta)
     say(f"done in {time.perf_counter() - started:.1f}s: test ROC-AUC {metrics['kefu']['roc_auc']:.4f}")

@@ -33,12 +33,15 @@ def train() -> None:
 @click.option("--use-protected", is_flag=True, help="Let the model use the --protected columns as inputs.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--no-activate", is_flag=True, help="Save the version without making it the active one.")
-def train_risk(name, data, label, id_column, time_column, drop, protected, use_protected, seed, no_activate) -> None:
+@click.option("--dask-scheduler", default=None, metavar="ADDRESS",
+              help="Run the boosting on this Dask cluster, e.g. tcp://host:8786 (default: KEFU_DASK_SCHEDULER; "
+                   "empty: here). The table is still read and prepared here.")
+def train_risk(name, data, label, id_column, time_column, drop, protected, use_protected, seed, no_activate,
+               dask_scheduler) -> None:
     """Train a calibrated LightGBM risk model on any labelled table (or the stored payments), with baselines
     and a report."""
     from features.ingest.files import read_table
     from features.transactions import labelled_transactions
-    from models.risk.job import train_and_register
 
     state = _state()
     kind = "risk_table"
@@ -55,6 +58,47 @@ def train_risk(name, data, label, id_column, time_column, drop, protected, use_p
         source = str(data)
         if label not in frame.columns:
             raise click.BadParameter(f"{data.name} has no column {label!r}; it has {', '.join(map(str, frame.columns))}", param_hint="--label")
+    address = (state.settings.dask_scheduler if dask_scheduler is None else dask_scheduler).strip()
+    fitter = _dask_fitter(address) if address else None
+    try:
+        trained = _train_with_progress(frame, state, name=name, label=label, id_column=id_column,
+                                       time_column=time_column, drop=drop, protected=protected,
+                                       use_protected=use_protected, seed=seed, activate=not no_activate,
+                                       source=source, kind=kind, fitter=fitter)
+    finally:
+        if fitter is not None:
+            fitter.close()
+    v = trained.version
+    state.store.record_model_version(name, v.version, v.kind, path=str(v.path), data_hash=v.meta.get("data_hash"), metrics=v.metrics)
+    click.echo(f"model {name} version {v.version}{' (active)' if not no_activate else ''}")
+    trained_on = trained.result.model.meta.get("trained_on") or {}
+    if trained_on.get("engine") == "dask":
+        click.echo(f"boosting on the Dask cluster at {trained_on['scheduler']} ({trained_on['workers']} workers)")
+    elif fitter is not None:
+        click.echo("small table: cross-fitted here, the Dask cluster was not needed")
+    click.echo(_metrics_table(trained.result.metrics))
+    click.echo(f"thresholds: review ≥ {v.meta['thresholds']['review']:.4f}, decline ≥ {v.meta['thresholds']['decline']:.4f}")
+    click.echo(f"report: {trained.report}")
+
+
+def _dask_fitter(address: str):
+    """A DaskFitter connected to the scheduler at `address` (the caller closes it); a clear error when the
+    `dask` extra is not installed or the scheduler does not answer."""
+    try:
+        import distributed  # noqa: F401
+
+        from models.risk.dask_fit import DaskFitter
+    except ImportError as exc:
+        raise click.ClickException(f"--dask-scheduler needs dask.distributed: pip install 'kefu[dask]' ({exc})") from exc
+    try:
+        return DaskFitter.connect(address)
+    except OSError as exc:  # includes the connection timeout
+        raise click.ClickException(f"cannot reach the Dask scheduler at {address}: {exc}") from exc
+
+
+def _train_with_progress(frame, state, *, name, **kwargs):
+    from models.risk.job import train_and_register
+
     steps = ["preparing", "training kefu", "calibrating", "baselines", "testing", "report"]
     with tqdm(total=len(steps), desc=f"train risk {name}", unit="step", file=sys.stderr) as bar:
         def progress(message: str) -> None:
@@ -63,18 +107,11 @@ def train_risk(name, data, label, id_column, time_column, drop, protected, use_p
                 bar.update(1)
 
         trained = train_and_register(
-            frame, registry=state.extras["registry"], name=name, label=label,
-            report_root=Path(state.settings.data_dir) / "reports", id_column=id_column, time_column=time_column,
-            drop=drop, protected=protected, use_protected=use_protected, seed=seed, activate=not no_activate,
-            progress=progress, source=source, kind=kind,
+            frame, registry=state.extras["registry"], name=name,
+            report_root=Path(state.settings.data_dir) / "reports", progress=progress, **kwargs,
         )
         bar.update(bar.total - bar.n)
-    v = trained.version
-    state.store.record_model_version(name, v.version, v.kind, path=str(v.path), data_hash=v.meta.get("data_hash"), metrics=v.metrics)
-    click.echo(f"model {name} version {v.version}{' (active)' if not no_activate else ''}")
-    click.echo(_metrics_table(trained.result.metrics))
-    click.echo(f"thresholds: review ≥ {v.meta['thresholds']['review']:.4f}, decline ≥ {v.meta['thresholds']['decline']:.4f}")
-    click.echo(f"report: {trained.report}")
+    return trained
 
 
 def _metrics_table(metrics: dict) -> str:

@@ -121,3 +121,72 @@ def test_train_risk_then_score_a_file(env):
     assert set(frame["risk_decision"]) <= {"approve", "review", "decline"}
     missing = run("score", "--name", "nope", str(data), "--out", str(out))
     assert missing.exit_code == 1 and "no loadable risk model" in missing.output
+
+
+class _RecordingFitter:
+    """Stands in for models.risk.dask_fit.DaskFitter: records what reaches it and boosts locally."""
+
+    def __init__(self, address: str) -> None:
+        from models.risk.table import LocalFitter
+
+        self.address, self.calls, self.closed, self._local = address, [], False, LocalFitter()
+
+    def early_stopped(self, *args, **kwargs):
+        self.calls.append("early_stopped")
+        return self._local.early_stopped(*args, **kwargs)
+
+    def refit(self, *args, **kwargs):
+        self.calls.append("refit")
+        return self._local.refit(*args, **kwargs)
+
+    def describe(self) -> dict:
+        return {"engine": "dask", "scheduler": self.address, "workers": 3, "threads": 6}
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@pytest.fixture
+def fake_dask(monkeypatch):
+    pytest.importorskip("distributed", reason="dask.distributed is not installed (the `dask` extra)")
+    from models.risk import dask_fit
+
+    made: list[_RecordingFitter] = []
+
+    def connect(address: str, timeout: float = 30.0) -> _RecordingFitter:
+        made.append(_RecordingFitter(address))
+        return made[-1]
+
+    monkeypatch.setattr(dask_fit.DaskFitter, "connect", staticmethod(connect))
+    return made
+
+
+def test_train_risk_dask_scheduler_option_reaches_the_fitter(env, fake_dask):
+    from tests_helpers_risk import table
+
+    data = env / "cases.csv"
+    table(6000).to_csv(data, index=False)          # above the cross-fit size: the single-split path
+    trained = run("train", "risk", "--name", "cards", "--data", str(data), "--label", "is_bad",
+                  "--dask-scheduler", "tcp://scheduler.example:8786")
+    assert trained.exit_code == 0, trained.output
+    [fitter] = fake_dask
+    assert fitter.address == "tcp://scheduler.example:8786" and fitter.closed
+    assert fitter.calls == ["early_stopped"] * 3 + ["refit"]
+    assert "boosting on the Dask cluster at tcp://scheduler.example:8786 (3 workers)" in trained.output
+    [meta] = (env / "data" / "models" / "cards").glob("*/model.json")
+    assert json.loads(meta.read_text())["trained_on"]["scheduler"] == "tcp://scheduler.example:8786"
+
+
+def test_train_risk_reads_kefu_dask_scheduler_and_small_tables_stay_local(env, fake_dask, monkeypatch):
+    from tests_helpers_risk import table
+
+    monkeypatch.setenv("KEFU_DASK_SCHEDULER", "tcp://from-env:8786")
+    data = env / "cases.csv"
+    table(600).to_csv(data, index=False)
+    trained = run("train", "risk", "--name", "cards", "--data", str(data), "--label", "is_bad")
+    assert trained.exit_code == 0, trained.output
+    [fitter] = fake_dask
+    assert fitter.address == "tcp://from-env:8786" and fitter.calls == [] and fitter.closed
+    assert "cross-fitted here" in trained.output
+    local = run("train", "risk", "--name", "cards", "--data", str(data), "--label", "is_bad", "--dask-scheduler", "")
+    assert local.exit_code == 0 and len(fake_dask) == 1    # an empty option overrides the setting: local
