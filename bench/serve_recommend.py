@@ -1,11 +1,16 @@
 """Recommendations on all of Ta-Feng, through the CLI and over HTTP (gunicorn, 2 sync workers).
 
-    python bench/serve_recommend.py [--data ../shared/data] [--duration 15] [--connections 16]
+    python bench/serve_recommend.py [--data ../shared/data] [--duration 15] [--connections 16] [--data-dir DIR]
 
 Imports Ta-Feng with `kefu ingest --mapping ta-feng`, trains with `kefu train recommender` (timed), evaluates
 with `kefu evaluate recommender` (last period held out, baselines in the same run), then loads
 POST /v1/recommendations with wrk (Debian package) at 1 and --connections connections, cycling over customers
 with history. Each answer reads the customer's fresh events, ranks ~600 candidates and applies the rules.
+
+The goals are absolute (p50, p99, requests/s) and these machines' speed changes from day to day, so a
+hello-world Flask app served the same way (bench/hello_app.py) is measured in the same run, after a short
+warm-up of both servers, and each figure's ratio to it is recorded. `--data-dir DIR` keeps the imported shop
+and model in DIR; a rerun with the same DIR skips import and training.
 """
 from __future__ import annotations
 
@@ -29,8 +34,10 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=15)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--skip-evaluate", action="store_true", help="Leave out `kefu evaluate recommender` (serving only).")
+    parser.add_argument("--data-dir", type=Path, help="keep the shop here; reused (no import, no training) if it has one")
     args = parser.parse_args()
-    data_dir = tempfile.mkdtemp(prefix="kefu-bench-rec-")
+    data_dir = str(args.data_dir or tempfile.mkdtemp(prefix="kefu-bench-rec-"))
+    reuse = args.data_dir is not None and (args.data_dir / "models").is_dir()
     env = {**os.environ, "KEFU_DATA_DIR": data_dir, "KEFU_LOG_LEVEL": "WARNING", "OMP_NUM_THREADS": "1"}
     py = sys.executable
 
@@ -39,11 +46,13 @@ def main() -> None:
         out = subprocess.run([py, "-m", "service.cli.main", *a], env=env, capture_output=True, text=True, check=True).stdout
         return out, time.perf_counter() - started
 
-    result: dict = {}
-    out, result["ingest_seconds"] = kefu("ingest", str(args.data / "recommend/ta-feng/ta_feng.csv.zip"), "--mapping", "ta-feng")
-    result["ingest"] = out.strip().splitlines()[0]
-    out, result["train_seconds"] = kefu("train", "recommender")
-    result["train"] = out.strip()
+    result: dict = {"load_average_before": os.getloadavg()}
+    if not reuse:
+        out, result["ingest_seconds"] = kefu("ingest", str(args.data / "recommend/ta-feng/ta_feng.csv.zip"),
+                                             "--mapping", "ta-feng")
+        result["ingest"] = out.strip().splitlines()[0]
+        out, result["train_seconds"] = kefu("train", "recommender")
+        result["train"] = out.strip()
     if not args.skip_evaluate:
         out, result["evaluate_seconds"] = kefu("evaluate", "recommender")
         result["evaluate"] = out.strip()
@@ -57,14 +66,25 @@ def main() -> None:
     buyers = store.load_events(types=["purchase"]).customer_id.value_counts()
     customers = list(buyers.index[:: max(1, len(buyers) // 200)][:200])
     bodies = [json.dumps({"customer_id": c, "k": 10}) for c in customers]
-    server = subprocess.Popen([py, "-m", "service.cli.main", "serve", "--port", "8794", "--workers", "2"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    servers = [subprocess.Popen([py, "-m", "service.cli.main", "serve", "--port", "8794", "--workers", "2"], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+               subprocess.Popen([py, "-m", "gunicorn", "-w", "2", "-b", "127.0.0.1:8795", "--chdir",
+                                 str(Path(__file__).parent), "hello_app:app"], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    targets = {"hello": ("http://127.0.0.1:8795/hello", ["{}"]),
+               "recommend": ("http://127.0.0.1:8794/v1/recommendations", bodies)}
     try:
         wait_ready(8794, timeout=120)
+        for url, sample in targets.values():                        # warm-up: model load, caches, first-use code
+            wrk(url, sample, key, 2, 3)
         for c in (1, args.connections):
-            result[f"recommend_c{c}"] = wrk("http://127.0.0.1:8794/v1/recommendations", bodies, key, c, args.duration)
+            for name, (url, sample) in targets.items():
+                result[f"{name}_c{c}"] = wrk(url, sample, key, c, args.duration)
+            result[f"recommend_to_hello_rps_c{c}"] = round(result[f"recommend_c{c}"]["rps"] / result[f"hello_c{c}"]["rps"], 3)
     finally:
-        server.terminate(), server.wait()
+        for server in servers:
+            server.terminate(), server.wait()
+    result["load_average_after"] = os.getloadavg()
     print_table([(k, json.dumps(v) if not isinstance(v, str) else v) for k, v in result.items()])
     print("written", write_result("serve_recommend", result))
 

@@ -1,0 +1,215 @@
+"""Ta-Feng ranker variants compared on cached candidate features: a choice out of period, then February.
+
+    python bench/recommend_variants.py --data ../shared/data [--variants committed binary ...] [--seeds 7]
+
+Why: a full `bench/eval_recommend.py` run refits candidate states and features for every period (~4 min),
+and the test month must not choose the model. This script builds each period's candidates and features
+once (cached under bench/results/cache/recommend_variants/), then retrains only LightGBM per variant and
+scores two set-ups that share every rule of the committed protocol:
+
+- ``january`` (the check that may choose): train on 14-day periods as of 1 and 15 December, stop early on
+  December (31 days, 2,500 held-out customers), test on every customer's distinct January purchases;
+- ``february`` (the protocol of `bench/eval_recommend.py`): periods as of 1 and 15 December and 1 and 15
+  January, early stopping on January's held-out customers, test on February.
+
+Scores are the ranker's blended with the repeat prior (`training.prior_blend`), top 10 of the candidate
+list with no business rule; NDCG@10 counts every test item, candidate or not, as `metrics.ranking_metrics`
+does. `repeat_popular` (the best baseline) is scored on the same test customers in the same run. The numbers
+sit ~0.002 below the committed evaluation, whose final candidate state is refitted on the whole history.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import DEFAULT_DATA, RESULTS, write_result  # noqa: E402
+from bench.eval_recommend import split_customers  # noqa: E402
+from models.recommend.candidates import CandidateGenerator, batch_from_state  # noqa: E402
+from models.recommend.config import RecommendConfig  # noqa: E402
+from models.recommend.datasets import load_ta_feng  # noqa: E402
+from models.recommend.evaluate import make_split, run_baselines  # noqa: E402
+from models.recommend.features import build_features, feature_names, repeat_prior  # noqa: E402
+from models.recommend.ranker import train_lambdarank  # noqa: E402
+from models.recommend.state import fit_state  # noqa: E402
+from models.recommend.training import LabelPeriod, PeriodData, period_rows, prior_blend, time_period  # noqa: E402
+
+CACHE = RESULTS / "cache" / "recommend_variants"
+
+SETUPS: dict[str, dict[str, Any]] = {
+    "january": {"train": ("2000-12-01", "2000-12-15"), "valid": ("2000-12-01", 31), "test": ("2001-01-01", 31)},
+    "february": {"train": ("2000-12-01", "2000-12-15", "2001-01-01", "2001-01-15"), "valid": ("2001-01-01", 31),
+                 "test": ("2001-02-01", 28)},
+}
+
+
+@dataclasses.dataclass
+class TestRows:
+    """Every candidate of every evaluated customer: features, (customer position, item code), truth size."""
+
+    x: np.ndarray
+    user: np.ndarray
+    item: np.ndarray
+    y: np.ndarray
+    n_truth: np.ndarray
+    baseline: dict[str, float]
+
+
+def _periods(events, setup: dict[str, Any]) -> tuple[list[LabelPeriod], LabelPeriod, LabelPeriod]:
+    """The setup's periods, built as `bench/eval_recommend.ta_feng_periods` builds February's."""
+    v_cut, v_days = setup["valid"]
+    valid = time_period(events, v_cut, v_days)
+    train_ids, valid_ids = split_customers(valid.labels, 2500, seed=11)
+    train = []
+    for cutoff in setup["train"]:
+        period = time_period(events, cutoff, 14, max_relevance=3)
+        if cutoff >= v_cut:
+            period = dataclasses.replace(period, customers=train_ids)
+        if cutoff == v_cut:
+            period = dataclasses.replace(period, history=valid.history)
+        train.append(period)
+    t_cut, t_days = setup["test"]
+    return train, dataclasses.replace(valid, customers=valid_ids), time_period(events, t_cut, t_days)
+
+
+def _test_rows(state, period: LabelPeriod, batch_size: int = 1024) -> TestRows:
+    split = make_split(state, period.labels, exclude_seen=False)
+    n_items = np.int64(len(state.item_ids))
+    truth = np.unique(split.truth_rows * n_items + np.where(split.truth_items >= 0, split.truth_items, n_items))
+    gen = CandidateGenerator(state)
+    xs, users, items = [], [], []
+    for start in range(0, split.n_users, batch_size):
+        part = split.rows[start:start + batch_size]
+        batch = batch_from_state(state, part)
+        cands = gen.generate(batch)
+        xs.append(build_features(state, batch, cands))
+        users.append(cands.row + start)
+        items.append(cands.item)
+    user, item = np.concatenate(users), np.concatenate(items)
+    y = np.isin(user * n_items + item, truth)
+    baseline = run_baselines(state, split, names=("repeat_popular",))["repeat_popular"]
+    return TestRows(np.concatenate(xs), user, item, y,
+                    np.bincount(split.truth_rows, minlength=split.n_users),
+                    {k: baseline[k] for k in ("ndcg@10", "hr@10", "recall@10")})
+
+
+def build_cache(events, items, customers, name: str, say) -> tuple[list[PeriodData], PeriodData, TestRows]:
+    path = CACHE / f"{name}.npz"
+    if path.exists():
+        z = np.load(path, allow_pickle=True)
+        parts = [PeriodData(z[f"x{i}"], z[f"y{i}"], z[f"g{i}"], 0.0, 0) for i in range(int(z["n_train"]))]
+        val = PeriodData(z["vx"], z["vy"], z["vg"], 0.0, 0)
+        test = TestRows(z["tx"], z["tu"], z["ti"], z["ty"], z["tn"], z["baseline"].item())
+        return parts, val, test
+    config = RecommendConfig()
+    train, valid, test_period = _periods(events, SETUPS[name])
+    states: dict[tuple[int, Any], Any] = {}
+
+    def state_for(period: LabelPeriod):
+        key = (id(period.history), period.as_of)
+        if key not in states:
+            t = time.perf_counter()
+            states[key] = fit_state(period.history, items, customers, period.as_of, config, None)
+            say(f"{name}: state as of {period.as_of.date()} in {time.perf_counter() - t:.0f}s")
+        return states[key]
+
+    parts = [period_rows(state_for(p), p, negatives=100, seed=7 + k, max_customers=12_000)
+             for k, p in enumerate(train)]
+    val = period_rows(state_for(valid), valid, negatives=None, seed=7 + 99, max_customers=3_000)
+    states.clear()
+    test = _test_rows(state_for(test_period), test_period)
+    say(f"{name}: {len(test.n_truth)} test customers, {len(test.y)} candidate rows")
+    CACHE.mkdir(parents=True, exist_ok=True)
+    arrays = {f"{k}{i}": getattr(p, a) for i, p in enumerate(parts) for k, a in (("x", "x"), ("y", "y"), ("g", "groups"))}
+    np.savez(path, n_train=len(parts), vx=val.x, vy=val.y, vg=val.groups, tx=test.x, tu=test.user, ti=test.item,
+             ty=test.y, tn=test.n_truth, baseline=np.array(test.baseline, dtype=object), **arrays)
+    return parts, val, test
+
+
+def ndcg_at_10(score: np.ndarray, test: TestRows) -> float:
+    """Mean NDCG@10 over every test customer (binary gains, ideal over min(|truth|, 10))."""
+    order = np.lexsort((-score, test.user))
+    user, hit = test.user[order], test.y[order]
+    first = np.searchsorted(user, user)
+    rank = np.arange(len(user)) - first
+    top = rank < 10
+    discount = 1.0 / np.log2(rank[top] + 2)
+    dcg = np.bincount(user[top], weights=hit[top] * discount, minlength=len(test.n_truth))
+    idcg = np.cumsum(1.0 / np.log2(np.arange(2, 12)))[np.minimum(test.n_truth, 10) - 1]
+    return float((dcg / idcg).mean())
+
+
+# Each variant: LightGBM parameter overrides, a transform of the graded (1-3) training labels, the prior's weight.
+# The ranker alone (prior weight 0) and the blend at other weights are reported for every variant.
+MONOTONE_UP = ("customer_item_weight", "customer_item_baskets", "customer_item_decay", "customer_item_basket_share")
+VARIANTS: dict[str, dict[str, Any]] = {
+    "committed": {},
+    "binary": {"params": {"objective": "binary"}, "labels": lambda y: (y > 0).astype(np.float32)},
+    "xendcg": {"params": {"objective": "rank_xendcg"}},
+    "binary_labels": {"labels": lambda y: (y > 0).astype(np.float32)},
+    "no_truncation": {"params": {"lambdarank_truncation_level": 200}},
+    "monotone": {"params": {"monotone_constraints": "monotone_up", "monotone_constraints_method": "advanced"}},
+    "regularised": {"params": {"min_data_in_leaf": 200, "lambda_l2": 10.0, "feature_fraction": 0.6}},
+}
+
+
+def run_variant(name: str, spec: dict[str, Any], parts, val, test, names, seed: int) -> dict[str, float]:
+    y = np.concatenate([p.y for p in parts])
+    if "labels" in spec:
+        y = spec["labels"](y)
+    params = {"seed": seed, **spec.get("params", {})}
+    if params.get("monotone_constraints") == "monotone_up":
+        params["monotone_constraints"] = [int(n in MONOTONE_UP) for n in names]
+    booster, info = train_lambdarank(np.concatenate([p.x for p in parts]), y,
+                                     np.concatenate([p.groups for p in parts]), val.x, val.y, val.groups, names,
+                                     params, **spec.get("train", {}))
+    trees = info["best_iteration"]
+    raw = booster.predict(test.x, num_iteration=trees, num_threads=2)
+    weight = spec.get("prior_weight", RecommendConfig().prior_weight)
+    out = {"ranker": ndcg_at_10(raw, test), "trees": trees}
+    if weight:
+        v = booster.predict(val.x, num_iteration=trees, num_threads=2)
+        p_val = repeat_prior(val.x, names)
+        ranker, prior = raw / np.std(v), repeat_prior(test.x, names) / np.std(p_val)
+        out["blended"] = ndcg_at_10(ranker + weight * prior, test)
+        out["by_prior_weight"] = {w: round(ndcg_at_10(ranker + w * prior, test), 4) for w in (0.25, 1.0, 2.0)}
+    out["ndcg@10"] = out.get("blended", out["ranker"])
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--setups", nargs="+", default=list(SETUPS), choices=list(SETUPS))
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[7])
+    args = parser.parse_args()
+    say = lambda m: print(f"  [{time.strftime('%H:%M:%S')}] {m}", flush=True)  # noqa: E731
+    ds = load_ta_feng(args.data / "recommend" / "ta-feng" / "ta_feng.csv.zip")
+    names = feature_names(RecommendConfig())
+    results: dict[str, Any] = {"command": "python bench/recommend_variants.py " + " ".join(sys.argv[1:])}
+    for setup in args.setups:
+        parts, val, test = build_cache(ds.events, ds.items, ds.customers, setup, say)
+        rule = ndcg_at_10(repeat_prior(test.x, names), test)
+        results[setup] = {"repeat_popular": test.baseline["ndcg@10"], "prior_rule": rule, "variants": {}}
+        say(f"{setup}: repeat_popular {test.baseline['ndcg@10']:.4f}, prior rule on candidates {rule:.4f}")
+        for variant in args.variants:
+            for seed in args.seeds:
+                t = time.perf_counter()
+                res = run_variant(variant, VARIANTS[variant], parts, val, test, names, seed)
+                res["ratio"] = res["ndcg@10"] / test.baseline["ndcg@10"]
+                results[setup]["variants"].setdefault(variant, {})[str(seed)] = res
+                say(f"{setup} {variant} seed {seed}: NDCG@10 {res['ndcg@10']:.4f} ({res['ratio']:.3f}x), "
+                    f"ranker alone {res['ranker']:.4f}, other prior weights {res.get('by_prior_weight')}, {res['trees']} trees ({time.perf_counter() - t:.0f}s)")
+    write_result("recommend_variants", results)
+
+
+if __name__ == "__main__":
+    main()
