@@ -38,8 +38,7 @@ from models.recommend.datasets import load_ta_feng  # noqa: E402
 from models.recommend.evaluate import make_split, run_baselines  # noqa: E402
 from models.recommend.features import build_features, feature_names, repeat_prior  # noqa: E402
 from models.recommend.ranker import train_lambdarank  # noqa: E402
-from models.recommend.state import fit_state  # noqa: E402
-from models.recommend.training import LabelPeriod, PeriodData, period_rows, prior_blend, time_period  # noqa: E402
+from models.recommend.training import LabelPeriod, PeriodData, PeriodStates, period_rows, time_period  # noqa: E402
 
 CACHE = RESULTS / "cache" / "recommend_variants"
 
@@ -108,22 +107,12 @@ def build_cache(events, items, customers, name: str, say) -> tuple[list[PeriodDa
         val = PeriodData(z["vx"], z["vy"], z["vg"], 0.0, 0)
         test = TestRows(z["tx"], z["tu"], z["ti"], z["ty"], z["tn"], z["baseline"].item())
         return parts, val, test
-    config = RecommendConfig()
     train, valid, test_period = _periods(events, SETUPS[name])
-    states: dict[tuple[int, Any], Any] = {}
-
-    def state_for(period: LabelPeriod):
-        key = (id(period.history), period.as_of)
-        if key not in states:
-            t = time.perf_counter()
-            states[key] = fit_state(period.history, items, customers, period.as_of, config, None)
-            say(f"{name}: state as of {period.as_of.date()} in {time.perf_counter() - t:.0f}s")
-        return states[key]
-
+    state_for = PeriodStates(items, customers, RecommendConfig(), None, lambda m: say(f"{name}: {m}"))
     parts = [period_rows(state_for(p), p, negatives=100, seed=7 + k, max_customers=12_000)
              for k, p in enumerate(train)]
     val = period_rows(state_for(valid), valid, negatives=None, seed=7 + 99, max_customers=3_000)
-    states.clear()
+    state_for.clear()
     test = _test_rows(state_for(test_period), test_period)
     say(f"{name}: {len(test.n_truth)} test customers, {len(test.y)} candidate rows")
     CACHE.mkdir(parents=True, exist_ok=True)

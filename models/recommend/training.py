@@ -193,6 +193,27 @@ def prior_blend(booster: lgb.Booster, val: PeriodData, names: list[str], config:
     return {"weight": weight, "score_scale": score_scale, "prior_scale": prior_scale}
 
 
+class PeriodStates:
+    """Candidate states fitted once per (history, as of): periods that share a history object share a state."""
+
+    def __init__(self, items: pd.DataFrame | None, customers: pd.DataFrame | None, config: RecommendConfig,
+                 embeddings: np.ndarray | None, say: Callable[[str], None]) -> None:
+        self.items, self.customers, self.config, self.embeddings, self.say = items, customers, config, embeddings, say
+        self._states: dict[tuple[int, pd.Timestamp], CandidateState] = {}
+
+    def __call__(self, period: LabelPeriod) -> CandidateState:
+        key = (id(period.history), period.as_of)
+        if key not in self._states:
+            t = time.perf_counter()
+            self._states[key] = fit_state(period.history, self.items, self.customers, period.as_of, self.config,
+                                          self.embeddings)
+            self.say(f"candidate state as of {period.as_of}: {time.perf_counter() - t:.1f}s")
+        return self._states[key]
+
+    def clear(self) -> None:
+        self._states.clear()
+
+
 def train_recommender(items: pd.DataFrame | None, customers: pd.DataFrame | None,
                       train: Sequence[LabelPeriod], valid: LabelPeriod, final_events: pd.DataFrame,
                       final_as_of: object, *, config: RecommendConfig | None = None,
@@ -204,16 +225,7 @@ def train_recommender(items: pd.DataFrame | None, customers: pd.DataFrame | None
     config = config or RecommendConfig()
     say = progress or log.info
     started = time.perf_counter()
-    states: dict[tuple[int, pd.Timestamp], CandidateState] = {}
-
-    def state_for(period: LabelPeriod) -> CandidateState:
-        key = (id(period.history), period.as_of)
-        if key not in states:
-            t = time.perf_counter()
-            states[key] = fit_state(period.history, items, customers, period.as_of, config, embeddings)
-            say(f"candidate state as of {period.as_of}: {time.perf_counter() - t:.1f}s")
-        return states[key]
-
+    state_for = PeriodStates(items, customers, config, embeddings, say)
     parts = []
     for k, period in enumerate(train):
         t = time.perf_counter()
@@ -231,7 +243,7 @@ def train_recommender(items: pd.DataFrame | None, customers: pd.DataFrame | None
                                      names, params)
     say(f"lambdarank: {info['best_iteration']} trees, valid NDCG@10 {info['valid_ndcg_at_10']:.4f} "
         f"({info['boost_seconds']}s)")
-    states.clear()
+    state_for.clear()
     t = time.perf_counter()
     final = fit_state(final_events, items, customers, final_as_of, config, embeddings)
     say(f"final candidate state as of {final.as_of}: {time.perf_counter() - t:.1f}s")
