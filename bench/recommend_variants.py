@@ -31,7 +31,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import DEFAULT_DATA, RESULTS, write_result  # noqa: E402
-from bench.eval_recommend import split_customers  # noqa: E402
+from bench.eval_recommend import _log, split_customers  # noqa: E402
 from models.recommend.candidates import CandidateGenerator, batch_from_state  # noqa: E402
 from models.recommend.config import RecommendConfig  # noqa: E402
 from models.recommend.datasets import load_ta_feng  # noqa: E402
@@ -135,8 +135,8 @@ def ndcg_at_10(score: np.ndarray, test: TestRows) -> float:
     return float((dcg / idcg).mean())
 
 
-# Each variant: LightGBM parameter overrides, a transform of the graded (1-3) training labels, the prior's weight.
-# The ranker alone (prior weight 0) and the blend at other weights are reported for every variant.
+# Each variant: LightGBM parameter overrides and a transform of the graded (1-3) training labels. Every variant is
+# blended with the prior at the committed weight; the ranker alone and other weights are reported beside it.
 MONOTONE_UP = ("customer_item_weight", "customer_item_baskets", "customer_item_decay", "customer_item_basket_share")
 VARIANTS: dict[str, dict[str, Any]] = {
     "committed": {},
@@ -149,7 +149,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
 }
 
 
-def run_variant(name: str, spec: dict[str, Any], parts, val, test, names, seed: int) -> dict[str, float]:
+def run_variant(spec: dict[str, Any], parts, val, test, names, seed: int) -> dict[str, float]:
     y = np.concatenate([p.y for p in parts])
     if "labels" in spec:
         y = spec["labels"](y)
@@ -158,19 +158,14 @@ def run_variant(name: str, spec: dict[str, Any], parts, val, test, names, seed: 
         params["monotone_constraints"] = [int(n in MONOTONE_UP) for n in names]
     booster, info = train_lambdarank(np.concatenate([p.x for p in parts]), y,
                                      np.concatenate([p.groups for p in parts]), val.x, val.y, val.groups, names,
-                                     params, **spec.get("train", {}))
+                                     params)
     trees = info["best_iteration"]
     raw = booster.predict(test.x, num_iteration=trees, num_threads=2)
-    weight = spec.get("prior_weight", RecommendConfig().prior_weight)
-    out = {"ranker": ndcg_at_10(raw, test), "trees": trees}
-    if weight:
-        v = booster.predict(val.x, num_iteration=trees, num_threads=2)
-        p_val = repeat_prior(val.x, names)
-        ranker, prior = raw / np.std(v), repeat_prior(test.x, names) / np.std(p_val)
-        out["blended"] = ndcg_at_10(ranker + weight * prior, test)
-        out["by_prior_weight"] = {w: round(ndcg_at_10(ranker + w * prior, test), 4) for w in (0.25, 1.0, 2.0)}
-    out["ndcg@10"] = out.get("blended", out["ranker"])
-    return out
+    v = booster.predict(val.x, num_iteration=trees, num_threads=2)
+    ranker, prior = raw / np.std(v), repeat_prior(test.x, names) / np.std(repeat_prior(val.x, names))
+    return {"ranker": ndcg_at_10(raw, test), "trees": trees,
+            "ndcg@10": ndcg_at_10(ranker + RecommendConfig().prior_weight * prior, test),
+            "by_prior_weight": {w: round(ndcg_at_10(ranker + w * prior, test), 4) for w in (0.25, 1.0, 2.0)}}
 
 
 def main() -> None:
@@ -180,7 +175,7 @@ def main() -> None:
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[7])
     args = parser.parse_args()
-    say = lambda m: print(f"  [{time.strftime('%H:%M:%S')}] {m}", flush=True)  # noqa: E731
+    say = _log
     ds = load_ta_feng(args.data / "recommend" / "ta-feng" / "ta_feng.csv.zip")
     names = feature_names(RecommendConfig())
     results: dict[str, Any] = {"command": "python bench/recommend_variants.py " + " ".join(sys.argv[1:])}
@@ -192,11 +187,11 @@ def main() -> None:
         for variant in args.variants:
             for seed in args.seeds:
                 t = time.perf_counter()
-                res = run_variant(variant, VARIANTS[variant], parts, val, test, names, seed)
+                res = run_variant(VARIANTS[variant], parts, val, test, names, seed)
                 res["ratio"] = res["ndcg@10"] / test.baseline["ndcg@10"]
                 results[setup]["variants"].setdefault(variant, {})[str(seed)] = res
                 say(f"{setup} {variant} seed {seed}: NDCG@10 {res['ndcg@10']:.4f} ({res['ratio']:.3f}x), "
-                    f"ranker alone {res['ranker']:.4f}, other prior weights {res.get('by_prior_weight')}, {res['trees']} trees ({time.perf_counter() - t:.0f}s)")
+                    f"ranker alone {res['ranker']:.4f}, other prior weights {res['by_prior_weight']}, {res['trees']} trees ({time.perf_counter() - t:.0f}s)")
     write_result("recommend_variants", results)
 
 

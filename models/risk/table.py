@@ -409,10 +409,8 @@ def _trimmed(booster: lgb.Booster) -> lgb.Booster:
 
 
 def _select_kefu(prep: Prepared, parts: dict[str, np.ndarray], seed: int, threads: int,
-                 progress: Callable[[str], None], fitter: BoosterFitter | None = None
-                 ) -> tuple[lgb.Booster, dict, list[dict]]:
+                 progress: Callable[[str], None], fitter: BoosterFitter) -> tuple[lgb.Booster, dict, list[dict]]:
     """Each candidate early-stops on validation; the lowest validation log-loss wins (no class weights)."""
-    fitter = fitter or LocalFitter()
     X, y = prep.X, prep.y
     tr, va = parts["train"], parts["validation"]
     trials, best = [], None
@@ -441,12 +439,13 @@ def _cross_fit(prep: Prepared, rows: np.ndarray, seed: int, threads: int, progre
     X, y = prep.X[rows], prep.y[rows]
     folds = max(2, min(CROSS_FIT_FOLDS, int(y.sum()), int(len(y) - y.sum())))
     splits = list(StratifiedKFold(folds, shuffle=True, random_state=seed).split(X, y))
+    local = LocalFitter()                             # folds of a small table: seconds here, never on a cluster
     trials, best = [], None
     for candidate in CANDIDATES:
         params = {**BASE_PARAMS, **candidate, "seed": seed, "num_threads": threads}
         boosters, oof = [], np.empty(len(rows))
         for fit, held in splits:
-            booster = _trimmed(_fit_booster(params, X[fit], y[fit], X[held], y[held], prep.spec))
+            booster, _ = local.early_stopped(params, X[fit], y[fit], X[held], y[held], prep.spec)
             oof[held] = booster.predict(X[held], raw_score=True)
             boosters.append(booster)
         loss = float(log_loss(y, 1.0 / (1.0 + np.exp(-oof)), labels=[0, 1]))
@@ -459,8 +458,7 @@ def _cross_fit(prep: Prepared, rows: np.ndarray, seed: int, threads: int, progre
     return boosters, oof, params, trials, folds
 
 
-def _refit(prep: Prepared, rows: np.ndarray, params: dict, rounds: int, fitter: BoosterFitter | None = None
-           ) -> lgb.Booster:
+def _refit(prep: Prepared, rows: np.ndarray, params: dict, rounds: int, fitter: BoosterFitter) -> lgb.Booster:
     """The chosen settings on train + validation, with rounds scaled to the larger set.
 
     Validation has done its jobs (settings, rounds, calibrator, thresholds); refitting lets the model learn from
@@ -468,7 +466,7 @@ def _refit(prep: Prepared, rows: np.ndarray, params: dict, rounds: int, fitter: 
     validation): same or better ROC/PR-AUC and a lower Brier score, most on the smallest table. The calibrator
     fitted to the validation-time booster is reused, as scikit-learn's CalibratedClassifierCV(ensemble=False) does.
     """
-    return (fitter or LocalFitter()).refit(params, prep.X[rows], prep.y[rows], prep.spec, rounds)
+    return fitter.refit(params, prep.X[rows], prep.y[rows], prep.spec, rounds)
 
 
 # --- baselines ----------------------------------------------------------------------------------------------
