@@ -16,6 +16,7 @@ import numpy as np
 
 from models.recommend import coo
 from models.recommend.config import SOURCES
+from models.recommend.factor_search import FactorSearch
 from models.recommend.history import History
 from models.recommend.state import CandidateState
 from models.recommend.tables import customer_vectors
@@ -61,6 +62,40 @@ def batch_from_state(state: CandidateState, rows: np.ndarray, now_day: float | N
     )
 
 
+@dataclass(frozen=True)
+class SegmentLists:
+    """A padded per-segment table (segment x rank: item, score, best first) cut to its first ``width`` ranks and
+    re-sorted by item within each segment, so that picking segments for a batch yields sorted unique keys
+    directly: no sort and no summing per request."""
+
+    items: np.ndarray    # (segments x width) item codes ascending per row, -1 padding at the end
+    scores: np.ndarray   # (segments x width) float64
+
+    @classmethod
+    def build(cls, table: tuple[np.ndarray, np.ndarray], width: int) -> "SegmentLists":
+        items, scores = (np.asarray(a)[:, :max(width, 0)] for a in table)
+        ok = (items >= 0) & (scores > 0)
+        n_rows = items.shape[0]
+        out_items = np.full(items.shape, -1, np.int64)
+        out_scores = np.zeros(items.shape, np.float64)
+        for r in range(n_rows):
+            found = coo.from_triples(np.zeros(int(ok[r].sum()), np.int64), items[r][ok[r]], scores[r][ok[r]], 1 << 62)
+            out_items[r, :len(found)] = found.keys
+            out_scores[r, :len(found)] = found.vals
+        return cls(out_items, out_scores)
+
+    def rows(self, codes: np.ndarray, n_items: int) -> coo.Scores:
+        """Each batch row's segment list (-1 code: nothing), as one source's scores."""
+        codes = np.asarray(codes)
+        if self.items.size == 0:
+            return coo.empty(n_items)
+        safe = np.clip(codes, 0, self.items.shape[0] - 1)
+        it = self.items[safe]
+        ok = (it >= 0) & (codes[:, None] >= 0)
+        keys = (np.arange(len(codes), dtype=np.int64)[:, None] * np.int64(n_items) + it)[ok]
+        return coo.Scores(keys, self.scores[safe][ok], n_items)
+
+
 @dataclass
 class CandidateSet:
     """Merged candidates sorted by (batch row, item); ``scores`` has one column per SOURCES."""
@@ -93,6 +128,12 @@ class CandidateGenerator:
         self.repeatable = state.item["repeatable"].astype(bool)
         k = state.config.user_knn_neighbours
         self.customers = CustomerNeighbours(state.history, k) if k > 0 and len(state.history.items) else None
+        self.factor_search = FactorSearch(state.item_factors) if state.item_factors is not None else None
+        width = max(state.config.quotas.values(), default=0)
+        top_items, top_scores = state.popular
+        self.segments = {name: SegmentLists.build(table, width) for name, table in (
+            ("popular_age_band", state.tables["popular_age_band"]), ("popular_region", state.tables["popular_region"]),
+            ("popular", (top_items[None, :], top_scores[None, :])))}
 
     # ---------------------------------------------------------------------------------------- sources
     def anchors(self, h: History) -> coo.Scores:
@@ -117,9 +158,12 @@ class CandidateGenerator:
         return out
 
     def _collaborative(self, factors: np.ndarray, n: int) -> coo.Scores:
-        """The n items with the highest PureSVD score per customer (positive scores only)."""
+        """The n items with the highest PureSVD score per customer (positive scores only). One customer (the
+        serving path) is searched without scoring every item (see factor_search.py); a batch in one product."""
         if n <= 0:
             return coo.empty(self.n_items)
+        if len(factors) == 1 and self.factor_search is not None:
+            return self.factor_search.top(factors[0], n, self.n_items)
         scores = factors @ self.state.item_factors.T
         n = min(n, scores.shape[1])
         top = np.argpartition(-scores, n - 1, axis=1)[:, :n]
@@ -131,7 +175,7 @@ class CandidateGenerator:
     def sources(self, batch: CustomerBatch, anchors: coo.Scores,
                 batch_factors: np.ndarray | None = None) -> dict[str, coo.Scores]:
         """Each source's full score list for the batch, before any quota."""
-        cfg, st, n = self.state.config, self.state, self.n_items
+        cfg, n = self.state.config, self.n_items
         h = batch.history
         rows = h.row_index()
         bought = (h.layers["baskets"] > 0) & self.repeatable[h.items]
@@ -144,12 +188,9 @@ class CandidateGenerator:
             out["user_knn"] = self.customers.scores(h, batch.rows)
         if batch_factors is not None:
             out["collaborative"] = self._collaborative(batch_factors, cfg.quotas.get("collaborative", 0))
-        width = max(cfg.quotas.values())
-        for name, codes in (("popular_age_band", batch.age), ("popular_region", batch.region)):
-            out[name] = self._table_rows(st.tables[name], codes, width)
-        top_items, top_scores = st.popular
-        out["popular"] = self._table_rows((top_items[None, :], top_scores[None, :]),
-                                          np.zeros(len(batch), np.int64), width)
+        for name, codes in (("popular_age_band", batch.age), ("popular_region", batch.region),
+                            ("popular", np.zeros(len(batch), np.int64))):
+            out[name] = self.segments[name].rows(codes, n)
         return out
 
     def _category(self, h: History, rows: np.ndarray) -> coo.Scores:
@@ -166,18 +207,6 @@ class CandidateGenerator:
         fav = coo.top_n(shares, st.config.n_categories)
         items, scores = st.tables["category_items"]
         return coo.expand(fav.rows, fav.vals, fav.items, items, scores, self.n_items)
-
-    def _table_rows(self, table: tuple[np.ndarray, np.ndarray], codes: np.ndarray, n: int) -> coo.Scores:
-        """Rows of a padded per-segment table picked by each customer's segment code (-1: none)."""
-        items, scores = table
-        codes = np.asarray(codes)
-        if n <= 0 or items.shape[0] == 0:
-            return coo.empty(self.n_items)
-        safe = np.clip(codes, 0, items.shape[0] - 1)
-        it, sc = items[safe, :n], scores[safe, :n]
-        ok = (it >= 0) & (codes[:, None] >= 0) & (sc > 0)
-        rows = np.broadcast_to(np.arange(len(codes))[:, None], it.shape)
-        return coo.from_triples(rows[ok], it[ok], sc[ok], self.n_items)
 
     # ------------------------------------------------------------------------------------------ merge
     def generate(self, batch: CustomerBatch) -> CandidateSet:

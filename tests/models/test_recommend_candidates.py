@@ -5,7 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.recommend.candidates import CandidateGenerator, batch_from_state
+from models.recommend import coo
+from models.recommend.candidates import CandidateGenerator, SegmentLists, batch_from_state
 from models.recommend.config import SOURCES, RecommendConfig
 from models.recommend.features import build_features, feature_names
 from models.recommend.state import CandidateState, fit_state
@@ -164,3 +165,45 @@ def test_collaborative_source_follows_similar_customers():
     names = feature_names(state.config)
     x = build_features(state, batch_from_state(state, np.arange(3)), gen.generate(batch_from_state(state, np.arange(3))))
     assert np.abs(x[:, names.index("svd_score")]).sum() > 0
+
+
+def test_segment_lists_give_the_table_rows_summed_and_sorted():
+    """Per-segment popular lists, pre-sorted at load: the same keys and values as summing the first ``width``
+    columns of each picked segment row (padding, non-positive scores and repeated items included)."""
+    rng = np.random.default_rng(4)
+    n_items, width = 50, 6
+    items = rng.integers(-1, n_items, size=(5, 9)).astype(np.int32)
+    scores = rng.choice([0.0, 0.25, 0.5, 1.0, -1.0], size=(5, 9)).astype(np.float32)
+    lists = SegmentLists.build((items, scores), width)
+    codes = np.array([3, -1, 0, 4, 3, 9])                          # none for -1; 9 reads the last segment
+    got = lists.rows(codes, n_items)
+    rows, its, vals = [], [], []
+    for r, c in enumerate(codes):
+        if c < 0:
+            continue
+        seg = min(c, 4)
+        ok = (items[seg, :width] >= 0) & (scores[seg, :width] > 0)
+        rows += [r] * int(ok.sum())
+        its += items[seg, :width][ok].tolist()
+        vals += scores[seg, :width][ok].tolist()
+    want = coo.from_triples(np.array(rows, np.int64), np.array(its, np.int64), np.array(vals), n_items)
+    np.testing.assert_array_equal(got.keys, want.keys)
+    np.testing.assert_array_equal(got.vals, want.vals)
+    assert len(SegmentLists.build((items, scores), 0).rows(codes, n_items)) == 0
+
+
+def test_one_customer_collaborative_equals_the_batch_product():
+    """The serving path's norm-bounded search proposes what scoring every item proposes."""
+    from models.recommend.synthetic import make_shop
+
+    shop = make_shop(n_customers=120, days=30, seed=6)
+    state = fit_state(shop.events, shop.items, shop.customers, "2024-02-01", RecommendConfig(svd_factors=6))
+    gen = CandidateGenerator(state)
+    rows = np.arange(len(state.customer_ids))
+    factors = gen.factors(batch_from_state(state, rows).history)
+    every = gen._collaborative(factors, 5)
+    assert np.bincount(every.rows).max() == 5
+    for row in rows:
+        alone = gen._collaborative(factors[row:row + 1], 5)
+        np.testing.assert_array_equal(alone.items, every.items[every.rows == row])
+        np.testing.assert_allclose(alone.vals, every.vals[every.rows == row], rtol=1e-5)
