@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from models.recommend.candidates import CandidateGenerator, CandidateSet, CustomerBatch, batch_from_state
+from models.recommend.config import SOURCES
 from models.recommend.features import build_features, feature_names, repeat_prior
 from models.recommend.history import build_history, naive_utc, prepare_interactions, to_days
 from models.recommend.state import (PROFILE_FEATURES, CandidateState, customer_avg_price, customer_orders,
@@ -37,6 +38,24 @@ class Recommendation:
     score: float
     source: str
     reason: tuple[str, Any]
+
+
+@dataclass(frozen=True)
+class Proposals:
+    """``propose``'s answer: item ids, scores and sources best first; reasons are worked out only for the
+    positions asked (the service keeps ~k of its ~5k proposals after its rules, and a reason costs a search)."""
+
+    item_ids: list[str]
+    scores: list[float]
+    sources: list[str]
+    _explain: Callable[[np.ndarray], list[tuple[str, Any]]]
+
+    def __len__(self) -> int:
+        return len(self.item_ids)
+
+    def reasons(self, positions: Sequence[int]) -> list[tuple[str, Any]]:
+        """Reason seeds, e.g. ("bought_together", "<anchor item id>"), for the given positions."""
+        return self._explain(np.asarray(positions, dtype=np.int64)) if len(positions) else []
 
 
 class Recommender:
@@ -71,17 +90,24 @@ class Recommender:
         recency is measured at (default: the model's as_of). A customer with no history at all gets the
         popular sources (their segment's when ``customer`` says which).
         """
-        batch = self.customer_batch(customer_id, events=events, profile=profile, customer=customer,
-                                    chat_embedding=chat_embedding, now=now, exclude=exclude)
+        found = self.propose(customer_id, k, exclude=exclude, events=events, profile=profile, customer=customer,
+                             chat_embedding=chat_embedding, now=now)
+        reasons = found.reasons(range(len(found)))
+        return [Recommendation(item_id, score, reason[0], reason)
+                for item_id, score, reason in zip(found.item_ids, found.scores, reasons)]
+
+    def propose(self, customer_id: str, k: int = 10, **given: Any) -> Proposals:
+        """``rank``'s top k (same arguments) with the reasons left until asked for."""
+        batch = self.customer_batch(customer_id, **given)
         cands = self.generator.generate(batch)
         if len(cands) == 0:
-            return []
+            return Proposals([], [], [], lambda positions: [])
         scores = self.score(batch, cands, num_threads=1)
         top = np.argsort(-scores, kind="stable")[:k]
         ids = self.state.item_ids[cands.item[top]]
-        reasons = self.generator.reasons(batch, cands, top)
-        return [Recommendation(str(item_id), score, reason[0], reason)
-                for item_id, score, reason in zip(ids.tolist(), scores[top].tolist(), reasons)]
+        sources = [SOURCES[code] for code in cands.source[top].tolist()]
+        return Proposals([str(i) for i in ids.tolist()], scores[top].tolist(), sources,
+                         lambda positions: self.generator.reasons(batch, cands, top[positions]))
 
     def customer_batch(self, customer_id: str, *, events: pd.DataFrame | None = None,
                        profile: Mapping[str, Any] | None = None, customer: Mapping[str, Any] | None = None,

@@ -13,6 +13,7 @@ import numpy as np
 
 from features.errors import NotFound
 from features.storage.recommend_reads import RecommendReads
+from models.recommend import Proposals
 from models.registry import LoadedModels, ModelNotFound
 
 log = logging.getLogger(__name__)
@@ -123,7 +124,7 @@ class RecommendationService:
         # The model keeps each customer's history as of its training; only a customer with newer activity (or
         # one the model has never seen) needs the events read and passed in, which costs more than ranking.
         fresh = known and (newest > rec.state.as_of or rec.state.code_of("customer", customer_id) < 0)
-        proposals = rec.rank(
+        proposals = rec.propose(
             customer_id, k=max(50, OVERFETCH * k), exclude=exclude,
             events=self.store.load_events([customer_id]) if fresh else None,
             profile=features or None,
@@ -141,18 +142,18 @@ class RecommendationService:
             "model_version": version.version,
         }
 
-    def _apply_rules(self, proposals, catalogue: Mapping[str, dict], bought: Container[str], exclude: set,
-                     filters: Mapping[str, Any], k: int) -> list[dict]:
+    def _apply_rules(self, proposals: Proposals, catalogue: Mapping[str, dict], bought: Container[str],
+                     exclude: set, filters: Mapping[str, Any], k: int) -> list[dict]:
         categories = set(filters.get("categories") or ())
         excluded_categories = set(filters.get("exclude_categories") or ())
         price_min, price_max = filters.get("price_min"), filters.get("price_max")
         per_category: dict[str, int] = {}
-        out: list[dict] = []
-        for p in proposals:
-            item = catalogue.get(p.item_id)
-            if p.item_id in exclude or item is None or not _sellable(item):
+        kept: list[tuple[int, dict]] = []
+        for position, item_id in enumerate(proposals.item_ids):
+            item = catalogue.get(item_id)
+            if item_id in exclude or item is None or not _sellable(item):
                 continue
-            if not item["repeatable"] and p.item_id in bought:       # bought: read only when it matters
+            if not item["repeatable"] and item_id in bought:       # bought: read only when it matters
                 continue
             category = item["category"]
             if categories and category not in categories:
@@ -167,10 +168,12 @@ class RecommendationService:
             if per_category.get(category, 0) >= self.max_per_category:
                 continue
             per_category[category] = per_category.get(category, 0) + 1
-            out.append(self._answer_item(item, p.score, p.source, p.reason, catalogue))
-            if len(out) == k:
+            kept.append((position, item))
+            if len(kept) == k:
                 break
-        return out
+        reasons = proposals.reasons([position for position, _ in kept])
+        return [self._answer_item(item, proposals.scores[position], proposals.sources[position], reason, catalogue)
+                for (position, item), reason in zip(kept, reasons)]
 
     @staticmethod
     def _answer_item(item: Mapping[str, Any], score: float, source: str, reason: tuple, catalogue) -> dict:

@@ -47,6 +47,19 @@ def test_rank_returns_items_with_source_and_reason(trained):
     assert all(r.reason[0] == r.source for r in out)
 
 
+def test_proposals_explain_only_the_positions_asked_and_agree_with_rank(trained):
+    rec, _ = trained
+    for customer in ("c3", "c11", "nobody"):
+        ranked = rec.rank(customer, k=12, exclude=["i1"])
+        found = rec.propose(customer, 12, exclude=["i1"])
+        assert found.item_ids == [r.item_id for r in ranked]
+        assert found.scores == [r.score for r in ranked]
+        assert found.sources == [r.source for r in ranked]
+        picked = [9, 0, 4] if len(found) > 9 else list(range(len(found)))
+        assert found.reasons(picked) == [ranked[p].reason for p in picked]
+        assert found.reasons([]) == []
+
+
 def test_save_load_gives_identical_rankings(trained, tmp_path):
     rec, _ = trained
     rec.save(tmp_path / "model")
