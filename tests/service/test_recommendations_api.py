@@ -179,7 +179,7 @@ def test_every_candidate_source_has_a_readable_reason():
 
 def _plain_recommend(service, customer_id, k=10, filters=None, context=None, segment=None) -> dict:
     """The answer as the pipeline computed it before RecommendReads: the store's own methods, purchases read up
-    front, pandas label lookups (Recommender.rank's own equality is tested in tests/models)."""
+    front, pandas label lookups (Recommender.propose's own equality with rank is tested in tests/models)."""
     import numpy as np
 
     from service.pipelines.recommend import MODEL, OVERFETCH
@@ -198,10 +198,11 @@ def _plain_recommend(service, customer_id, k=10, filters=None, context=None, seg
         exclude.add(context["item_id"])
     chat = features.get("chat_embedding")
     fresh = known and (newest > rec.state.as_of or customer_id not in rec.state.customer_index)
-    proposals = rec.rank(customer_id, k=max(50, OVERFETCH * k), exclude=exclude,
-                         events=store.load_events([customer_id]) if fresh else None, profile=features or None,
-                         customer={a: v for a, v in attributes.items() if v is not None} or None,
-                         chat_embedding=np.asarray(chat, dtype=np.float32) if chat else None, now=store.data_clock())
+    proposals = rec.propose(customer_id, k=max(50, OVERFETCH * k), exclude=exclude,
+                            events=store.load_events([customer_id]) if fresh else None, profile=features or None,
+                            customer={a: v for a, v in attributes.items() if v is not None} or None,
+                            chat_embedding=np.asarray(chat, dtype=np.float32) if chat else None,
+                            now=store.data_clock())
     items = service._apply_rules(proposals, service._items(), bought, exclude, filters, k)
     return {"customer_id": customer_id, "items": items, "strategy": "personalised" if known else "cold_start",
             "model": MODEL, "model_version": version.version}
