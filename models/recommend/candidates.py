@@ -72,15 +72,14 @@ class SegmentLists:
     scores: np.ndarray   # (segments x width) float64
 
     @classmethod
-    def build(cls, table: tuple[np.ndarray, np.ndarray], width: int) -> "SegmentLists":
+    def build(cls, table: tuple[np.ndarray, np.ndarray], width: int, n_items: int) -> "SegmentLists":
         items, scores = (np.asarray(a)[:, :max(width, 0)] for a in table)
         ok = (items >= 0) & (scores > 0)
-        n_rows = items.shape[0]
         out_items = np.full(items.shape, -1, np.int64)
         out_scores = np.zeros(items.shape, np.float64)
-        for r in range(n_rows):
-            found = coo.from_triples(np.zeros(int(ok[r].sum()), np.int64), items[r][ok[r]], scores[r][ok[r]], 1 << 62)
-            out_items[r, :len(found)] = found.keys
+        for r in range(items.shape[0]):            # each segment as one row of a source: summed, sorted by item
+            found = coo.from_triples(np.zeros(int(ok[r].sum()), np.int64), items[r][ok[r]], scores[r][ok[r]], n_items)
+            out_items[r, :len(found)] = found.items
             out_scores[r, :len(found)] = found.vals
         return cls(out_items, out_scores)
 
@@ -131,7 +130,7 @@ class CandidateGenerator:
         self.factor_search = FactorSearch(state.item_factors) if state.item_factors is not None else None
         width = max(state.config.quotas.values(), default=0)
         top_items, top_scores = state.popular
-        self.segments = {name: SegmentLists.build(table, width) for name, table in (
+        self.segments = {name: SegmentLists.build(table, width, self.n_items) for name, table in (
             ("popular_age_band", state.tables["popular_age_band"]), ("popular_region", state.tables["popular_region"]),
             ("popular", (top_items[None, :], top_scores[None, :])))}
 

@@ -4,7 +4,8 @@ The collaborative source wants the n items with the highest PureSVD score ``f . 
 24k items reads the whole 4.5 MB factor matrix on every request (~0.45 ms, memory-bound). By Cauchy-Schwarz
 ``f . v_i <= |f| |v_i|``, and PureSVD's item norms are very uneven (popular items carry long vectors), so with
 the items kept in falling norm order a scan can stop as soon as the bound of the next item is below the n-th best
-score found so far: on Ta-Feng the median customer's scan stops after ~1,500 items (p90 ~4,000).
+score found so far. On Ta-Feng the bound rules out all but ~1,500 items for the median customer (p90 ~4,000);
+scanned in doubling chunks from 2,048, the median scan stops at 2,048 items and the 90th percentile at 6,144.
 
 Nothing skipped could have entered the top n: its bound, and so its score, is below a score already held. Scores
 are computed the same way as the full product (a row vector times the transposed item rows), and the bound is

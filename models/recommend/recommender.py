@@ -43,7 +43,7 @@ class Recommendation:
 @dataclass(frozen=True)
 class Proposals:
     """``propose``'s answer: item ids, scores and sources best first; reasons are worked out only for the
-    positions asked (the service keeps ~k of its ~5k proposals after its rules, and a reason costs a search)."""
+    positions asked (the service asks for 8k proposals and its rules keep k of them; a reason costs a search)."""
 
     item_ids: list[str]
     scores: list[float]

@@ -174,7 +174,7 @@ def test_segment_lists_give_the_table_rows_summed_and_sorted():
     n_items, width = 50, 6
     items = rng.integers(-1, n_items, size=(5, 9)).astype(np.int32)
     scores = rng.choice([0.0, 0.25, 0.5, 1.0, -1.0], size=(5, 9)).astype(np.float32)
-    lists = SegmentLists.build((items, scores), width)
+    lists = SegmentLists.build((items, scores), width, n_items)
     codes = np.array([3, -1, 0, 4, 3, 9])                          # none for -1; 9 reads the last segment
     got = lists.rows(codes, n_items)
     rows, its, vals = [], [], []
@@ -189,7 +189,7 @@ def test_segment_lists_give_the_table_rows_summed_and_sorted():
     want = coo.from_triples(np.array(rows, np.int64), np.array(its, np.int64), np.array(vals), n_items)
     np.testing.assert_array_equal(got.keys, want.keys)
     np.testing.assert_array_equal(got.vals, want.vals)
-    assert len(SegmentLists.build((items, scores), 0).rows(codes, n_items)) == 0
+    assert len(SegmentLists.build((items, scores), 0, n_items).rows(codes, n_items)) == 0
 
 
 def test_one_customer_collaborative_equals_the_batch_product():
