@@ -19,6 +19,8 @@ class EventType(str, Enum):
     PAYMENT = "payment"
     LOGIN = "login"
     CHAT_MESSAGE = "chat_message"
+    #: The customer said "not interested" to an item shown to them: it is never recommended to them again.
+    DISMISS = "dismiss"
 
 
 #: Events stamped further in the future than this are refused: one bad clock would otherwise move the
@@ -28,7 +30,7 @@ MAX_CLOCK_SKEW = timedelta(days=1)
 EVENT_TYPES: tuple[str, ...] = tuple(t.value for t in EventType)
 
 #: Event types that must name an item.
-ITEM_EVENT_TYPES = frozenset({"view", "add_to_cart", "remove_from_cart", "purchase", "refund"})
+ITEM_EVENT_TYPES = frozenset({"view", "add_to_cart", "remove_from_cart", "purchase", "refund", "dismiss"})
 #: Event types that must carry a non-negative ``amount`` (money, in ``currency``).
 AMOUNT_EVENT_TYPES = frozenset({"purchase", "refund", "payment"})
 
@@ -38,7 +40,7 @@ EVENT_COLUMNS: tuple[str, ...] = (
     "type",          # one of EVENT_TYPES
     "customer_id",
     "ts",            # when it happened (UTC)
-    "item_id",       # view/cart/purchase/refund
+    "item_id",       # view/cart/purchase/refund/dismiss
     "order_id",      # purchase/refund/payment; groups the lines of one order
     "quantity",      # purchase/refund/cart lines
     "amount",        # money: line total for purchase/refund, charged amount for payment

@@ -1,7 +1,8 @@
 """The store reads of one recommendation answer, prepared once and run on one pooled connection.
 
 An answer needs the customer's segment (age band, region), the time of their newest event (is the model's copy of
-their history stale?), their profile's features and the newest event time of the whole shop. Through
+their history stale?), their profile's features, the items they dismissed and the newest event time of the whole
+shop. Through
 ``SqlStore``'s methods that is five ``conn.execute`` calls and four pool checkouts, ~0.7 ms of SQLAlchemy work a
 request around ~25 µs of SQLite's; here each select is compiled once (:class:`PreparedQuery`) and its values are
 converted by the same result processors SQLAlchemy applies, so every value equals what the store's methods give
@@ -53,6 +54,7 @@ class CustomerReadout:
     newest_event: datetime | None         # ``SqlStore.customer_activity(...)[0]``; None when the customer is unknown
     profile_features: dict | None         # the stored profile's ``features``; read only when newest_event is set
     data_clock: datetime | None           # ``SqlStore.data_clock()``
+    dismissed: frozenset[str] = frozenset()   # items of the customer's ``dismiss`` events; read when newest_event is set
 
 
 class RecommendReads:
@@ -64,6 +66,8 @@ class RecommendReads:
         self._newest = _Read(select(func.max(e.ts)).where(e.customer_id == customer_id))
         self._profile = _Read(select(p.features).where(p.customer_id == customer_id))
         self._clock = _Read(select(func.max(e.ts)))
+        self._dismissed = _Read(select(e.item_id).where(e.customer_id == customer_id, e.type == "dismiss",
+                                                        e.item_id.is_not(None)).distinct())
         self._bought = _Read(select(e.item_id).where(e.customer_id == customer_id, e.type == "purchase",
                                                      e.item_id.is_not(None)).distinct())
 
@@ -74,15 +78,16 @@ class RecommendReads:
         try:
             segment = self._segment.rows(conn, dialect, customer_id=customer_id)
             newest = self._newest.rows(conn, dialect, customer_id=customer_id)[0][0] if segment else None
-            features = None
+            features, dismissed = None, frozenset()
             if newest is not None:
                 profile = self._profile.rows(conn, dialect, customer_id=customer_id)
                 features = profile[0][0] if profile else None
+                dismissed = frozenset(row[0] for row in self._dismissed.rows(conn, dialect, customer_id=customer_id))
             clock = self._clock.rows(conn, dialect)[0][0]
         finally:
             conn.close()
         age_band, region = segment[0] if segment else (None, None)
-        return CustomerReadout(bool(segment), age_band, region, newest, features, clock)
+        return CustomerReadout(bool(segment), age_band, region, newest, features, clock, dismissed)
 
     def purchased_items(self, customer_id: str) -> set[str]:
         """``SqlStore.customer_activity(customer_id)[1]``: the items the customer ever purchased."""

@@ -120,6 +120,7 @@ class RecommendationService:
         exclude = set(filters.get("exclude_items", ()))
         if context and context.get("item_id"):
             exclude.add(context["item_id"])
+        exclude |= seen.dismissed
         chat = features.get("chat_embedding")
         # The model keeps each customer's history as of its training; only a customer with newer activity (or
         # one the model has never seen) needs the events read and passed in, which costs more than ranking.

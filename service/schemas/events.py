@@ -60,7 +60,7 @@ class EventSchema(StrictSchema):
         default_timezone=timezone.utc,
         metadata={"description": "ISO 8601; without an offset it is read as UTC; omitted means when kefu received it."},
     )
-    item_id = fields.String(validate=ID, metadata={"description": "Required for view, add_to_cart, remove_from_cart, purchase, refund."})
+    item_id = fields.String(validate=ID, metadata={"description": f"Required for {', '.join(sorted(ITEM_EVENT_TYPES))}."})
     order_id = fields.String(validate=ID)
     quantity = fields.Float(validate=validate.Range(min=0, min_inclusive=False, max=1e6), allow_nan=False)
     amount = fields.Float(

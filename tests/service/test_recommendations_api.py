@@ -147,6 +147,27 @@ def test_activity_after_training_counts_at_once(client, keys, store, shop):
     assert repeatable or a not in warm
 
 
+def test_dismissed_items_are_never_recommended_again(client, keys, store, shop):
+    """A ``dismiss`` event ("not interested") takes the item out of that customer's answers, and only theirs."""
+    buyers = store.load_events(types=["purchase"]).customer_id.value_counts().index
+    customer, other = buyers[1], buyers[2]
+    first = [i["item_id"] for i in ask(client, keys, customer_id=customer, k=10).get_json()["items"]]
+    others_before = ask(client, keys, customer_id=other, k=10).get_json()["items"]
+    gone = first[:2]
+    when = store.data_clock().isoformat() + "Z"
+    r = client.post("/v1/events", json={"events": [
+        {"event_id": f"dismiss-{n}", "type": "dismiss", "customer_id": customer, "item_id": item, "timestamp": when}
+        for n, item in enumerate(gone)]}, headers=bearer(keys["events"]))
+    assert r.status_code == 202 and r.get_json()["accepted"] == 2
+    after = [i["item_id"] for i in ask(client, keys, customer_id=customer, k=10).get_json()["items"]]
+    assert len(after) == 10 and not set(gone) & set(after)
+    assert set(first[2:]) <= set(after)
+    assert ask(client, keys, customer_id=other, k=10).get_json()["items"] == others_before
+    bad = client.post("/v1/events", json={"events": [{"event_id": "dismiss-x", "type": "dismiss", "customer_id": customer}]},
+                      headers=bearer(keys["events"]))
+    assert bad.status_code == 422 and "item_id" in str(bad.get_json())
+
+
 def test_readiness_builds_the_catalogue_snapshot_so_no_customer_waits_for_it(app, shop):
     service = app.extensions["kefu"].extras["recommend"]
     service._snapshot = None
@@ -196,6 +217,8 @@ def _plain_recommend(service, customer_id, k=10, filters=None, context=None, seg
     exclude = set(filters.get("exclude_items", ()))
     if context and context.get("item_id"):
         exclude.add(context["item_id"])
+    if known:
+        exclude |= set(store.load_events([customer_id], types=["dismiss"]).item_id.dropna())
     chat = features.get("chat_embedding")
     fresh = known and (newest > rec.state.as_of or customer_id not in rec.state.customer_index)
     proposals = rec.propose(customer_id, k=max(50, OVERFETCH * k), exclude=exclude,

@@ -57,3 +57,16 @@ def test_reads_equal_the_store_methods(sql_store):
     assert _read(reads, "c1")[4]["chat_embedding"] == [0.5, -0.25]
     assert _read(reads, "c1")[-1] == {"p9"}
     assert _read(reads, "c3")[4] is None             # events but no profile
+
+
+def test_dismissed_items_are_read_for_a_customer_with_events(sql_store):
+    reads = RecommendReads(sql_store.engine)
+    sql_store.upsert_customers([{"customer_id": "c1"}, {"customer_id": "c2"}])
+    sql_store.insert_events([
+        _event(1, "c1", type="dismiss", item_id="p3"), _event(2, "c1", type="dismiss", item_id="p3"),
+        _event(3, "c1", type="dismiss", item_id="p4"), _event(4, "c1", type="view", item_id="p5"),
+        _event(5, "c2", type="view", item_id="p3"),
+    ])
+    assert reads.customer("c1").dismissed == {"p3", "p4"}
+    assert reads.customer("c2").dismissed == frozenset()
+    assert reads.customer("nobody").dismissed == frozenset()
