@@ -2,8 +2,7 @@
 
 An answer needs the customer's segment (age band, region), the time of their newest event (is the model's copy of
 their history stale?), their profile's features, the items they dismissed and the newest event time of the whole
-shop. Through
-``SqlStore``'s methods that is five ``conn.execute`` calls and four pool checkouts, ~0.7 ms of SQLAlchemy work a
+shop. Through ``SqlStore``'s methods that is five ``conn.execute`` calls and four pool checkouts, ~0.7 ms of SQLAlchemy work a
 request around ~25 µs of SQLite's; here each select is compiled once (:class:`PreparedQuery`) and its values are
 converted by the same result processors SQLAlchemy applies, so every value equals what the store's methods give
 (tests/features/storage/test_recommend_reads.py checks them against each other).
@@ -66,10 +65,13 @@ class RecommendReads:
         self._newest = _Read(select(func.max(e.ts)).where(e.customer_id == customer_id))
         self._profile = _Read(select(p.features).where(p.customer_id == customer_id))
         self._clock = _Read(select(func.max(e.ts)))
-        self._dismissed = _Read(select(e.item_id).where(e.customer_id == customer_id, e.type == "dismiss",
-                                                        e.item_id.is_not(None)).distinct())
-        self._bought = _Read(select(e.item_id).where(e.customer_id == customer_id, e.type == "purchase",
-                                                     e.item_id.is_not(None)).distinct())
+
+        def items_of(kind: str) -> _Read:
+            return _Read(select(e.item_id).where(e.customer_id == customer_id, e.type == kind,
+                                                 e.item_id.is_not(None)).distinct())
+
+        self._dismissed = items_of("dismiss")
+        self._bought = items_of("purchase")
 
     def customer(self, customer_id: str) -> CustomerReadout:
         """The reads ``RecommendationService.recommend`` makes, in its order, on one connection."""
