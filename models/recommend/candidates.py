@@ -41,6 +41,8 @@ class CustomerBatch:
     chat: np.ndarray | None = None          # (B x d) chat-embedding centroids, rows of zeros when unknown
     exclude_rows: np.ndarray | None = None  # (row, item) pairs the caller does not want
     exclude_items: np.ndarray | None = None
+    context_rows: np.ndarray | None = None  # (row, item) pairs on the customer's screen now (the item page)
+    context_items: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -135,8 +137,10 @@ class CandidateGenerator:
             ("popular", (top_items[None, :], top_scores[None, :])))}
 
     # ---------------------------------------------------------------------------------------- sources
-    def anchors(self, h: History) -> coo.Scores:
-        """The customer's most recent items, weighted by recency-discounted interest (row max 1)."""
+    def anchors(self, h: History, context: tuple[np.ndarray, np.ndarray] | None = None) -> coo.Scores:
+        """The customer's most recent items, weighted by recency-discounted interest (row max 1); ``context``
+        (rows, items) on the customer's screen now join them at weight 1, the strongest interest there is, so
+        that what goes with the page's item is among the candidates."""
         rows = h.row_index()
         order = np.lexsort((-h.layers["decay"], -h.layers["last_day"], rows))
         rank = np.arange(len(rows)) - h.indptr[rows[order]]
@@ -144,7 +148,35 @@ class CandidateGenerator:
         value = np.maximum(h.layers["decay"][keep], 1e-6)
         peak = np.zeros(h.n_rows)
         np.maximum.at(peak, rows[keep], value)
-        return coo.from_triples(rows[keep], h.items[keep], value / peak[rows[keep]], self.n_items)
+        history = coo.from_triples(rows[keep], h.items[keep], value / peak[rows[keep]], self.n_items)
+        if context is None or len(context[0]) == 0:
+            return history
+        shown = coo.from_triples(context[0], context[1], np.ones(len(context[0])), self.n_items).keys
+        rest = ~np.isin(history.keys, shown)
+        keys = np.concatenate([history.keys[rest], shown])
+        by_key = np.argsort(keys, kind="stable")
+        return coo.Scores(keys[by_key], np.concatenate([history.vals[rest], np.ones(len(shown))])[by_key],
+                          self.n_items)
+
+    def context_affinity(self, batch: CustomerBatch, cands: CandidateSet) -> np.ndarray | None:
+        """How much each candidate goes with its row's context items: the bought-together and item-kNN scores
+        from those items alone, each table's scaled to its maximum over the row's candidates (0..2); None
+        without context."""
+        if batch.context_rows is None or len(batch.context_rows) == 0:
+            return None
+        keys = cands.row.astype(np.int64) * np.int64(self.n_items) + cands.item
+        out = np.zeros(len(cands))
+        for name in ("bought_together", "item_knn"):
+            if name not in self.neighbours:
+                continue
+            items, scores = self.neighbours[name]
+            near = coo.expand(batch.context_rows, np.ones(len(batch.context_rows)), batch.context_items,
+                              items, scores, self.n_items)
+            value = coo.lookup(near, keys)
+            peak = np.zeros(len(batch))
+            np.maximum.at(peak, cands.row, value)
+            out += np.divide(value, peak[cands.row], out=np.zeros(len(cands)), where=peak[cands.row] > 0)
+        return out
 
     def factors(self, h: History) -> np.ndarray | None:
         """Each customer's fold-in x V onto the PureSVD item factors (None when the state has none)."""
@@ -216,7 +248,8 @@ class CandidateGenerator:
         which is what lets the ranker weigh the evidence.
         """
         cfg = self.state.config
-        anchors = self.anchors(batch.history)
+        context = None if batch.context_rows is None else (batch.context_rows, batch.context_items)
+        anchors = self.anchors(batch.history, context)
         factors = self.factors(batch.history)
         full = {name: s for name, s in self.sources(batch, anchors, factors).items() if len(s)}
         proposed = [coo.top_n(s, cfg.quotas.get(name, 0)).keys for name, s in full.items()]

@@ -118,8 +118,8 @@ class RecommendationService:
         features = seen.profile_features or {}
         attributes = {"age_band": seen.age_band, "region": seen.region, **dict(segment or {})}
         exclude = set(filters.get("exclude_items", ()))
-        if context and context.get("item_id"):
-            exclude.add(context["item_id"])
+        shown = [context["item_id"]] if context and context.get("item_id") else []
+        exclude.update(shown)
         exclude |= seen.dismissed
         chat = features.get("chat_embedding")
         # The model keeps each customer's history as of its training; only a customer with newer activity (or
@@ -131,7 +131,7 @@ class RecommendationService:
             profile=features or None,
             customer={k: v for k, v in attributes.items() if v is not None} or None,
             chat_embedding=np.asarray(chat, dtype=np.float32) if chat else None,
-            now=seen.data_clock,
+            now=seen.data_clock, context=shown,
         )
         bought = _Purchases(self.reads, customer_id) if seen.exists else frozenset()
         items = self._apply_rules(proposals, catalogue, bought, exclude, filters, k)

@@ -22,7 +22,8 @@ class FiltersSchema(StrictSchema):
 
 
 class ContextSchema(StrictSchema):
-    item_id = fields.String(validate=ID, metadata={"description": "The item on the page being viewed; never recommended back."})
+    item_id = fields.String(validate=ID, metadata={"description": "The item on the page being viewed: never recommended back; what goes with it "
+                                        "(bought together, co-interacted) is moved up."})
 
 
 class SegmentSchema(StrictSchema):

@@ -207,3 +207,25 @@ def test_one_customer_collaborative_equals_the_batch_product():
         alone = gen._collaborative(factors[row:row + 1], 5)
         np.testing.assert_array_equal(alone.items, every.items[every.rows == row])
         np.testing.assert_allclose(alone.vals, every.vals[every.rows == row], rtol=1e-5)
+
+
+def test_context_items_join_the_anchors_at_full_weight(shop):
+    """An item on the customer's screen is an anchor of weight 1 (once, even if also in their history or given
+    twice), so its bought-together partner is proposed, explained by it, and scored as going with it."""
+    gen = CandidateGenerator(shop)
+    code = {str(i): n for n, i in enumerate(shop.item_ids)}
+    batch = batch_from_state(shop, shop.customer_index.get_indexer(["C"]))       # C bought P and OFF only
+    plain = gen.anchors(batch.history)
+    assert code["X"] not in plain.items.tolist()
+    assert gen.context_affinity(batch, gen.generate(batch)) is None
+    batch.context_rows, batch.context_items = np.zeros(3, np.int64), np.array([code["X"], code["X"], code["P"]])
+    anchors = gen.anchors(batch.history, (batch.context_rows, batch.context_items))
+    weights = dict(zip(anchors.items.tolist(), anchors.vals.tolist()))
+    assert weights[code["X"]] == 1.0 and weights[code["P"]] == 1.0
+    assert len(anchors) == len(plain) + 1 and np.all(np.diff(anchors.keys) > 0)
+    cands = gen.generate(batch)
+    pos = {str(shop.item_ids[i]): k for k, i in enumerate(cands.item)}
+    assert _score(shop, cands, pos, "Y", "bought_together") > 0
+    assert gen.reasons(batch, cands, np.array([pos["Y"]]))[0] == ("bought_together", "X")
+    affinity = gen.context_affinity(batch, cands)
+    assert affinity[pos["Y"]] == affinity.max() > 0 and 0 <= affinity.min() and affinity.max() <= 2

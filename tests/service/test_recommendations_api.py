@@ -110,6 +110,22 @@ def test_context_item_is_not_recommended_back(client, keys, store, shop):
     assert top not in {i["item_id"] for i in again}
 
 
+def test_the_item_on_the_page_steers_the_answer_towards_what_goes_with_it(client, keys, store, shop):
+    """The context item anchors the candidates and what goes with it moves up: its bought-together partner is
+    shown, explained by it, even to a visitor the shop has never seen; without the context it is not."""
+    names = store.load_items().set_index("item_id")["name"]
+    shown = 0
+    for a, b in shop.bundles[:5]:
+        items = ask(client, keys, customer_id="page-visitor", k=10, context={"item_id": a}).get_json()["items"]
+        partner = [i for i in items if i["item_id"] == b]
+        if partner:
+            shown += 1
+            assert partner[0]["source"] == "bought_together" and names[a] in partner[0]["reason"]
+        assert a not in {i["item_id"] for i in items}
+    plain = {i["item_id"] for i in ask(client, keys, customer_id="page-visitor", k=10).get_json()["items"]}
+    assert shown >= 3 and sum(b in plain for _, b in shop.bundles[:5]) < shown
+
+
 def test_similar_items_and_unknown_item(client, keys, shop):
     a, b = shop.bundles[0]
     r = client.get(f"/v1/items/{a}/similar?k=5", headers=bearer(keys["recommendations"]))
@@ -215,8 +231,8 @@ def _plain_recommend(service, customer_id, k=10, filters=None, context=None, seg
     features = (profile or {}).get("features") or {}
     attributes = {**{a: (customer or {}).get(a) for a in ("age_band", "region")}, **dict(segment or {})}
     exclude = set(filters.get("exclude_items", ()))
-    if context and context.get("item_id"):
-        exclude.add(context["item_id"])
+    shown = [context["item_id"]] if context and context.get("item_id") else []
+    exclude.update(shown)
     if known:
         exclude |= set(store.load_events([customer_id], types=["dismiss"]).item_id.dropna())
     chat = features.get("chat_embedding")
@@ -225,7 +241,7 @@ def _plain_recommend(service, customer_id, k=10, filters=None, context=None, seg
                             events=store.load_events([customer_id]) if fresh else None, profile=features or None,
                             customer={a: v for a, v in attributes.items() if v is not None} or None,
                             chat_embedding=np.asarray(chat, dtype=np.float32) if chat else None,
-                            now=store.data_clock())
+                            now=store.data_clock(), context=shown)
     items = service._apply_rules(proposals, service._items(), bought, exclude, filters, k)
     return {"customer_id": customer_id, "items": items, "strategy": "personalised" if known else "cold_start",
             "model": MODEL, "model_version": version.version}
