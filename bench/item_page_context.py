@@ -25,13 +25,22 @@ from bench.common import DEFAULT_DATA, print_table, write_result  # noqa: E402
 from bench.eval_recommend import _log, ta_feng_periods  # noqa: E402
 from models.recommend import recommender as recommender_module  # noqa: E402
 from models.recommend.datasets import load_ta_feng  # noqa: E402
+from models.recommend.metrics import ranking_metrics  # noqa: E402
 from models.recommend.recommender import Recommender  # noqa: E402
 from models.recommend.training import train_recommender  # noqa: E402
 
 
-def ndcg_at_10(predicted: list[str], truth: set[str]) -> float:
-    gain = sum(1 / np.log2(i + 2) for i, item in enumerate(predicted[:10]) if item in truth)
-    return gain / sum(1 / np.log2(i + 2) for i in range(min(10, len(truth))))
+def ndcg_at_10(rec: Recommender, lists: list[list[str]], truths: list[set[str]], keep: np.ndarray) -> float:
+    """Mean NDCG@10 over the kept cases, by the evaluation's own metrics (models/recommend/metrics.py)."""
+    code = rec.state.code_of
+    recs = np.full((int(keep.sum()), 10), -1, dtype=np.int64)
+    rows, items = [], []
+    for row, n in enumerate(np.flatnonzero(keep)):
+        shown = [code("item", i) for i in lists[n][:10]]
+        recs[row, :len(shown)] = shown
+        rows += [row] * len(truths[n])
+        items += [code("item", i) for i in truths[n]]
+    return ranking_metrics(recs, np.array(rows), np.array(items), len(rec.state.item_ids))["ndcg@10"]
 
 
 def cases(rec: Recommender, events, n: int) -> list[tuple[str, str, set[str]]]:
@@ -69,20 +78,21 @@ def main() -> None:
     todo = cases(rec, ds.events, args.baskets)
     _log(f"{len(todo)} baskets")
     table_items, _ = rec.state.tables["bought_together"]
-    scores: dict[str, list[float]] = {"without the page item": [], "bought together with the page item": []}
-    for customer, page, truth in todo:
-        scores["without the page item"].append(ndcg_at_10(rec.propose(customer, 10, exclude=[page]).item_ids, truth))
+    truths = [truth for _, _, truth in todo]
+    lists: dict[str, list[list[str]]] = {"without the page item": [], "bought together with the page item": []}
+    for customer, page, _ in todo:
+        lists["without the page item"].append(rec.propose(customer, 10, exclude=[page]).item_ids)
         code = rec.state.code_of("item", page)
-        together = [str(rec.state.item_ids[i]) for i in table_items[code] if i >= 0 and i != code]
-        scores["bought together with the page item"].append(ndcg_at_10(together, truth))
+        lists["bought together with the page item"].append(
+            [str(rec.state.item_ids[i]) for i in table_items[code] if i >= 0 and i != code])
     for weight in args.weights:
         recommender_module.CONTEXT_WEIGHT = weight
-        scores[f"with the page item, weight {weight:g}"] = [
-            ndcg_at_10(rec.propose(customer, 10, exclude=[page], context=[page]).item_ids, truth)
-            for customer, page, truth in todo]
+        lists[f"with the page item, weight {weight:g}"] = [
+            rec.propose(customer, 10, exclude=[page], context=[page]).item_ids for customer, page, _ in todo]
     even = np.arange(len(todo)) % 2 == 0
-    rows = {name: {"all": round(float(np.mean(v)), 4), "even": round(float(np.mean(np.array(v)[even])), 4),
-                   "odd": round(float(np.mean(np.array(v)[~even])), 4)} for name, v in scores.items()}
+    rows = {name: {part: round(ndcg_at_10(rec, found, truths, keep), 4)
+                   for part, keep in (("all", np.ones(len(todo), bool)), ("even", even), ("odd", ~even))}
+            for name, found in lists.items()}
     chosen = max((n for n in rows if n.startswith("with the page item")), key=lambda n: rows[n]["even"])
     print_table([(name, f"all {r['all']:.4f}  even {r['even']:.4f}  odd {r['odd']:.4f}") for name, r in rows.items()])
     print(f"chosen on the even baskets: {chosen}; odd baskets {rows[chosen]['odd']:.4f} against "
