@@ -16,6 +16,12 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def spread_buyers(store, n: int) -> list[str]:
+    """n customers with purchases, spread evenly from the busiest to the quietest (the recommendation benches' set)."""
+    buyers = store.load_events(types=["purchase"]).customer_id.value_counts()
+    return list(buyers.index[:: max(1, len(buyers) // n)][:n])
+
+
 def write_result(name: str, result: dict) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     result = {"benchmark": name, "when": time.strftime("%Y-%m-%dT%H:%M:%S"), "machine": platform.machine(),

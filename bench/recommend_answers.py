@@ -21,13 +21,12 @@ from pathlib import Path
 ROOT = Path(os.environ.get("REPO", Path(__file__).resolve().parents[1])).resolve()
 sys.path.insert(0, str(ROOT))
 
-from bench.common import print_table  # noqa: E402
+from bench.common import print_table, spread_buyers  # noqa: E402
 
 
 def bodies(store, n_customers: int) -> list[dict]:
     """Deterministic varied bodies over the shop's buyers and catalogue."""
-    buyers = store.load_events(types=["purchase"]).customer_id.value_counts()
-    customers = list(buyers.index[:: max(1, len(buyers) // n_customers)][:n_customers])
+    customers = spread_buyers(store, n_customers)
     items = store.load_items()
     categories = sorted(items["category"].dropna().astype(str).unique().tolist())
     ids = items["item_id"].astype(str).tolist()

@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(os.environ.get("REPO", Path(__file__).resolve().parents[1])).resolve()
 sys.path.insert(0, str(ROOT))
 
-from bench.common import DEFAULT_DATA, print_table, write_result  # noqa: E402
+from bench.common import DEFAULT_DATA, print_table, spread_buyers, write_result  # noqa: E402
 from bench.risk_request_cpu import callgrind_totals, caller, environs, in_callback, measure, profile  # noqa: E402
 
 
@@ -81,8 +81,7 @@ def main() -> None:
     app = create_app()
     state = app.extensions["kefu"]
     key = create_api_key(state.store, ["recommendations"], name="bench recommend_request_cpu")
-    buyers = state.store.load_events(types=["purchase"]).customer_id.value_counts()       # as serve_recommend
-    customers = list(buyers.index[:: max(1, len(buyers) // 200)][:200])
+    customers = spread_buyers(state.store, 200)                                            # as serve_recommend
     call = caller(app, environs("/v1/recommendations", [json.dumps({"customer_id": c, "k": 10}) for c in customers],
                                 key))
     if args.under_callgrind:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import DEFAULT_DATA, print_table, write_result, wrk  # noqa: E402
+from bench.common import DEFAULT_DATA, print_table, spread_buyers, write_result, wrk  # noqa: E402
 from bench.ingest_http import wait_ready  # noqa: E402
 
 def main() -> None:
@@ -63,8 +63,7 @@ def main() -> None:
     from service.app import create_app
 
     store = create_app().extensions["kefu"].store
-    buyers = store.load_events(types=["purchase"]).customer_id.value_counts()
-    customers = list(buyers.index[:: max(1, len(buyers) // 200)][:200])
+    customers = spread_buyers(store, 200)
     bodies = [json.dumps({"customer_id": c, "k": 10}) for c in customers]
     servers = [subprocess.Popen([py, "-m", "service.cli.main", "serve", "--port", "8794", "--workers", "2"], env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
