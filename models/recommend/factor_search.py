@@ -47,14 +47,13 @@ class FactorSearch:
             stop = min(done + chunk, total)
             parts.append((f @ self.factors[done:stop].T)[0])
             done, chunk = stop, chunk * 2
+            held = np.concatenate(parts) if len(parts) > 1 else parts[0]
             if done >= total:
                 break
-            held = np.concatenate(parts) if len(parts) > 1 else parts[0]
             if len(held) >= n and np.count_nonzero(held > 0) >= n:
                 nth = np.partition(held, len(held) - n)[len(held) - n]
                 if reach * self.norms[done] < nth:
                     break
-        held = np.concatenate(parts) if len(parts) > 1 else parts[0]
         ok = np.flatnonzero(held > 0)
         vals, items = held[ok], self.order[ok]
         if len(vals) > n:
