@@ -158,8 +158,7 @@ class DaskFitter:
         model = DaskLGBMClassifier(client=self.client, n_estimators=rounds, **settings)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Parameter .* will be ignored", category=UserWarning)
-            model.fit(Xd, yd, feature_name=[f"f{i}" for i in range(len(spec.names))],
-                      categorical_feature=spec.categorical_indices)
+            model.fit(Xd, yd, feature_name=spec.booster_names, categorical_feature=spec.categorical_indices)
         return model.booster_
 
     def early_stopped(self, params: dict, X: np.ndarray, y: np.ndarray, Xv: np.ndarray, yv: np.ndarray,

@@ -56,6 +56,11 @@ class FeatureSpec:
     def categorical_indices(self) -> list[int]:
         return [i for i, n in enumerate(self.names) if self.types[n] == "categorical"]
 
+    @property
+    def booster_names(self) -> list[str]:
+        """The feature names every fit gives the booster (f0, f1, ...: positions, whatever the columns are called)."""
+        return [f"f{i}" for i in range(len(self.names))]
+
     # --- encoding -------------------------------------------------------------------------------------------
     def encode_frame(self, frame: pd.DataFrame) -> np.ndarray:
         """Vectorised encoding of a table; extra columns are ignored, missing ones raise."""

@@ -331,8 +331,7 @@ def threshold_table(y_test: np.ndarray, p_test: np.ndarray, p_val: np.ndarray,
 # --- kefu model -----------------------------------------------------------------------------------------------
 def _fit_booster(params: dict, X: np.ndarray, y: np.ndarray, Xv: np.ndarray, yv: np.ndarray,
                  spec: FeatureSpec, max_rounds: int = MAX_ROUNDS, patience: int = EARLY_STOP) -> lgb.Booster:
-    names = [f"f{i}" for i in range(len(spec.names))]
-    train = lgb.Dataset(X, y, feature_name=names, categorical_feature=spec.categorical_indices,
+    train = lgb.Dataset(X, y, feature_name=spec.booster_names, categorical_feature=spec.categorical_indices,
                         free_raw_data=False, params={"verbose": -1})
     valid = lgb.Dataset(Xv, yv, reference=train)
     return lgb.train(params, train, max_rounds, valid_sets=[valid],
@@ -363,8 +362,8 @@ class LocalFitter:
         return _trimmed(booster), float(booster.best_score["valid_0"]["binary_logloss"])
 
     def refit(self, params: dict, X: np.ndarray, y: np.ndarray, spec: FeatureSpec, rounds: int) -> lgb.Booster:
-        data = lgb.Dataset(X, y, feature_name=[f"f{i}" for i in range(len(spec.names))],
-                           categorical_feature=spec.categorical_indices, params={"verbose": -1})
+        data = lgb.Dataset(X, y, feature_name=spec.booster_names, categorical_feature=spec.categorical_indices,
+                           params={"verbose": -1})
         return lgb.train(params, data, rounds)
 
     def describe(self) -> dict:
