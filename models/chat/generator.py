@@ -420,7 +420,11 @@ class LocalLlamaGenerator:
                     messages=messages, stream=True, max_tokens=self.max_tokens, temperature=self.temperature)
                 try:
                     for chunk in chunks:
-                        if stop.is_set() or time.monotonic() >= deadline:
+                        if stop.is_set():
+                            break
+                        if time.monotonic() >= deadline:
+                            # the reply is cut: say so, or the consumer would take _END as a whole reply
+                            pieces.put(_Failure(GenerationTimeout("reply deadline passed")))
                             break
                         piece = _delta_content(chunk)
                         if piece:
