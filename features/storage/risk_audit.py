@@ -101,6 +101,29 @@ class RiskAuditStore:
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(q).mappings()]
 
+    def model_scores(self, model: str, version: str, since, limit: int) -> list[dict]:
+        """A model version's scores since ``since`` (naive UTC), newest first, at most ``limit``: what
+        monitoring compares with the training reference."""
+        c = s.risk_scores.c
+        q = (select(c.score, c.decision, c.features, c.outcome, c.created_at)
+             .where(c.model == model, c.model_version == version, c.created_at >= since)
+             .order_by(c.created_at.desc(), c.id.desc()).limit(limit))
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(q).mappings()]
+
+    def record_outcome(self, score_id: str, outcome: bool, by: str | None = None) -> dict | None:
+        """Record what a scored case turned out to be (recorded again, the latest wins); None for an unknown id."""
+        c = s.risk_scores.c
+        with self.engine.begin() as conn:
+            done = conn.execute(s.risk_scores.update().where(c.score_id == score_id)
+                                .values(outcome=bool(outcome), outcome_at=utcnow(), outcome_by=by))
+            if done.rowcount == 0:
+                return None
+            row = conn.execute(select(c.score_id, c.model, c.model_version, c.customer_id, c.score, c.decision,
+                                      c.created_at, c.outcome, c.outcome_at, c.outcome_by)
+                               .where(c.score_id == score_id)).mappings().first()
+        return dict(row)
+
     def thresholds(self, model: str) -> dict | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(s.model_thresholds).where(s.model_thresholds.c.model == model)).mappings().first()
@@ -204,6 +227,14 @@ class BufferedAuditWriter:
     def customer_scores(self, customer_id: str, limit: int = 100) -> list[dict]:
         self.flush()
         return self.audit.customer_scores(customer_id, limit)
+
+    def model_scores(self, model: str, version: str, since, limit: int) -> list[dict]:
+        self.flush()
+        return self.audit.model_scores(model, version, since, limit)
+
+    def record_outcome(self, score_id: str, outcome: bool, by: str | None = None) -> dict | None:
+        self.flush()
+        return self.audit.record_outcome(score_id, outcome, by)
 
     def thresholds(self, model: str) -> dict | None:
         return self.audit.thresholds(model)

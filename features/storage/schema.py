@@ -209,8 +209,13 @@ risk_scores = Table(
     Column("features", JSON(none_as_null=True)),
     Column("request_id", String(128)),
     Column("created_at", DateTime, nullable=False),
+    # what the case turned out to be, when an analyst records it (POST /v1/risk/scores/<score_id>/outcome)
+    Column("outcome", Boolean),
+    Column("outcome_at", DateTime),
+    Column("outcome_by", String(200)),
     UniqueConstraint("score_id"),
     Index("ix_risk_scores_customer_id_created_at", "customer_id", "created_at"),
+    Index("ix_risk_scores_model_created_at", "model", "created_at"),
 )
 
 # Decision thresholds per model, changed by an admin without retraining (the trainer's defaults live in the

@@ -37,6 +37,7 @@ from threadpoolctl import threadpool_limits
 
 from models.risk.bagging import merge_boosters
 from models.risk.model import Calibrator, FeatureSpec, RiskModel
+from models.risk.monitoring import reference
 
 MAX_LEVELS = 250            # a categorical keeps its most frequent levels (HistGradientBoosting's limit is 255)
 NUMERIC_SHARE = 0.98        # a text column whose values parse as numbers this often is numeric
@@ -609,7 +610,10 @@ def train_risk_model(frame: pd.DataFrame, label: str, *, id_column: str | None =
             "params": meta_params, "calibration": calibration,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "protected_used": bool(use_protected),
             "protected_columns": list(prep.protected.columns), "trained_on": where,
-            "training_seconds": round(time.perf_counter() - started, 3)}
+            "training_seconds": round(time.perf_counter() - started, 3),
+            # what served traffic is compared with (models/risk/monitoring.py): the rows learned from, and
+            # held-out scores (validation, or out-of-fold when cross-fitted)
+            "reference": reference(prep.spec, prep.X[fit_rows], p_val)}
     model = RiskModel(prep.spec, booster, calibrator, prep.label, thresholds, meta)
     say(f"done in {time.perf_counter() - started:.1f}s: test ROC-AUC {metrics['kefu']['roc_auc']:.4f}")
     return TrainResult(model=model, metrics=metrics, threshold_table=table, split=split, notes=notes,

@@ -5,13 +5,19 @@ from flask import current_app, g
 from flask_smorest import Blueprint
 
 from features import fastjson
+from features.errors import NotFound
 from features.ingest.events import to_naive_utc
 from service.api.fastview import fast_json_view
 from service.api.lane import LaneRoute
 from service.auth import require_scope
+from service.pipelines.risk_monitor import monitoring_report
 from service.schemas.risk import (
     CustomerRiskQuerySchema,
     CustomerRiskResponseSchema,
+    MonitoringQuerySchema,
+    MonitoringResponseSchema,
+    OutcomeRequestSchema,
+    OutcomeResponseSchema,
     RiskBatchRequestSchema,
     RiskBatchResponseSchema,
     RiskScoreRequestSchema,
@@ -107,3 +113,40 @@ def customer_risk(query: dict, customer_id: str):
     """A customer's risk scores and decisions, newest first"""
     audit = current_app.extensions["kefu"].extras["risk_audit"]
     return {"customer_id": customer_id, "scores": audit.customer_scores(customer_id, query["limit"])}
+
+
+@blp.route("/risk/scores/<string:score_id>/outcome", methods=["POST"])
+@require_scope("risk")
+@blp.arguments(OutcomeRequestSchema)
+@blp.response(200, OutcomeResponseSchema)
+@blp.alt_response(404, description="no score with this id")
+def record_outcome(body: dict, score_id: str):
+    """Record what a scored case turned out to be
+
+    A confirmed fraud, a chargeback, or a case cleared by an analyst. Recorded again, the latest wins. The
+    monitoring report measures the model's realised fraud rate per decision and ROC-AUC from these.
+    """
+    audit = current_app.extensions["kefu"].extras["risk_audit"]
+    row = audit.record_outcome(score_id, body["outcome"], by=g.principal.key_id)
+    if row is None:
+        raise NotFound(f"No risk score with id '{score_id}'.")
+    return row
+
+
+@blp.route("/risk/models/<string:name>/monitoring", methods=["GET"])
+@require_scope("risk")
+@blp.arguments(MonitoringQuerySchema, location="query")
+@blp.response(200, MonitoringResponseSchema)
+@blp.alt_response(404, description="unknown model or version")
+def monitoring(query: dict, name: str):
+    """Is the model still scoring the population it was trained on?
+
+    Compares the version's scores of the last `days` days (the audit trail) with the distributions saved at
+    training: the population stability index (PSI) of the score and of every feature, worst first, each with
+    the bin that moved most; the alert rate served against the held-out rate at today's thresholds; volumes
+    and rates per day; and, where outcomes were recorded, the realised fraud rate per decision and ROC-AUC.
+    PSI below 0.1 reads as stable, 0.1-0.25 as worth watching, above 0.25 as drift.
+    """
+    state = current_app.extensions["kefu"]
+    return monitoring_report(state.extras["registry"], state.extras["risk"], state.extras["risk_audit"], name,
+                             version=query.get("version"), days=query["days"])

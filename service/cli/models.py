@@ -1,4 +1,4 @@
-"""CLI: `kefu train risk`, `kefu score`, `kefu models list|activate|rollback|thresholds`."""
+"""CLI: `kefu train risk`, `kefu score`, `kefu models list|activate|rollback|thresholds|monitor`."""
 from __future__ import annotations
 
 import json
@@ -232,6 +232,47 @@ def models_thresholds(name: str, review: float, decline: float) -> None:
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
     click.echo(f"{name}: review ≥ {review}, decline ≥ {decline}")
+
+
+@models.command("monitor")
+@click.argument("name")
+@click.option("--days", default=7, show_default=True, type=click.IntRange(1, 366), help="How many days back to read.")
+@click.option("--version", default=None, help="A version (default: the active one).")
+@click.option("--plot", "plot", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also draw the report as a PNG here.")
+@click.option("--json", "as_json", is_flag=True)
+def models_monitor(name: str, days: int, version: str | None, plot: Path | None, as_json: bool) -> None:
+    """Is a risk model still scoring the population it was trained on? PSI per feature, alert rates, outcomes."""
+    from features.errors import KefuError
+    from service.pipelines.risk_monitor import monitoring_report
+
+    state = _state()
+    try:
+        report = monitoring_report(state.extras["registry"], state.extras["risk"], state.extras["risk_audit"], name,
+                                   version=version, days=days)
+    except KefuError as exc:
+        raise click.ClickException(exc.message) from exc
+    if plot is not None:
+        from models.risk.monitoring_plot import plot_monitoring
+
+        plot_monitoring(report, plot)
+    if as_json:
+        click.echo(json.dumps(report, indent=2, default=str))
+        return
+    alert = report["alert_rate"]
+    click.echo(f"{name} {report['model_version']}: {report['scores']} scores in {days} days, status {report['status']}")
+    expected = f" (expected {alert['expected']:.1%})" if alert.get("expected") is not None else ""
+    click.echo(f"alert rate {alert['served']:.1%}{expected}; score PSI {report['score_psi']}")
+    for f in report["features"][:10]:
+        shift = f["largest_shift"]
+        click.echo(f"  {f['feature']:<28} PSI {f['psi']:.3f} {f['status']:<7} "
+                   f"{shift['bin']}: {shift['expected']:.1%} → {shift['served']:.1%}")
+    outcomes = report.get("outcomes")
+    if outcomes and outcomes["labelled"]:
+        click.echo(f"outcomes: {outcomes['labelled']} labelled, {outcomes['positives']} positive, ROC-AUC "
+                   f"{outcomes['roc_auc']} (at training {outcomes['trained_roc_auc']})")
+    if plot is not None:
+        click.echo(f"plot: {plot}")
 
 
 @train.command("recommender")

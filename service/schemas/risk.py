@@ -148,3 +148,102 @@ class ActivateRequestSchema(StrictSchema):
 
 class RollbackRequestSchema(StrictSchema):
     reason = fields.String(validate=validate.Length(max=500))
+
+
+class MonitoringQuerySchema(StrictSchema):
+    days = fields.Integer(load_default=7, validate=validate.Range(min=1, max=366),
+                          metadata={"description": "How many days back from now to read scores."})
+    version = fields.String(validate=validate.Length(min=1, max=64),
+                            metadata={"description": "A model version; default the active one."})
+
+
+class MonitoringDaySchema(Schema):
+    date = fields.String()
+    scores = fields.Integer()
+    mean_score = fields.Float()
+    review_rate = fields.Float()
+    decline_rate = fields.Float()
+
+
+class MonitoringShiftSchema(Schema):
+    bin = fields.String()
+    expected = fields.Float()
+    served = fields.Float()
+
+
+class MonitoringFeatureSchema(Schema):
+    feature = fields.String()
+    psi = fields.Float()
+    status = fields.String()
+    largest_shift = fields.Nested(MonitoringShiftSchema)
+
+
+class AlertRateSchema(Schema):
+    served = fields.Float(metadata={"description": "Share of scores decided review or decline."})
+    decline_served = fields.Float()
+    expected = fields.Float(metadata={"description": "Share of held-out training scores at or above today's "
+                                                     "review threshold."})
+    decline_expected = fields.Float()
+
+
+class DecisionOutcomeSchema(Schema):
+    labelled = fields.Integer()
+    positives = fields.Integer()
+    positive_rate = fields.Float(allow_none=True)
+
+
+class MonitoringOutcomesSchema(Schema):
+    labelled = fields.Integer()
+    positives = fields.Integer()
+    roc_auc = fields.Float(allow_none=True)
+    trained_roc_auc = fields.Float(allow_none=True)
+    by_decision = fields.Dict(keys=fields.String(), values=fields.Nested(DecisionOutcomeSchema))
+
+
+class MonitoringResponseSchema(Schema):
+    model = fields.String()
+    model_version = fields.String()
+    since = fields.DateTime()
+    until = fields.DateTime()
+    days = fields.Integer()
+    truncated = fields.Boolean(metadata={"description": "True when the window held more scores than were read "
+                                                        "(the newest 50,000)."})
+    status = fields.String(metadata={"description": "stable (every PSI < 0.1), watch (< 0.25), drift, "
+                                                    "too_few_scores (< 100), no_traffic, or no_reference (a "
+                                                    "version trained before references were saved)."})
+    scores = fields.Integer()
+    score_psi = fields.Float(allow_none=True)
+    features = fields.List(fields.Nested(MonitoringFeatureSchema))
+    alert_rate = fields.Nested(AlertRateSchema)
+    outcomes = fields.Nested(MonitoringOutcomesSchema, allow_none=True)
+    thresholds = fields.Nested(ThresholdsSchema)
+    daily = fields.List(fields.Nested(MonitoringDaySchema))
+    note = fields.String()
+
+
+class JsonBoolean(fields.Boolean):
+    """JSON true or false only: an outcome typed as 1 or "yes" is more likely a mistake than a label."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
+class OutcomeRequestSchema(StrictSchema):
+    outcome = JsonBoolean(required=True,
+                             metadata={"description": "true: the case was fraud (or the label's positive "
+                                                      "class); false: it was not."})
+
+
+class OutcomeResponseSchema(Schema):
+    score_id = fields.String()
+    model = fields.String()
+    model_version = fields.String()
+    customer_id = fields.String(allow_none=True)
+    score = fields.Float()
+    decision = fields.String()
+    created_at = fields.DateTime()
+    outcome = fields.Boolean()
+    outcome_at = fields.DateTime()
+    outcome_by = fields.String(allow_none=True)

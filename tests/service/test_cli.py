@@ -123,6 +123,30 @@ def test_train_risk_then_score_a_file(env):
     assert missing.exit_code == 1 and "no loadable risk model" in missing.output
 
 
+def test_models_monitor_reads_the_served_scores(env):
+    from service.app import create_app
+    from tests_helpers_risk import table
+
+    data = env / "cases.csv"
+    table(600).to_csv(data, index=False)
+    assert run("train", "risk", "--name", "cards", "--data", str(data), "--label", "is_bad").exit_code == 0
+    quiet = run("models", "monitor", "cards")
+    assert quiet.exit_code == 0 and "0 scores in 7 days, status no_traffic" in quiet.output
+    state = create_app().extensions["kefu"]
+    cases = [{"features": {"amount": 500.0, "country": "XX", "hour": 2}}] * 150      # all one risky kind
+    state.extras["risk"].score_batch("cards", cases)
+    state.extras["risk_audit"].flush()
+    plot = env / "monitor.png"
+    shown = run("models", "monitor", "cards", "--plot", str(plot))
+    assert shown.exit_code == 0, shown.output
+    assert "150 scores in 7 days, status drift" in shown.output and "country" in shown.output
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    report = json.loads(run("models", "monitor", "cards", "--json").output)
+    assert report["scores"] == 150 and report["alert_rate"]["served"] == 1.0
+    unknown = run("models", "monitor", "nope")
+    assert unknown.exit_code == 1 and "No model named 'nope'" in unknown.output
+
+
 class _RecordingFitter:
     """Stands in for models.risk.dask_fit.DaskFitter: records what reaches it and boosts locally."""
 
