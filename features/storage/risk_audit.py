@@ -111,18 +111,35 @@ class RiskAuditStore:
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(q).mappings()]
 
-    def record_outcome(self, score_id: str, outcome: bool, by: str | None = None) -> dict | None:
-        """Record what a scored case turned out to be (recorded again, the latest wins); None for an unknown id."""
+    def record_outcome(self, score_id: str, outcome: bool, by: str | None = None,
+                       label_payment: Callable[[dict], bool] | None = None) -> dict | None:
+        """Record what a scored case turned out to be (recorded again, the latest wins); None for an unknown id.
+
+        ``label_payment(row)`` True: the case's payment (the score's ``transaction_id``, a stored payment event of
+        the same customer) takes the outcome as its fraud label too, in the same database transaction, so the
+        next training of the behavioural model learns from it. ``payment_labelled`` in the answer says whether
+        such a payment was found.
+        """
         c = s.risk_scores.c
         with self.engine.begin() as conn:
             done = conn.execute(s.risk_scores.update().where(c.score_id == score_id)
                                 .values(outcome=bool(outcome), outcome_at=utcnow(), outcome_by=by))
             if done.rowcount == 0:
                 return None
-            row = conn.execute(select(c.score_id, c.model, c.model_version, c.customer_id, c.score, c.decision,
-                                      c.created_at, c.outcome, c.outcome_at, c.outcome_by)
-                               .where(c.score_id == score_id)).mappings().first()
-        return dict(row)
+            row = dict(conn.execute(select(c.score_id, c.model, c.model_version, c.customer_id, c.transaction_id,
+                                           c.score, c.decision, c.created_at, c.outcome, c.outcome_at, c.outcome_by)
+                                    .where(c.score_id == score_id)).mappings().first())
+            row["payment_labelled"] = False
+            if label_payment is not None and row["transaction_id"] and row["customer_id"] and label_payment(row):
+                e, t = s.events.c, s.transactions.c
+                hit = conn.execute(s.events.update().where(
+                    e.event_id == row["transaction_id"], e.type == "payment", e.customer_id == row["customer_id"])
+                    .values(is_fraud=bool(outcome)))
+                conn.execute(s.transactions.update().where(
+                    t.event_id == row["transaction_id"], t.customer_id == row["customer_id"])
+                    .values(is_fraud=bool(outcome)))
+                row["payment_labelled"] = hit.rowcount > 0
+        return row
 
     def thresholds(self, model: str) -> dict | None:
         with self.engine.connect() as conn:
@@ -232,9 +249,10 @@ class BufferedAuditWriter:
         self.flush()
         return self.audit.model_scores(model, version, since, limit)
 
-    def record_outcome(self, score_id: str, outcome: bool, by: str | None = None) -> dict | None:
+    def record_outcome(self, score_id: str, outcome: bool, by: str | None = None,
+                       label_payment: Callable[[dict], bool] | None = None) -> dict | None:
         self.flush()
-        return self.audit.record_outcome(score_id, outcome, by)
+        return self.audit.record_outcome(score_id, outcome, by, label_payment)
 
     def thresholds(self, model: str) -> dict | None:
         return self.audit.thresholds(model)

@@ -5,7 +5,6 @@ from flask import current_app, g
 from flask_smorest import Blueprint
 
 from features import fastjson
-from features.errors import NotFound
 from features.ingest.events import to_naive_utc
 from service.api.fastview import fast_json_view
 from service.api.lane import LaneRoute
@@ -124,13 +123,12 @@ def record_outcome(body: dict, score_id: str):
     """Record what a scored case turned out to be
 
     A confirmed fraud, a chargeback, or a case cleared by an analyst. Recorded again, the latest wins. The
-    monitoring report measures the model's realised fraud rate per decision and ROC-AUC from these.
+    monitoring report measures the model's realised fraud rate per decision and ROC-AUC from these. For the
+    behavioural model, the payment the score was for (its transaction_id, a stored payment event of the same
+    customer) takes the outcome as its fraud label, so the next training learns from it
+    (`payment_labelled`).
     """
-    audit = current_app.extensions["kefu"].extras["risk_audit"]
-    row = audit.record_outcome(score_id, body["outcome"], by=g.principal.key_id)
-    if row is None:
-        raise NotFound(f"No risk score with id '{score_id}'.")
-    return row
+    return _scorer().record_outcome(score_id, body["outcome"], by=g.principal.key_id)
 
 
 @blp.route("/risk/models/<string:name>/monitoring", methods=["GET"])

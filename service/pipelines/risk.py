@@ -10,7 +10,7 @@ import time
 from typing import Any, Mapping, Sequence
 
 from features.errors import InvalidInput, NotFound
-from models.registry import LoadedModels, ModelNotFound
+from models.registry import CorruptModel, LoadedModels, ModelNotFound
 from service.ids import uuid7_hex
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,22 @@ class RiskScorer:
                 self._thresholds[name] = (now, override)
             cached = (now, override)
         return cached[1] or dict(model.thresholds)
+
+    def record_outcome(self, score_id: str, outcome: bool, *, by: str | None = None) -> dict:
+        """Store what a scored case turned out to be. A behavioural model's case also labels its stored payment
+        (the score's transaction_id), which is what `kefu train risk --name transactions` learns from."""
+        registry = self.models.registry
+
+        def behavioural(row: dict) -> bool:
+            try:
+                return registry.get(row["model"], row["model_version"]).kind == TRANSACTIONS_KIND
+            except (ModelNotFound, CorruptModel):
+                return False
+
+        row = self.audit.record_outcome(score_id, outcome, by, label_payment=behavioural)
+        if row is None:
+            raise NotFound(f"No risk score with id '{score_id}'.")
+        return row
 
     def forget_thresholds(self, name: str) -> None:
         with self._lock:

@@ -247,3 +247,7 @@ class OutcomeResponseSchema(Schema):
     outcome = fields.Boolean()
     outcome_at = fields.DateTime()
     outcome_by = fields.String(allow_none=True)
+    transaction_id = fields.String(allow_none=True)
+    payment_labelled = fields.Boolean(metadata={"description": "True when the score's payment (a behavioural "
+                                                               "model's case) now carries this outcome as its "
+                                                               "fraud label."})

@@ -122,3 +122,37 @@ def test_the_behavioural_model_is_monitored_on_the_features_computed_per_payment
     assert body["scores"] == 30 and body["status"] == "too_few_scores"
     assert {f["feature"] for f in body["features"]} == set(model.feature_names)
     assert body["score_psi"] is not None and all(np.isfinite(f["psi"]) for f in body["features"])
+
+
+def test_an_outcome_labels_the_behavioural_cases_payment_for_the_next_training(client, keys, demo_state):
+    store = demo_state.store
+    payments = store.load_events(types=["payment"])
+    paid = payments[payments.is_fraud == False].iloc[-1]  # noqa: E712 - a payment stored as not fraud
+    tx = {"amount": float(paid.amount), "timestamp": paid.ts.isoformat() + "Z", "transaction_id": paid.event_id}
+    sid = client.post("/v1/risk/scores", headers=bearer(keys["risk"]), json={
+        "model": "transactions", "customer_id": paid.customer_id, "transaction": tx}).get_json()["score_id"]
+    r = client.post(f"/v1/risk/scores/{sid}/outcome", json={"outcome": True}, headers=bearer(keys["risk"]))
+    assert r.status_code == 200 and r.get_json()["payment_labelled"] is True
+    assert r.get_json()["transaction_id"] == paid.event_id
+    after = store.load_events(types=["payment"]).set_index("event_id")
+    assert bool(after.loc[paid.event_id, "is_fraud"]) is True
+    assert int(after["is_fraud"].fillna(False).astype(bool).sum()) == int(payments["is_fraud"].fillna(False).astype(bool).sum()) + 1
+    # a case without a stored payment behind it labels nothing
+    sid = client.post("/v1/risk/scores", headers=bearer(keys["risk"]), json={
+        "model": "transactions", "customer_id": paid.customer_id,
+        "transaction": {**tx, "transaction_id": "not-stored"}}).get_json()["score_id"]
+    r = client.post(f"/v1/risk/scores/{sid}/outcome", json={"outcome": True}, headers=bearer(keys["risk"]))
+    assert r.status_code == 200 and r.get_json()["payment_labelled"] is False
+
+
+def test_a_table_models_outcome_never_touches_stored_payments(client, keys, app, demo_state):
+    train(app)   # "cards": a table model, whose label need not mean fraud
+    paid = demo_state.store.load_events(types=["payment"]).iloc[-1]
+    sid = client.post("/v1/risk/scores", headers=bearer(keys["risk"]), json={
+        "model": "cards", "features": {"amount": 10.0, "country": "US", "hour": 12},
+        "customer_id": paid.customer_id, "transaction_id": paid.event_id}).get_json()["score_id"]
+    r = client.post(f"/v1/risk/scores/{sid}/outcome", json={"outcome": not bool(paid.is_fraud)},
+                    headers=bearer(keys["risk"]))
+    assert r.status_code == 200 and r.get_json()["payment_labelled"] is False
+    after = demo_state.store.load_events(types=["payment"]).set_index("event_id")
+    assert after.loc[paid.event_id, "is_fraud"] == paid.is_fraud
