@@ -15,6 +15,7 @@ from features.profiles.service import ProfileService
 from features.storage.engine import make_engine
 from features.storage.migrate import upgrade
 from features.storage.risk_audit import BufferedAuditWriter, RiskAuditStore
+from features.storage.risk_lists import RiskListStore
 from features.storage.store import SqlStore
 from features.text.embedder import make_embedder
 from service.auth import KeyVerifier
@@ -23,6 +24,7 @@ from service.errors import KefuApi, register_error_handlers
 from service.ids import request_id_for
 from service.logs import configure_logging
 from service.pipelines.risk import RiskScorer
+from service.pipelines.risk_lists import RiskLists
 from service.state import KefuState
 
 log = logging.getLogger(__name__)
@@ -151,7 +153,8 @@ def _wire_models(state: KefuState) -> None:
     audit = BufferedAuditWriter(RiskAuditStore(state.store.engine), state.settings.risk_audit_flush_seconds)
     history = make_history_cache(state.store.engine, state.settings.risk_history_cache)
     state.extras.update(registry=registry, models=loaded, risk_audit=audit,
-                        risk=RiskScorer(loaded, audit, state.store, history=history))
+                        risk=RiskScorer(loaded, audit, state.store, history=history,
+                                        lists=RiskLists(RiskListStore(state.store.engine))))
     state.extras["recommend"] = RecommendationService(
         state.store, loaded, state.extras["profiles"].catalogue, state.settings.recommend_max_per_category)
 

@@ -20,8 +20,7 @@ log = logging.getLogger(__name__)
 
 # The columns an audit row carries (``risk_scores`` less id/created_at), in the order of the prepared INSERT.
 AUDIT_COLUMNS = ("score_id", "model", "model_version", "customer_id", "transaction_id", "score", "decision",
-                 "reasons", "features", "request_id")
-_JSON_COLUMNS = frozenset({"reasons", "features"})
+                 "reasons", "features", "request_id", "list_match")
 _PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
 
 
@@ -58,7 +57,7 @@ def audit_tuple(row: Mapping) -> tuple:
     g = row.get
     return (row["score_id"], row["model"], row["model_version"], g("customer_id"), g("transaction_id"),
             row["score"], row["decision"], _dumps(g("reasons")), _dumps(g("features"), json_features),
-            g("request_id"))
+            g("request_id"), _dumps(g("list_match")))
 
 
 class RiskAuditStore:
@@ -96,7 +95,7 @@ class RiskAuditStore:
     def customer_scores(self, customer_id: str, limit: int = 100) -> list[dict]:
         c = s.risk_scores.c
         q = (select(c.score_id, c.model, c.model_version, c.transaction_id, c.score, c.decision, c.reasons,
-                    c.created_at)
+                    c.list_match, c.created_at)
              .where(c.customer_id == customer_id).order_by(c.created_at.desc(), c.id.desc()).limit(limit))
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(q).mappings()]

@@ -213,9 +213,25 @@ risk_scores = Table(
     Column("outcome", Boolean),
     Column("outcome_at", DateTime),
     Column("outcome_by", String(200)),
+    # the block or allow list entry that decided the case, when one did (service/pipelines/risk_lists.py)
+    Column("list_match", JSON(none_as_null=True)),
     UniqueConstraint("score_id"),
     Index("ix_risk_scores_customer_id_created_at", "customer_id", "created_at"),
     Index("ix_risk_scores_model_created_at", "model", "created_at"),
+)
+
+# Block and allow lists: a case whose attribute (customer_id, a payment's device_id / ip / country, or a table
+# model's feature column) has a listed value is declined (block) or approved (allow) whatever the model says.
+risk_lists = Table(
+    "risk_lists",
+    metadata,
+    Column("field", String(64), primary_key=True),
+    Column("value", String(200), primary_key=True),
+    Column("action", String(8), nullable=False),
+    Column("reason", String(500)),
+    Column("created_by", String(200)),
+    Column("created_at", DateTime, nullable=False),
+    Column("expires_at", DateTime),
 )
 
 # Decision thresholds per model, changed by an admin without retraining (the trainer's defaults live in the

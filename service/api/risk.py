@@ -5,6 +5,7 @@ from flask import current_app, g
 from flask_smorest import Blueprint
 
 from features import fastjson
+from features.errors import InvalidInput, NotFound
 from features.ingest.events import to_naive_utc
 from service.api.fastview import fast_json_view
 from service.api.lane import LaneRoute
@@ -14,6 +15,10 @@ from service.schemas.risk import (
     CustomerRiskQuerySchema,
     CustomerRiskResponseSchema,
     MonitoringQuerySchema,
+    RiskListEntryRequestSchema,
+    RiskListEntrySchema,
+    RiskListPathSchema,
+    RiskListsResponseSchema,
     MonitoringResponseSchema,
     OutcomeRequestSchema,
     OutcomeResponseSchema,
@@ -148,3 +153,59 @@ def monitoring(query: dict, name: str):
     state = current_app.extensions["kefu"]
     return monitoring_report(state.extras["registry"], state.extras["risk"], state.extras["risk_audit"], name,
                              version=query.get("version"), days=query["days"])
+
+
+LIST_PATH = RiskListPathSchema()
+
+
+def _lists():
+    return current_app.extensions["kefu"].extras["risk"].lists
+
+
+def _list_key(field: str, value: str) -> tuple[str, str]:
+    errors = LIST_PATH.validate({"field": field, "value": value})
+    if errors:
+        raise InvalidInput("The list entry's field or value is not valid.", errors=errors)
+    return field, value
+
+
+@blp.route("/risk/lists", methods=["GET"])
+@require_scope("risk")
+@blp.response(200, RiskListsResponseSchema)
+def list_entries():
+    """Every block and allow list entry, expired ones included"""
+    return {"entries": _lists().store.entries()}
+
+
+@blp.route("/risk/lists/<string:field>/<path:value>", methods=["PUT"])
+@require_scope("risk")
+@blp.arguments(RiskListEntryRequestSchema)
+@blp.response(200, RiskListEntrySchema)
+def put_list_entry(body: dict, field: str, value: str):
+    """Block or allow a value of a case's attribute
+
+    A case whose `field` has this value is declined (`block`) or approved (`allow`) whatever the model
+    says; the model's score and reasons are still given, and `list_match` names the entry. `field` is
+    `customer_id`, a payment's `device_id`, `ip` or `country`, or a table model's feature column. A block beats
+    an allow. Applies at once in the worker that answers, in the others within 5 s.
+    """
+    field, value = _list_key(field, value)
+    lists = _lists()
+    expires = body.get("expires_at")
+    row = lists.store.put(field, value, body["action"], reason=body.get("reason"), by=g.principal.key_id,
+                          expires_at=to_naive_utc(expires) if expires is not None else None)
+    lists.forget()
+    return row
+
+
+@blp.route("/risk/lists/<string:field>/<path:value>", methods=["DELETE"])
+@require_scope("risk")
+@blp.response(204)
+@blp.alt_response(404, description="no such entry")
+def delete_list_entry(field: str, value: str):
+    """Remove a block or allow list entry"""
+    field, value = _list_key(field, value)
+    lists = _lists()
+    if not lists.store.delete(field, value):
+        raise NotFound(f"No list entry for {field} = '{value}'.")
+    lists.forget()

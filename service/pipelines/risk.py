@@ -12,6 +12,7 @@ from typing import Any, Mapping, Sequence
 from features.errors import InvalidInput, NotFound
 from models.registry import CorruptModel, LoadedModels, ModelNotFound
 from service.ids import uuid7_hex
+from service.pipelines.risk_lists import DECISION
 
 log = logging.getLogger(__name__)
 
@@ -21,13 +22,15 @@ THRESHOLD_CACHE_SECONDS = 5.0
 
 
 class RiskScorer:
-    def __init__(self, models: LoadedModels, audit, store=None, history=None) -> None:
+    def __init__(self, models: LoadedModels, audit, store=None, history=None, lists=None) -> None:
         """``history``: a features.history_cache.HistoryCache for behavioural scores, or None to read each
-        customer's history whole per score."""
+        customer's history whole per score. ``lists``: service.pipelines.risk_lists.RiskLists (block and allow
+        lists that override the decision), or None."""
         self.models = models
         self.audit = audit
         self.store = store
         self.history = history
+        self.lists = lists
         self._thresholds: dict[str, tuple[float, dict | None]] = {}
         self._lock = threading.Lock()
 
@@ -84,23 +87,31 @@ class RiskScorer:
               transaction_id: str | None = None, request_id: str | None = None, top_reasons: int = 5) -> dict:
         model, version = self._model(name)
         return self._score(name, model, version, features, customer_id=customer_id, transaction_id=transaction_id,
-                           request_id=request_id, top_reasons=top_reasons)
+                           request_id=request_id, top_reasons=top_reasons, attrs=features)
+
+    def _listed(self, customer_id: str | None, attrs: Mapping[str, Any] | None) -> dict | None:
+        return None if self.lists is None else self.lists.match(customer_id, attrs)
 
     def _score(self, name: str, model, version, features: Mapping[str, Any], *, customer_id: str | None,
-               transaction_id: str | None, request_id: str | None, top_reasons: int) -> dict:
+               transaction_id: str | None, request_id: str | None, top_reasons: int,
+               attrs: Mapping[str, Any] | None) -> dict:
+        """``attrs``: what the block and allow lists are matched against besides the customer (the table
+        model's features, or the payment as sent)."""
         self._check(model, features, "features")
         score, reasons = model.score_and_explain(features, top=top_reasons)
         thresholds = self.thresholds(name, model)
+        listed = self._listed(customer_id, attrs)
         result = {
             "score_id": uuid7_hex(),
             "model": name,
             "model_version": version.version,
             "score": float(score),
-            "decision": model.decide(score, thresholds),
+            "decision": DECISION[listed["action"]] if listed else model.decide(score, thresholds),
             "reasons": reasons,
             "thresholds": thresholds,
             "customer_id": customer_id,
             "transaction_id": transaction_id,
+            "list_match": listed,
         }
         self.audit.record([self._audit_row(result, features, request_id)])
         return result
@@ -117,10 +128,12 @@ class RiskScorer:
         thresholds = self.thresholds(name, model)
         results = []
         for case, score, why in zip(cases, scores.tolist(), reasons):
+            listed = self._listed(case.get("customer_id"), case["features"])
             results.append({                    # the key order of RiskBatchResultSchema (sent as is)
                 "case_id": case.get("case_id"), "customer_id": case.get("customer_id"),
-                "score_id": uuid7_hex(), "score": score, "decision": model.decide(score, thresholds),
-                "reasons": why,
+                "score_id": uuid7_hex(), "score": score,
+                "decision": DECISION[listed["action"]] if listed else model.decide(score, thresholds),
+                "reasons": why, "list_match": listed,
             })
         self.audit.record([
             self._audit_row({**r, "model": name, "model_version": version.version, "transaction_id": None},
@@ -139,7 +152,7 @@ class RiskScorer:
         features = self.transaction_features(customer_id, transaction, model.feature_names)
         return self._score(name, model, version, features, customer_id=customer_id,     # the model just used
                            transaction_id=transaction.get("transaction_id"), request_id=request_id,
-                           top_reasons=top_reasons)
+                           top_reasons=top_reasons, attrs=transaction)
 
     def transaction_features(self, customer_id: str, transaction: Mapping[str, Any], names: Sequence[str]) -> dict:
         """The payment's features as of its time, by the same definitions as the training table
@@ -160,5 +173,5 @@ class RiskScorer:
             "score_id": result["score_id"], "model": result["model"], "model_version": result["model_version"],
             "customer_id": result.get("customer_id"), "transaction_id": result.get("transaction_id"),
             "score": result["score"], "decision": result["decision"], "reasons": result["reasons"],
-            "features": features, "request_id": request_id,
+            "features": features, "request_id": request_id, "list_match": result.get("list_match"),
         }

@@ -62,6 +62,13 @@ class ThresholdsSchema(StrictSchema):
             raise ValidationError("review must not exceed decline.", "decline")
 
 
+class ListMatchSchema(Schema):
+    field = fields.String()
+    value = fields.String()
+    action = fields.String(metadata={"description": "block (the case is declined) or allow (approved)"})
+    reason = fields.String(allow_none=True)
+
+
 class RiskScoreResponseSchema(Schema):
     score_id = fields.String()
     model = fields.String()
@@ -72,6 +79,9 @@ class RiskScoreResponseSchema(Schema):
     thresholds = fields.Nested(ThresholdsSchema)
     customer_id = fields.String(allow_none=True)
     transaction_id = fields.String(allow_none=True)
+    list_match = fields.Nested(ListMatchSchema, allow_none=True, metadata={
+        "description": "The block or allow list entry that decided the case (the model's score and reasons are "
+                       "still given), or null."})
 
 
 class RiskCaseSchema(StrictSchema):
@@ -92,6 +102,7 @@ class RiskBatchResultSchema(Schema):
     score = fields.Float()
     decision = fields.String()
     reasons = fields.List(fields.Nested(ReasonSchema))
+    list_match = fields.Nested(ListMatchSchema, allow_none=True)
 
 
 class RiskBatchResponseSchema(Schema):
@@ -109,6 +120,7 @@ class CustomerRiskEntrySchema(Schema):
     score = fields.Float()
     decision = fields.String()
     reasons = fields.List(fields.Nested(ReasonSchema))
+    list_match = fields.Nested(ListMatchSchema, allow_none=True)
     created_at = fields.DateTime()
 
 
@@ -251,3 +263,33 @@ class OutcomeResponseSchema(Schema):
     payment_labelled = fields.Boolean(metadata={"description": "True when the score's payment (a behavioural "
                                                                "model's case) now carries this outcome as its "
                                                                "fraud label."})
+
+
+LIST_FIELD = validate.Regexp(r"^[A-Za-z0-9_.-]{1,64}$", error="A field name is 1-64 letters, digits, '_', '.', '-'.")
+
+
+class RiskListPathSchema(StrictSchema):
+    field = fields.String(required=True, validate=LIST_FIELD, metadata={
+        "description": "customer_id, a payment's device_id / ip / country, or a table model's feature column."})
+    value = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class RiskListEntryRequestSchema(StrictSchema):
+    action = fields.String(required=True, validate=validate.OneOf(["block", "allow"]))
+    reason = fields.String(validate=validate.Length(max=500))
+    expires_at = fields.AwareDateTime(default_timezone=timezone.utc,
+                                      metadata={"description": "After this the entry no longer applies."})
+
+
+class RiskListEntrySchema(Schema):
+    field = fields.String()
+    value = fields.String()
+    action = fields.String()
+    reason = fields.String(allow_none=True)
+    created_by = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    expires_at = fields.DateTime(allow_none=True)
+
+
+class RiskListsResponseSchema(Schema):
+    entries = fields.List(fields.Nested(RiskListEntrySchema))

@@ -61,7 +61,7 @@ def test_docs_page_works_offline(client):
 
 
 JSON_ROUTES = [("post", "/v1/events"), ("post", "/v1/customers"), ("post", "/v1/items"), ("post", "/v1/risk/scores"),
-               ("post", "/v1/risk/scores/batch"), ("post", "/v1/risk/scores/m/outcome"), ("post", "/v1/recommendations"),
+               ("post", "/v1/risk/scores/batch"), ("post", "/v1/risk/scores/m/outcome"), ("put", "/v1/risk/lists/m/m"), ("post", "/v1/recommendations"),
                ("put", "/v1/models/m/thresholds"), ("post", "/v1/models/m/activate"), ("post", "/v1/models/m/rollback"),
                ("post", "/v1/chat"), ("post", "/v1/chat/completions"), ("post", "/v1/conversations/m/status")]
 #: The OpenAI protocol has many optional fields (temperature, top_p, n, ...) that clients send; kefu's
@@ -72,7 +72,7 @@ LENIENT_ROUTES = {("post", "/v1/chat/completions")}
 
 def test_every_body_route_is_listed_here(client):
     spec = client.get("/openapi.json").get_json()
-    with_body = {(m, p.replace("{name}", "m").replace("{conversation_id}", "m").replace("{score_id}", "m")) for p, ops in spec["paths"].items() for m, op in ops.items()
+    with_body = {(m, p.replace("{name}", "m").replace("{conversation_id}", "m").replace("{score_id}", "m").replace("{field}", "m").replace("{value}", "m")) for p, ops in spec["paths"].items() for m, op in ops.items()
                  if "requestBody" in op}
     assert with_body == set(JSON_ROUTES)
 
