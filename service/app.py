@@ -14,6 +14,7 @@ from features.ingest.events import EventIngestor
 from features.profiles.service import ProfileService
 from features.storage.engine import make_engine
 from features.storage.migrate import upgrade
+from features.storage.recommend_log import RecommendationLog, RecommendationLogStore
 from features.storage.risk_audit import BufferedAuditWriter, RiskAuditStore
 from features.storage.risk_lists import RiskListStore
 from features.storage.store import SqlStore
@@ -157,6 +158,8 @@ def _wire_models(state: KefuState) -> None:
                                         lists=RiskLists(RiskListStore(state.store.engine))))
     state.extras["recommend"] = RecommendationService(
         state.store, loaded, state.extras["profiles"].catalogue, state.settings.recommend_max_per_category)
+    state.extras["recommend_log"] = RecommendationLog(RecommendationLogStore(state.store.engine),
+                                                      state.settings.recommend_log_flush_seconds)
 
     _wire_chat(state)
 

@@ -42,6 +42,9 @@ class Settings:
     #: Risk audit rows are written in batches at most this many seconds after the score; 0 writes each one
     #: inside its request (strict, slower under load).
     risk_audit_flush_seconds: float = field(default=0.2, metadata={"env": "KEFU_RISK_AUDIT_FLUSH_SECONDS"})
+    #: Recommendation lists served over HTTP are logged (for GET /v1/recommendations/performance) in batches at
+    #: most this many seconds after the answer; 0 writes each one inside its request.
+    recommend_log_flush_seconds: float = field(default=0.2, metadata={"env": "KEFU_RECOMMEND_LOG_FLUSH_SECONDS"})
     #: Answer plainly valid risk score requests in a WSGI lane in front of Flask (service.api.lane); anything
     #: else, and every error, is answered by Flask as before. Off: every request goes through Flask.
     fast_lane: bool = field(default=True, metadata={"env": "KEFU_FAST_LANE"})

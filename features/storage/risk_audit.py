@@ -1,12 +1,8 @@
 """Risk audit trail and decision thresholds: every score served is stored; thresholds change without retraining."""
 from __future__ import annotations
 
-import atexit
 import json
 import logging
-import os
-import threading
-from collections import deque
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -14,6 +10,7 @@ from sqlalchemy import Engine, select
 
 from features import fastjson
 from features.storage import schema as s
+from features.storage.buffered import BufferedRows
 from features.storage.store import dialect_insert, utcnow
 
 log = logging.getLogger(__name__)
@@ -156,88 +153,23 @@ class RiskAuditStore:
         return row
 
 
-class BufferedAuditWriter:
-    """Writes audit rows from a background thread, many per transaction.
-
-    A durable commit per score cost more than the score itself under load (one fsync each, and workers queue
-    for SQLite's single writer). Rows wait at most ``flush_seconds``; a worker that dies abruptly loses at most
-    that much of the trail. ``flush_seconds=0`` writes inside the request instead (the strict setting).
-    Reads go through :meth:`flush` first, so a worker always sees its own scores.
-
-    The request thread only turns a row into a tuple (JSON columns serialised) and appends it to a deque
-    (atomic in CPython, no lock); the flush thread writes everything pending with one ``executemany``.
-    Flushes are serialised, so a read's flush also waits for a background write already under way, and the
-    flush at interpreter exit waits for it instead of finding the buffer empty and letting it be cut off.
-    """
+class BufferedAuditWriter(BufferedRows):
+    """The audit trail written from a background thread (features.storage.buffered: why, and what a crash
+    loses). ``flush_seconds=0`` writes inside the request instead (the strict setting). Reads go through
+    :meth:`flush` first, so a worker always sees its own scores."""
 
     def __init__(self, audit: RiskAuditStore, flush_seconds: float = 0.2, max_rows: int = 1000) -> None:
+        super().__init__(flush_seconds, max_rows, thread_name="kefu-audit-writer")
         self.audit = audit
-        self.flush_seconds = flush_seconds
-        self.max_rows = max_rows
-        self._rows: deque[tuple] = deque()
-        self._flush_lock = threading.Lock()
-        self._start_lock = threading.Lock()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._pid: int | None = None
-        self._atexit_pid: int | None = None
+
+    def _write(self, rows: list[tuple]) -> None:
+        self.audit.record_tuples(rows)
 
     def record(self, rows: Sequence[Mapping]) -> None:
         if self.flush_seconds <= 0:
             self.audit.record_scores(rows)
             return
-        pending = self._rows
-        pending.extend([audit_tuple(r) for r in rows])
-        thread = self._thread
-        # after a fork the parent's writer is not alive in the child (threading marks it stopped), so this also
-        # starts each gunicorn worker's own; os.getpid() here was a system call on every score
-        if thread is None or not thread.is_alive():
-            self._start_thread()
-        if len(pending) >= self.max_rows:
-            self._wake.set()
-
-    def flush(self) -> None:
-        with self._flush_lock:
-            pending = self._rows
-            rows = [pending.popleft() for _ in range(len(pending))]
-            if not rows:
-                return
-            try:
-                self.audit.record_tuples(rows)
-            except Exception:  # keep them for the next try rather than lose them
-                pending.extendleft(reversed(rows))
-                log.exception("writing %d audit rows failed; will retry", len(rows))
-                raise
-
-    def _start_thread(self) -> None:
-        # A thread does not survive fork: each gunicorn worker starts its own on its first score.
-        with self._start_lock:
-            pid = os.getpid()
-            if self._thread is not None and self._pid == pid and self._thread.is_alive():
-                return
-            if self._pid != pid:
-                # a lock held by another thread at fork time stays held in the child: start afresh
-                self._flush_lock = threading.Lock()
-                self._wake = threading.Event()
-            self._pid = pid
-            self._thread = threading.Thread(target=self._run, name="kefu-audit-writer", daemon=True)
-            self._thread.start()
-            if self._atexit_pid != pid:
-                self._atexit_pid = pid
-                atexit.register(self._flush_quietly)
-
-    def _run(self) -> None:
-        wake = self._wake
-        while True:
-            wake.wait(self.flush_seconds)
-            wake.clear()
-            self._flush_quietly()
-
-    def _flush_quietly(self) -> None:
-        try:
-            self.flush()
-        except Exception:  # noqa: BLE001 - logged in flush; the thread must live on
-            pass
+        self.add([audit_tuple(r) for r in rows])
 
     # reads see this worker's pending rows
     def customer_scores(self, customer_id: str, limit: int = 100) -> list[dict]:

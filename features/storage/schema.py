@@ -220,6 +220,25 @@ risk_scores = Table(
     Index("ix_risk_scores_model_created_at", "model", "created_at"),
 )
 
+# Every recommendation list served over HTTP, so what customers did next can be traced back to what they were
+# shown (models/recommend/online.py). Written in batches by a background thread (features.storage.buffered).
+recommendation_lists = Table(
+    "recommendation_lists",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("recommendation_id", String(64), nullable=False),
+    Column("customer_id", String(ID_LEN), nullable=False),
+    Column("model_version", String(64)),
+    Column("strategy", String(16)),
+    Column("context_item_id", String(ID_LEN)),
+    Column("items", JSON, nullable=False),
+    Column("sources", JSON, nullable=False),
+    Column("request_id", String(128)),
+    Column("created_at", DateTime, nullable=False),
+    UniqueConstraint("recommendation_id"),
+    Index("ix_recommendation_lists_created_at", "created_at"),
+)
+
 # Block and allow lists: a case whose attribute (customer_id, a payment's device_id / ip / country, or a table
 # model's feature column) has a listed value is declined (block) or approved (allow) whatever the model says.
 risk_lists = Table(

@@ -1,13 +1,17 @@
 """POST /v1/recommendations and GET /v1/items/<id>/similar."""
 from __future__ import annotations
 
-from flask import current_app
+from flask import current_app, g
 from flask_smorest import Blueprint
 
 from features import fastjson
 from service.api.fastview import fast_json_view
 from service.auth import require_scope
+from service.ids import uuid7_hex
+from service.pipelines.recommend_online import performance_report
 from service.schemas.recommend import (
+    PerformanceQuerySchema,
+    PerformanceResponseSchema,
     RecommendationRequestSchema,
     RecommendationResponseSchema,
     SimilarQuerySchema,
@@ -46,6 +50,7 @@ def _as_response(result: dict):
         "strategy": _text(result["strategy"]),
         "model": _text(result["model"]),
         "model_version": _text(result["model_version"]),
+        "recommendation_id": result["recommendation_id"],
     }
     data = fastjson.dumps(body)
     if data is None:
@@ -69,8 +74,12 @@ def recommend(body: dict):
     KEFU_RECOMMEND_MAX_PER_CATEGORY per category. An unknown customer gets a cold-start answer (popular in
     the given segment), not an error.
     """
-    return _as_response(_service().recommend(body["customer_id"], body["k"], filters=body["filters"],
-                                             context=body["context"], segment=body.get("segment")))
+    result = _service().recommend(body["customer_id"], body["k"], filters=body["filters"], context=body["context"],
+                                  segment=body.get("segment"))
+    result["recommendation_id"] = uuid7_hex()
+    current_app.extensions["kefu"].extras["recommend_log"].record(
+        result["recommendation_id"], result, (body["context"] or {}).get("item_id"), g.request_id)
+    return _as_response(result)
 
 
 @blp.route("/items/<string:item_id>/similar", methods=["GET"])
@@ -81,3 +90,22 @@ def recommend(body: dict):
 def similar(query: dict, item_id: str):
     """Items to show on an item's page: bought together, then similar by description"""
     return _service().similar(item_id, query["k"])
+
+
+@blp.route("/recommendations/performance", methods=["GET"])
+@require_scope("recommendations")
+@blp.arguments(PerformanceQuerySchema, location="query")
+@blp.response(200, PerformanceResponseSchema)
+def performance(query: dict):
+    """What customers did after the lists they were shown
+
+    Every list this endpoint's sibling POST /v1/recommendations served in the last `days` days is matched
+    with the customer's later events on the shown items, within `window_days` of the list: a view or add to
+    cart counts as a click-through, a purchase as a conversion (the first list that showed an item gets the
+    credit). Rates per list, per item shown, per position, per candidate source and per strategy, and the
+    share of the reached customers' purchases that were items they had been shown. Lists younger than the
+    window are still collecting events.
+    """
+    state = current_app.extensions["kefu"]
+    return performance_report(state.extras["recommend_log"], state.store, days=query["days"],
+                              window_days=query["window_days"])

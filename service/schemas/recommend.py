@@ -56,6 +56,9 @@ class RecommendationResponseSchema(Schema):
     strategy = fields.String(metadata={"description": "personalised, or cold_start for a customer with no history"})
     model = fields.String()
     model_version = fields.String()
+    recommendation_id = fields.String(metadata={
+        "description": "This list's id; GET /v1/recommendations/performance measures what customers did after "
+                       "the lists they were shown."})
 
 
 class SimilarQuerySchema(StrictSchema):
@@ -67,3 +70,43 @@ class SimilarResponseSchema(Schema):
     items = fields.List(fields.Nested(RecommendedItemSchema))
     model = fields.String()
     model_version = fields.String()
+
+
+class PerformanceQuerySchema(StrictSchema):
+    days = fields.Integer(load_default=7, validate=validate.Range(min=1, max=366),
+                          metadata={"description": "Lists served in the last this many days."})
+    window_days = fields.Integer(load_default=7, validate=validate.Range(min=1, max=90),
+                                 metadata={"description": "Events up to this many days after a list count for it."})
+
+
+class PerformanceGroupSchema(Schema):
+    position = fields.Integer()
+    source = fields.String()
+    strategy = fields.String()
+    shown = fields.Integer()
+    view_rate = fields.Float(allow_none=True)
+    purchase_rate = fields.Float(allow_none=True)
+
+
+class PerformanceResponseSchema(Schema):
+    since = fields.DateTime()
+    until = fields.DateTime()
+    days = fields.Integer()
+    window_days = fields.Integer()
+    truncated = fields.Boolean(metadata={"description": "True when more lists were served than were read "
+                                                        "(the newest 50,000)."})
+    lists = fields.Integer()
+    customers = fields.Integer()
+    items_shown = fields.Integer()
+    view_rate = fields.Float(allow_none=True, metadata={"description": "Share of lists with a later view (or add "
+                                                                       "to cart, or purchase) of a shown item."})
+    purchase_rate = fields.Float(allow_none=True, metadata={"description": "Share of lists with a later purchase "
+                                                                           "of a shown item."})
+    item_view_rate = fields.Float(allow_none=True)
+    item_purchase_rate = fields.Float(allow_none=True)
+    recommended_purchase_share = fields.Float(allow_none=True, metadata={
+        "description": "Of the reached customers' purchases within the window after their lists, the share that "
+                       "were items they had been shown."})
+    by_position = fields.List(fields.Nested(PerformanceGroupSchema))
+    by_source = fields.List(fields.Nested(PerformanceGroupSchema))
+    by_strategy = fields.List(fields.Nested(PerformanceGroupSchema))

@@ -1,6 +1,8 @@
 """Recommendations over HTTP on a small simulated shop, with the merchandiser's rules checked one by one."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from conftest import bearer
@@ -271,8 +273,10 @@ def test_answers_equal_the_plain_pipeline_and_the_schema_dump(app, client, keys,
         r = ask(client, keys, **body)
         assert r.status_code == 200 and r.mimetype == "application/json" and r.data.endswith(b"\n")
         answer = r.get_json()
-        expected = schema.dump(_plain_recommend(service, body["customer_id"], body["k"], body.get("filters"),
-                                                body.get("context"), body.get("segment")))
+        assert re.fullmatch(r"[0-9a-f]{32}", answer["recommendation_id"])     # each list's own id (logged)
+        expected = schema.dump({**_plain_recommend(service, body["customer_id"], body["k"], body.get("filters"),
+                                                   body.get("context"), body.get("segment")),
+                                "recommendation_id": answer["recommendation_id"]})
         assert answer == expected, body
         assert list(answer) == list(expected) and all(list(a) == list(e) for a, e in
                                                       zip(answer["items"], expected["items"]))   # key order too
@@ -290,10 +294,43 @@ def test_answers_are_the_same_without_orjson(client, keys, store, shop, monkeypa
     plain = ask(client, keys, **body)
     assert fast.status_code == plain.status_code == 200
     assert fast.mimetype == plain.mimetype == "application/json" and plain.data.endswith(b"\n")
-    assert fast.get_json() == plain.get_json()
+    assert fast.get_json().pop("recommendation_id") != plain.get_json().pop("recommendation_id")
+    assert {**fast.get_json(), "recommendation_id": None} == {**plain.get_json(), "recommendation_id": None}
 
 
 def test_bad_json_is_still_400(client, keys):
     r = client.post("/v1/recommendations", data="{not json", content_type="application/json",
                     headers=bearer(keys["recommendations"]))
     assert r.status_code == 400 and r.get_json()["code"] == 400
+
+
+def test_performance_follows_what_customers_did_after_their_lists(client, keys, store, shop):
+    from datetime import datetime, timedelta, timezone
+
+    def report(**query):
+        r = client.get("/v1/recommendations/performance", query_string=query, headers=bearer(keys["recommendations"]))
+        assert r.status_code == 200, r.get_json()
+        return r.get_json()
+
+    before = report()
+    customers = store.load_events(types=["purchase"]).customer_id.value_counts().index[-2:]
+    lists = [ask(client, keys, customer_id=c, k=5).get_json() for c in customers]
+    assert all(len(x["items"]) == 5 for x in lists)
+    soon = (datetime.now(timezone.utc) + timedelta(seconds=1)).isoformat()
+    bought, viewed = lists[0]["items"][0], lists[1]["items"][2]
+    events = [{"event_id": "perf-1", "type": "purchase", "customer_id": customers[0], "item_id": bought["item_id"],
+               "timestamp": soon, "amount": 1.0},
+              {"event_id": "perf-2", "type": "view", "customer_id": customers[1], "item_id": viewed["item_id"],
+               "timestamp": soon}]
+    assert client.post("/v1/events", json={"events": events}, headers=bearer(keys["events"])).status_code == 202
+    after = report()
+    assert after["lists"] == before["lists"] + 2 and after["items_shown"] == before["items_shown"] + 10
+    purchased_lists = round(after["purchase_rate"] * after["lists"]) - round((before["purchase_rate"] or 0) * before["lists"])
+    assert purchased_lists == 1
+    position = {g["position"]: g for g in after["by_position"]}
+    assert position[1]["purchase_rate"] > 0 and position[3]["view_rate"] > 0
+    assert bought["source"] in {g["source"] for g in after["by_source"] if g["purchase_rate"]}
+    assert report(days=1, window_days=1)["lists"] >= 2
+    bad = client.get("/v1/recommendations/performance?window_days=0", headers=bearer(keys["recommendations"]))
+    assert bad.status_code == 422
+    assert client.get("/v1/recommendations/performance", headers=bearer(keys["risk"])).status_code == 403

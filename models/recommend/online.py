@@ -1,0 +1,82 @@
+"""What customers did after they were shown a recommendation list: the online side of evaluation.
+
+Offline metrics (NDCG@10 on a held-out month) say how well a model ranks history; a marketing team wants to
+know whether the lists it served were followed. Each served list is matched with the customer's later events on
+the shown items, within ``window_days`` of the list (a view counts as a click-through, a purchase as a
+conversion; the first list that showed an item gets the credit for it). The report gives the rates per list,
+per position, per candidate source and per strategy, and the share of the reached customers' purchases (within
+the window after a list) that were items they had been shown.
+
+The events' own timestamps are compared with the time the list was served, so events must carry real times.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+VIEW_TYPES = ("view", "add_to_cart")
+PURCHASE_TYPE = "purchase"
+POSITIONS = 10
+
+
+def _rate(hits: pd.Series) -> float | None:
+    return round(float(hits.mean()), 4) if len(hits) else None
+
+
+def _grouped(shown: pd.DataFrame, key: str) -> list[dict]:
+    out = []
+    for value, part in shown.groupby(key, sort=True):
+        out.append({key: value if not isinstance(value, np.integer) else int(value), "shown": int(len(part)),
+                    "view_rate": _rate(part["viewed"]), "purchase_rate": _rate(part["bought"])})
+    return out
+
+
+def online_report(lists: pd.DataFrame, events: pd.DataFrame, window_days: float) -> dict[str, Any]:
+    """``lists``: recommendation_id, customer_id, created_at, strategy, items (ids in order), sources.
+    ``events``: customer_id, item_id, ts, type, for the listed customers."""
+    empty = {"lists": 0, "customers": 0, "items_shown": 0, "view_rate": None, "purchase_rate": None,
+             "item_view_rate": None, "item_purchase_rate": None, "recommended_purchase_share": None,
+             "by_position": [], "by_source": [], "by_strategy": []}
+    if lists.empty:
+        return empty
+    shown = lists[["recommendation_id", "customer_id", "created_at", "strategy", "items", "sources"]].copy()
+    shown["position"] = shown["items"].map(lambda xs: list(range(1, len(xs) + 1)))
+    shown = shown.explode(["items", "sources", "position"]).dropna(subset=["items"])
+    shown = shown.rename(columns={"items": "item_id", "sources": "source"})
+    shown["position"] = shown["position"].astype(int)
+    shown["item_id"] = shown["item_id"].astype(str)
+    window = pd.Timedelta(days=window_days)
+
+    ev = events[events["type"].isin((*VIEW_TYPES, PURCHASE_TYPE))][["customer_id", "item_id", "ts", "type"]].copy()
+    ev["item_id"] = ev["item_id"].astype(str)
+    pairs = shown.merge(ev, on=["customer_id", "item_id"], how="inner")
+    pairs = pairs[(pairs["ts"] > pairs["created_at"]) & (pairs["ts"] <= pairs["created_at"] + window)]
+    # credit goes to the first list that showed the item before the event
+    pairs = pairs.sort_values(["customer_id", "item_id", "ts", "created_at"]).drop_duplicates(
+        ["customer_id", "item_id", "ts", "type"], keep="first")
+    viewed = set(pairs.loc[pairs["type"].isin(VIEW_TYPES), "recommendation_id"] + "\x00" +
+                 pairs.loc[pairs["type"].isin(VIEW_TYPES), "item_id"])
+    bought_pairs = pairs[pairs["type"] == PURCHASE_TYPE]
+    bought = set(bought_pairs["recommendation_id"] + "\x00" + bought_pairs["item_id"])
+    key = shown["recommendation_id"] + "\x00" + shown["item_id"]
+    shown["bought"] = key.isin(bought)
+    shown["viewed"] = key.isin(viewed) | shown["bought"]        # a purchase implies the item was seen
+
+    per_list = shown.groupby("recommendation_id")[["viewed", "bought"]].any()
+    # of the purchases reached customers made within the window after one of their lists, how many were shown
+    firsts = lists.groupby("customer_id")["created_at"].agg(["min", "max"])
+    purchases = ev[ev["type"] == PURCHASE_TYPE].merge(firsts, left_on="customer_id", right_index=True)
+    purchases = purchases[(purchases["ts"] > purchases["min"]) & (purchases["ts"] <= purchases["max"] + window)]
+    share = (round(len(bought_pairs.drop_duplicates(["customer_id", "item_id", "ts"])) / len(purchases), 4)
+             if len(purchases) else None)
+    return {
+        "lists": int(len(lists)), "customers": int(lists["customer_id"].nunique()), "items_shown": int(len(shown)),
+        "view_rate": _rate(per_list["viewed"]), "purchase_rate": _rate(per_list["bought"]),
+        "item_view_rate": _rate(shown["viewed"]), "item_purchase_rate": _rate(shown["bought"]),
+        "recommended_purchase_share": share,
+        "by_position": _grouped(shown[shown["position"] <= POSITIONS], "position"),
+        "by_source": _grouped(shown, "source"),
+        "by_strategy": _grouped(shown, "strategy"),
+    }

@@ -1,0 +1,29 @@
+"""Online measurement of served recommendation lists: read them back with the customers' later events.
+
+No Flask here: GET /v1/recommendations/performance calls it.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import pandas as pd
+
+from features.storage.recommend_log import COLUMNS
+from features.storage.store import utcnow
+from models.recommend.online import PURCHASE_TYPE, VIEW_TYPES, online_report
+
+MAX_LISTS = 50_000      # the newest lists of the period are read; the answer says when it held more
+
+
+def performance_report(log, store, *, days: int = 7, window_days: int = 7, until: datetime | None = None,
+                       max_lists: int = MAX_LISTS) -> dict[str, Any]:
+    until = until or utcnow()
+    since = until - timedelta(days=days)
+    rows = log.served(since, until, max_lists)
+    lists = pd.DataFrame(rows, columns=list(COLUMNS))
+    customers = sorted(set(lists["customer_id"]))
+    events = (store.load_events(customer_ids=customers, types=[*VIEW_TYPES, PURCHASE_TYPE]) if customers
+              else pd.DataFrame(columns=["customer_id", "item_id", "ts", "type"]))
+    return {"since": since, "until": until, "days": days, "window_days": window_days,
+            "truncated": len(rows) >= max_lists, **online_report(lists, events, window_days)}
