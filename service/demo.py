@@ -131,6 +131,7 @@ def prepare_demo(n_customers: int = 2000, seed: int = 7, echo: Callable[[str], N
             f"curl -s -X POST -H 'Authorization: Bearer {keys['risk']}' -H 'Content-Type: application/json' "
             f"-d '{risk_case}' {base}/v1/risk/scores",
             f"curl -s -H 'Authorization: Bearer {keys['risk']}' {base}/v1/customers/{chatty}/risk",
+            f"curl -s -H 'Authorization: Bearer {keys['risk']}' {base}/v1/risk/models/transactions/monitoring",
         ] if trained else []
         return [
             f"curl -s {base}/readyz",
@@ -140,7 +141,8 @@ def prepare_demo(n_customers: int = 2000, seed: int = 7, echo: Callable[[str], N
             *risk,
             *([f"curl -s -X POST -H 'Authorization: Bearer {keys['recommendations']}' -H 'Content-Type: application/json' "
                f"-d '{rec_case}' {base}/v1/recommendations",
-               f"curl -s -H 'Authorization: Bearer {keys['recommendations']}' {base}/v1/items/{item}/similar?k=5"]
+               f"curl -s -H 'Authorization: Bearer {keys['recommendations']}' {base}/v1/items/{item}/similar?k=5",
+               f"curl -s -H 'Authorization: Bearer {keys['recommendations']}' {base}/v1/recommendations/performance"]
               if recommender else []),
             *[f"curl -s -X POST -H 'Authorization: Bearer {keys['chat']}' -H 'Content-Type: application/json' "
               f"-d '{c}' {base}/v1/chat" for c in chats],

@@ -107,5 +107,4 @@ def performance(query: dict):
     window are still collecting events.
     """
     state = current_app.extensions["kefu"]
-    return performance_report(state.extras["recommend_log"], state.store, days=query["days"],
-                              window_days=query["window_days"])
+    return performance_report(state.extras["recommend_log"], days=query["days"], window_days=query["window_days"])

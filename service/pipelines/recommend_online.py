@@ -7,23 +7,19 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-import pandas as pd
-
-from features.storage.recommend_log import COLUMNS
 from features.storage.store import utcnow
 from models.recommend.online import PURCHASE_TYPE, VIEW_TYPES, online_report
 
 MAX_LISTS = 50_000      # the newest lists of the period are read; the answer says when it held more
 
 
-def performance_report(log, store, *, days: int = 7, window_days: int = 7, until: datetime | None = None,
+def performance_report(log, *, days: int = 7, window_days: int = 7, until: datetime | None = None,
                        max_lists: int = MAX_LISTS) -> dict[str, Any]:
     until = until or utcnow()
     since = until - timedelta(days=days)
-    rows = log.served(since, until, max_lists)
-    lists = pd.DataFrame(rows, columns=list(COLUMNS))
+    lists = log.served(since, until, max_lists)
     customers = sorted(set(lists["customer_id"]))
-    events = (store.load_events(customer_ids=customers, types=[*VIEW_TYPES, PURCHASE_TYPE]) if customers
-              else pd.DataFrame(columns=["customer_id", "item_id", "ts", "type"]))
+    first = lists["created_at"].min() if len(lists) else since
+    events = log.followups(customers, first, [*VIEW_TYPES, PURCHASE_TYPE])
     return {"since": since, "until": until, "days": days, "window_days": window_days,
-            "truncated": len(rows) >= max_lists, **online_report(lists, events, window_days)}
+            "truncated": len(lists) >= max_lists, **online_report(lists, events, window_days)}

@@ -304,8 +304,12 @@ def test_bad_json_is_still_400(client, keys):
     assert r.status_code == 400 and r.get_json()["code"] == 400
 
 
-def test_performance_follows_what_customers_did_after_their_lists(client, keys, store, shop):
+def test_performance_follows_what_customers_did_after_their_lists(client, keys, store, shop, monkeypatch):
     from datetime import datetime, timedelta, timezone
+
+    from features.storage import recommend_log
+
+    monkeypatch.setattr(recommend_log, "CUSTOMER_CHUNK", 1)     # the reached customers' events read in chunks
 
     def report(**query):
         r = client.get("/v1/recommendations/performance", query_string=query, headers=bearer(keys["recommendations"]))
