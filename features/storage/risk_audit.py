@@ -101,7 +101,7 @@ class RiskAuditStore:
         """A model version's scores since ``since`` (naive UTC), newest first, at most ``limit``: what
         monitoring compares with the training reference."""
         c = s.risk_scores.c
-        q = (select(c.score, c.decision, c.features, c.outcome, c.created_at)
+        q = (select(c.score, c.decision, c.features, c.outcome, c.list_match, c.created_at)
              .where(c.model == model, c.model_version == version, c.created_at >= since)
              .order_by(c.created_at.desc(), c.id.desc()).limit(limit))
         with self.engine.connect() as conn:

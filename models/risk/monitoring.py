@@ -128,35 +128,43 @@ def _outcomes(scores: np.ndarray, decisions: np.ndarray, outcomes: np.ndarray, t
             "by_decision": by_decision}
 
 
-def _daily(days: np.ndarray, scores: np.ndarray, decisions: np.ndarray) -> list[dict]:
+def _share(mask: np.ndarray) -> float:
+    return round(float(mask.mean()), 4) if len(mask) else 0.0
+
+
+def _daily(days: np.ndarray, scores: np.ndarray, decisions: np.ndarray, by_model: np.ndarray) -> list[dict]:
+    """Per day: every score counts in the volume and mean; the rates are of the model's own decisions."""
     out = []
     for day in np.unique(days):
         mask = days == day
-        d = decisions[mask]
+        d = decisions[mask & by_model]
         out.append({"date": str(day), "scores": int(mask.sum()), "mean_score": round(float(scores[mask].mean()), 4),
-                    "review_rate": round(float((d == "review").mean()), 4),
-                    "decline_rate": round(float((d == "decline").mean()), 4)})
+                    "review_rate": _share(d == "review"), "decline_rate": _share(d == "decline")})
     return out
 
 
 def monitor(ref: Mapping[str, Any] | None, spec, X: np.ndarray, scores: np.ndarray, decisions: Sequence[str],
             days: Sequence[str], thresholds: Mapping[str, float], outcomes: np.ndarray | None = None,
-            trained_auc: float | None = None) -> dict:
+            trained_auc: float | None = None, decided_by_list: np.ndarray | None = None) -> dict:
     """Compare served rows with the training reference.
 
     ``X``: the served rows' features in the spec's encoding; ``scores``/``decisions``/``days`` per row (days as
-    ISO dates); ``outcomes`` 1/0 where an analyst recorded one, NaN elsewhere. ``ref`` None (a model trained
-    before references were saved): volumes, alert rates and outcomes only.
+    ISO dates); ``outcomes`` 1/0 where an analyst recorded one, NaN elsewhere; ``decided_by_list`` True where a
+    block or allow list entry made the decision: those rows count in the volumes and the drift, not in the
+    alert rates, which are the model's. ``ref`` None (a model trained before references were saved): volumes,
+    alert rates and outcomes only.
     """
     scores = np.asarray(scores, dtype=np.float64)
     decisions = np.asarray(decisions, dtype=object)
     n = len(scores)
-    alert = float(np.isin(decisions, ("review", "decline")).mean()) if n else 0.0
+    listed = np.zeros(n, dtype=bool) if decided_by_list is None else np.asarray(decided_by_list, dtype=bool)
+    own = decisions[~listed]
     report: dict[str, Any] = {
         "scores": n,
-        "daily": _daily(np.asarray(days, dtype=object), scores, decisions) if n else [],
-        "alert_rate": {"served": round(alert, 4),
-                       "decline_served": round(float((decisions == "decline").mean()), 4) if n else 0.0},
+        "list_decided": int(listed.sum()),
+        "daily": _daily(np.asarray(days, dtype=object), scores, decisions, ~listed) if n else [],
+        "alert_rate": {"served": _share(np.isin(own, ("review", "decline"))),
+                       "decline_served": _share(own == "decline")},
         "outcomes": _outcomes(scores, decisions, np.asarray(outcomes, dtype=np.float64), trained_auc)
         if outcomes is not None and n else None,
     }

@@ -69,7 +69,8 @@ def monitoring_report(registry: ModelRegistry, scorer: RiskScorer, audit, name: 
     X = encode_audited(model, rows) if rows else np.zeros((0, len(model.spec.names)))
     report = monitor(model.meta.get("reference"), model.spec, X, scores, [r["decision"] for r in rows],
                      [r["created_at"].date().isoformat() for r in rows], thresholds, outcomes,
-                     (model.meta.get("metrics") or {}).get("roc_auc"))
+                     (model.meta.get("metrics") or {}).get("roc_auc"),
+                     np.array([r["list_match"] is not None for r in rows], dtype=bool))
     report["daily"].sort(key=lambda d: d["date"])
     log.info("monitoring %s %s: %d scores, status %s", name, chosen.version, len(rows), report["status"])
     return {"model": name, "model_version": chosen.version, "since": since, "until": until, "days": days,

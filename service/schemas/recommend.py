@@ -83,6 +83,7 @@ class PerformanceGroupSchema(Schema):
     position = fields.Integer()
     source = fields.String()
     strategy = fields.String()
+    model_version = fields.String()
     shown = fields.Integer()
     view_rate = fields.Float(allow_none=True)
     purchase_rate = fields.Float(allow_none=True)
@@ -110,3 +111,4 @@ class PerformanceResponseSchema(Schema):
     by_position = fields.List(fields.Nested(PerformanceGroupSchema))
     by_source = fields.List(fields.Nested(PerformanceGroupSchema))
     by_strategy = fields.List(fields.Nested(PerformanceGroupSchema))
+    by_model_version = fields.List(fields.Nested(PerformanceGroupSchema))

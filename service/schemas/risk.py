@@ -191,7 +191,8 @@ class MonitoringFeatureSchema(Schema):
 
 
 class AlertRateSchema(Schema):
-    served = fields.Float(metadata={"description": "Share of scores decided review or decline."})
+    served = fields.Float(metadata={"description": "Share of the model's own decisions that were review or "
+                                                   "decline (list decisions left out)."})
     decline_served = fields.Float()
     expected = fields.Float(metadata={"description": "Share of held-out training scores at or above today's "
                                                      "review threshold."})
@@ -224,6 +225,8 @@ class MonitoringResponseSchema(Schema):
                                                     "too_few_scores (< 100), no_traffic, or no_reference (a "
                                                     "version trained before references were saved)."})
     scores = fields.Integer()
+    list_decided = fields.Integer(metadata={"description": "Scores whose decision a block or allow list entry "
+                                                           "made; they count in the drift, not in the alert rates."})
     score_psi = fields.Float(allow_none=True)
     features = fields.List(fields.Nested(MonitoringFeatureSchema))
     alert_rate = fields.Nested(AlertRateSchema)

@@ -11,12 +11,12 @@ T0 = pd.Timestamp("2026-11-01 12:00")
 
 def lists() -> pd.DataFrame:
     return pd.DataFrame([
-        {"recommendation_id": "r1", "customer_id": "a", "created_at": T0, "strategy": "personalised",
+        {"recommendation_id": "r1", "customer_id": "a", "created_at": T0, "strategy": "personalised", "model_version": "v1",
          "items": ["i1", "i2", "i3"], "sources": ["repeat", "popular", "bought_together"]},
-        {"recommendation_id": "r2", "customer_id": "b", "created_at": T0, "strategy": "cold_start",
+        {"recommendation_id": "r2", "customer_id": "b", "created_at": T0, "strategy": "cold_start", "model_version": "v1",
          "items": ["i1", "i4"], "sources": ["popular", "popular"]},
         {"recommendation_id": "r3", "customer_id": "a", "created_at": T0 + pd.Timedelta(days=1),
-         "strategy": "personalised", "items": ["i2", "i5"], "sources": ["popular", "user_knn"]},
+         "strategy": "personalised", "model_version": "v2", "items": ["i2", "i5"], "sources": ["popular", "user_knn"]},
     ])
 
 
@@ -49,6 +49,9 @@ def test_rates_per_list_item_position_source_and_strategy():
     assert by_source["popular"]["shown"] == 4 and by_source["popular"]["purchase_rate"] == 0.25
     assert by_source["bought_together"]["view_rate"] == 1.0
     assert {g["strategy"]: g["shown"] for g in r["by_strategy"]} == {"cold_start": 2, "personalised": 5}
+    versions = {g["model_version"]: g for g in r["by_model_version"]}
+    assert (versions["v1"]["shown"], versions["v2"]["shown"]) == (5, 2)
+    assert versions["v1"]["purchase_rate"] == pytest.approx(1 / 5, abs=1e-4) and versions["v2"]["purchase_rate"] == 0.0
 
 
 def test_a_longer_window_counts_the_late_purchase_and_nothing_served_is_empty():

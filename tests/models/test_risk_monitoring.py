@@ -117,3 +117,16 @@ def test_one_class_of_outcomes_has_no_auc_and_few_scores_are_flagged(ref):
     assert report["status"] == "too_few_scores"
     empty = monitor(ref, SPEC, X[:0], scores[:0], decisions[:0], days[:0], {"review": 0.3, "decline": 0.6})
     assert empty["status"] == "no_traffic" and empty["scores"] == 0
+
+
+def test_list_decisions_count_in_the_volume_but_not_in_the_models_alert_rate(ref):
+    X = rows(4, 2)
+    scores = np.array([0.05, 0.05, 0.9, 0.9])
+    decisions = np.array(["decline", "approve", "approve", "decline"])    # rows 0 and 2: a list decided
+    listed = np.array([True, False, True, False])
+    report = monitor(ref, SPEC, X, scores, decisions, ["2026-11-29"] * 4, {"review": 0.3, "decline": 0.6},
+                     decided_by_list=listed)
+    assert report["list_decided"] == 2 and report["scores"] == 4
+    assert report["alert_rate"]["served"] == 0.5 and report["alert_rate"]["decline_served"] == 0.5
+    assert report["daily"] == [{"date": "2026-11-29", "scores": 4, "mean_score": 0.475, "review_rate": 0.0,
+                                "decline_rate": 0.5}]

@@ -49,6 +49,8 @@ def test_a_blocked_feature_value_declines_and_an_allowed_customer_is_approved(cl
     history = client.get("/v1/customers/vip-1/risk", headers=bearer(keys["risk"])).get_json()["scores"]
     assert history[0]["list_match"]["field"] == "country" and history[1]["list_match"]["action"] == "allow"
     assert history[2]["list_match"] is None
+    monitored = client.get("/v1/risk/models/cards/monitoring", headers=bearer(keys["risk"])).get_json()
+    assert monitored["scores"] == 5 and monitored["list_decided"] == 3        # blocked, allowed, both
 
 
 def test_entries_are_listed_replaced_removed_and_expire(client, keys, model):
