@@ -37,6 +37,10 @@ class BufferedRows:
         raise NotImplementedError
 
     def add(self, tuples: list[tuple]) -> None:
+        """Queue rows for the writer thread; ``flush_seconds <= 0`` writes them here instead (the strict setting)."""
+        if self.flush_seconds <= 0:
+            self._write(tuples)
+            return
         pending = self._rows
         pending.extend(tuples)
         thread = self._thread

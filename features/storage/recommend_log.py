@@ -67,10 +67,7 @@ class RecommendationLog(BufferedRows):
         items = answer["items"]
         row = (recommendation_id, answer["customer_id"], answer.get("model_version"), answer.get("strategy"),
                context_item_id, [i["item_id"] for i in items], [i["source"] for i in items], request_id, utcnow())
-        if self.flush_seconds <= 0:
-            self.store.record([row])
-        else:
-            self.add([row])
+        self.add([row])
 
     def served(self, since: datetime, until: datetime, limit: int) -> pd.DataFrame:
         self.flush()

@@ -97,12 +97,12 @@ class RiskAuditStore:
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(q).mappings()]
 
-    def model_scores(self, model: str, version: str, since, limit: int) -> list[dict]:
-        """A model version's scores since ``since`` (naive UTC), newest first, at most ``limit``: what
+    def model_scores(self, model: str, version: str, since, until, limit: int) -> list[dict]:
+        """A model version's scores in [since, until] (naive UTC), newest first, at most ``limit``: what
         monitoring compares with the training reference."""
         c = s.risk_scores.c
         q = (select(c.score, c.decision, c.features, c.outcome, c.list_match, c.created_at)
-             .where(c.model == model, c.model_version == version, c.created_at >= since)
+             .where(c.model == model, c.model_version == version, c.created_at >= since, c.created_at <= until)
              .order_by(c.created_at.desc(), c.id.desc()).limit(limit))
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(q).mappings()]
@@ -166,9 +166,6 @@ class BufferedAuditWriter(BufferedRows):
         self.audit.record_tuples(rows)
 
     def record(self, rows: Sequence[Mapping]) -> None:
-        if self.flush_seconds <= 0:
-            self.audit.record_scores(rows)
-            return
         self.add([audit_tuple(r) for r in rows])
 
     # reads see this worker's pending rows
@@ -176,9 +173,9 @@ class BufferedAuditWriter(BufferedRows):
         self.flush()
         return self.audit.customer_scores(customer_id, limit)
 
-    def model_scores(self, model: str, version: str, since, limit: int) -> list[dict]:
+    def model_scores(self, model: str, version: str, since, until, limit: int) -> list[dict]:
         self.flush()
-        return self.audit.model_scores(model, version, since, limit)
+        return self.audit.model_scores(model, version, since, until, limit)
 
     def record_outcome(self, score_id: str, outcome: bool, by: str | None = None,
                        label_payment: Callable[[dict], bool] | None = None) -> dict | None:

@@ -42,6 +42,11 @@ def _numeric_bins(values: np.ndarray, edges: Sequence[float]) -> np.ndarray:
     return out
 
 
+def _numeric_shares(values: np.ndarray, edges: Sequence[float]) -> list[float]:
+    """Share of values in each bin of ``edges`` (the missing bin last)."""
+    return _shares(np.bincount(_numeric_bins(values, edges), minlength=len(edges) + 2))
+
+
 def _categorical_bins(codes: np.ndarray, kept: Sequence[int]) -> np.ndarray:
     """Bin index per encoded level: its place in ``kept``, then "other", then missing or unseen."""
     out = np.full(len(codes), len(kept) + 1, dtype=np.int64)
@@ -68,8 +73,7 @@ def _feature_reference(values: np.ndarray, categorical: bool, bins: int) -> dict
         return {"kind": "categorical", "levels": kept,
                 "share": _shares(np.bincount(assigned, minlength=len(kept) + 2))}
     edges = _edges(values, bins)
-    assigned = _numeric_bins(values, edges)
-    return {"kind": "numeric", "edges": edges, "share": _shares(np.bincount(assigned, minlength=len(edges) + 2))}
+    return {"kind": "numeric", "edges": edges, "share": _numeric_shares(values, edges)}
 
 
 def reference(spec, X: np.ndarray, held_scores: np.ndarray, bins: int = BINS) -> dict:
@@ -82,7 +86,7 @@ def reference(spec, X: np.ndarray, held_scores: np.ndarray, bins: int = BINS) ->
     return {
         "rows": int(len(X)), "held_out_rows": int(len(held)),
         "score": {"edges": score_edges,
-                  "share": _shares(np.bincount(_numeric_bins(held, score_edges), minlength=len(score_edges) + 2)),
+                  "share": _numeric_shares(held, score_edges),
                   "quantiles": np.quantile(held, np.linspace(0, 1, QUANTILES)).round(6).tolist()},
         "features": features,
     }
@@ -179,8 +183,7 @@ def monitor(ref: Mapping[str, Any] | None, spec, X: np.ndarray, scores: np.ndarr
         report.update(status="no_traffic", score_psi=None, features=[])
         return report
     s = ref["score"]
-    served_score = np.bincount(_numeric_bins(scores, s["edges"]), minlength=len(s["edges"]) + 2)
-    score_psi = psi(s["share"], _shares(served_score))
+    score_psi = psi(s["share"], _numeric_shares(scores, s["edges"]))
     features = []
     for j, name in enumerate(spec.names):
         fr = ref["features"].get(name)

@@ -102,8 +102,8 @@ def performance(query: dict):
     Every list this endpoint's sibling POST /v1/recommendations served in the last `days` days is matched
     with the customer's later events on the shown items, within `window_days` of the list: a view or add to
     cart counts as a click-through, a purchase as a conversion (the first list that showed an item gets the
-    credit). Rates per list, per item shown, per position, per candidate source and per strategy, and the
-    share of the reached customers' purchases that were items they had been shown. Lists younger than the
+    credit). Rates per list, per item shown, per position, per candidate source, per strategy and per model
+    version, and the share of the reached customers' purchases that were items they had been shown. Lists younger than the
     window are still collecting events.
     """
     state = current_app.extensions["kefu"]

@@ -92,6 +92,11 @@ class RiskScorer:
     def _listed(self, customer_id: str | None, attrs: Mapping[str, Any] | None) -> dict | None:
         return None if self.lists is None else self.lists.match(customer_id, attrs)
 
+    @staticmethod
+    def _decide(model, score: float, thresholds: Mapping[str, float], listed: dict | None) -> str:
+        """A list entry's decision when one matched, else the model's at the thresholds."""
+        return DECISION[listed["action"]] if listed else model.decide(score, thresholds)
+
     def _score(self, name: str, model, version, features: Mapping[str, Any], *, customer_id: str | None,
                transaction_id: str | None, request_id: str | None, top_reasons: int,
                attrs: Mapping[str, Any] | None) -> dict:
@@ -106,7 +111,7 @@ class RiskScorer:
             "model": name,
             "model_version": version.version,
             "score": float(score),
-            "decision": DECISION[listed["action"]] if listed else model.decide(score, thresholds),
+            "decision": self._decide(model, score, thresholds, listed),
             "reasons": reasons,
             "thresholds": thresholds,
             "customer_id": customer_id,
@@ -132,7 +137,7 @@ class RiskScorer:
             results.append({                    # the key order of RiskBatchResultSchema (sent as is)
                 "case_id": case.get("case_id"), "customer_id": case.get("customer_id"),
                 "score_id": uuid7_hex(), "score": score,
-                "decision": DECISION[listed["action"]] if listed else model.decide(score, thresholds),
+                "decision": self._decide(model, score, thresholds, listed),
                 "reasons": why, "list_match": listed,
             })
         self.audit.record([

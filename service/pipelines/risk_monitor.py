@@ -24,15 +24,13 @@ MAX_ROWS = 50_000       # the newest scores of the window are read; the answer s
 
 
 def _version(registry: ModelRegistry, name: str, version: str | None) -> ModelVersion:
-    versions = registry.versions(name)
-    if not versions:
-        raise NotFound(f"No model named '{name}'.")
-    if version is None:
-        chosen = registry.current(name) or versions[-1]
+    if version is not None:
+        chosen = registry.get(name, version)        # ModelNotFound (404) for an unknown name or version
     else:
-        chosen = next((v for v in versions if v.version == version), None)
-        if chosen is None:
-            raise NotFound(f"Model '{name}' has no version '{version}'.")
+        versions = registry.versions(name)
+        if not versions:
+            raise NotFound(f"No model named '{name}'.")
+        chosen = registry.current(name) or versions[-1]
     if chosen.kind not in RISK_KINDS:
         raise InvalidInput(f"Model '{name}' is a {chosen.kind} model; only risk models are monitored.")
     return chosen
@@ -62,7 +60,7 @@ def monitoring_report(registry: ModelRegistry, scorer: RiskScorer, audit, name: 
     model = _model(scorer, name, chosen)
     until = until or utcnow()
     since = until - timedelta(days=days)
-    rows = [r for r in audit.model_scores(name, chosen.version, since, max_rows) if r["created_at"] <= until]
+    rows = audit.model_scores(name, chosen.version, since, until, max_rows)
     thresholds = scorer.thresholds(name, model)
     scores = np.array([r["score"] for r in rows], dtype=np.float64)
     outcomes = np.array([np.nan if r["outcome"] is None else float(r["outcome"]) for r in rows], dtype=np.float64)
@@ -71,7 +69,6 @@ def monitoring_report(registry: ModelRegistry, scorer: RiskScorer, audit, name: 
                      [r["created_at"].date().isoformat() for r in rows], thresholds, outcomes,
                      (model.meta.get("metrics") or {}).get("roc_auc"),
                      np.array([r["list_match"] is not None for r in rows], dtype=bool))
-    report["daily"].sort(key=lambda d: d["date"])
     log.info("monitoring %s %s: %d scores, status %s", name, chosen.version, len(rows), report["status"])
     return {"model": name, "model_version": chosen.version, "since": since, "until": until, "days": days,
             "truncated": len(rows) >= max_rows, "thresholds": thresholds, **report}
