@@ -2,6 +2,7 @@
 
     python bench/risk_request_cpu.py [--data ../shared/data] [--data-dir DIR] [--requests 3000] [--profile table]
     python bench/risk_request_cpu.py --instructions [--requests 300]      # needs valgrind; ~5 minutes
+    python bench/risk_request_cpu.py --data-dir DIR --challenger shadow   # or split: a challenger on both models
 
 A wall-clock load test on these shared 2-core machines mostly measures the neighbours; CPU time per request is
 far steadier, and it is what bounds requests/s under gunicorn's sync workers. The apps are called through WSGI
@@ -19,6 +20,11 @@ slows every instruction. ``--instructions`` counts instructions instead, which n
 runs itself under valgrind's callgrind, each endpoint's measured requests inside a ctypes callback, and callgrind
 counts only inside it (``--toggle-collect``) and writes one total per endpoint (``--dump-after``). Counts
 include the audit rows' write: the writer's interval is made long and the rows are flushed inside the callback.
+
+``--challenger shadow|split`` gives both models a challenger (share 1.0 in shadow, 0.5 in split) before
+measuring: a copy of the active version published as a new version, so the challenger costs what the champion
+does. ``--challenger none`` (the default) ends any challenger a reused data folder has. Timing runs only:
+``--instructions`` counts with whatever challengers the data folder holds.
 
 The data folder is prepared as bench/serve_risk.py does (a demo shop with the behavioural model `transactions`,
 and the table model `taiwan` trained on the Taiwan default data); ``--data-dir`` reuses one.
@@ -146,6 +152,20 @@ def profile(call: Callable[[int], int], n: int, top: int) -> str:
     return out.getvalue()
 
 
+def set_challengers(state, mode: str) -> None:
+    """Give each risk model a challenger in ``mode``: a copy of its active version (or end the challenges)."""
+    from service.pipelines.model_admin import challenge_with
+
+    registry = state.extras["registry"]
+    for name in ("taiwan", "transactions"):
+        if mode == "none":
+            registry.stop_challenger(name, "bench")
+            continue
+        copy = registry.clone(name, registry.current(name).version)
+        challenge_with(registry, state.extras["models"], name, copy.version, mode, 1.0 if mode == "shadow" else 0.5,
+                       "bench/risk_request_cpu.py")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
@@ -158,6 +178,8 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=35)
     parser.add_argument("--instructions", action="store_true",
                         help="count instructions per request under valgrind (callgrind) instead of timing")
+    parser.add_argument("--challenger", choices=["none", "shadow", "split"], default="none",
+                        help="give both models a challenger (a copy of the active version) in this mode")
     parser.add_argument("--under-callgrind", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -187,6 +209,8 @@ def main() -> None:
     app = create_app()
     state = app.extensions["kefu"]
     key = create_api_key(state.store, ["risk"], name="bench risk_request_cpu")
+    if not args.under_callgrind:
+        set_challengers(state, args.challenger)
 
     table_bodies, tx_bodies = risk_cases.bodies(args.data, args.cases)
     calls = {"hello": caller(hello_app, environs("/hello", ["{}"], None)),
@@ -215,7 +239,7 @@ def main() -> None:
     state.extras["risk_audit"].flush()
 
     results: dict = {"data_dir": str(data_dir), "requests": args.requests, "rounds": args.rounds,
-                     "load_average": os.getloadavg()}
+                     "challenger": args.challenger, "load_average": os.getloadavg()}
     for name, measured in runs.items():
         results[name] = {k: statistics.median(r[k] for r in measured) for k in measured[0]}
     for name in ("table", "transaction"):

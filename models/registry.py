@@ -7,6 +7,7 @@ Two halves, one file, because every capability (risk, recommendations, chat) use
       <root>/<name>/<version>/      artifact files + model.json       (immutable once published)
       <root>/<name>/CURRENT         the live version string            (replaced atomically)
       <root>/<name>/HISTORY         JSON lines, one per activation     (append-only; makes rollback possible)
+      <root>/<name>/CHALLENGER      the challenger, JSON (optional)    (replaced atomically; models.challenger)
       <root>/<name>/.tmp-<hex>/     a save in progress                 (never listed; discarded on failure)
       <root>/<name>/.lock           serialises CURRENT+HISTORY writers (flock; other processes included)
 
@@ -43,6 +44,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence, TypedDict
 
 from features.errors import Conflict, InvalidInput, KefuError, NotFound, NotReady
+from models.challenger import Challenger, check as check_challenge
 
 try:  # POSIX only; without it (Windows) writers in one process are still serialised by a thread lock
     import fcntl
@@ -61,6 +63,9 @@ NEW_VERSION_FORMAT = "%Y%m%dT%H%M%SZ"
 META_FILE = "model.json"
 CURRENT_FILE = "CURRENT"
 HISTORY_FILE = "HISTORY"
+CHALLENGER_FILE = "CHALLENGER"
+#: HISTORY actions that start or end a challenger; they do not move CURRENT, so rollback skips them.
+CHALLENGE_ACTIONS = frozenset({"challenge", "challenge_stop"})
 LOCK_FILE = ".lock"
 TMP_PREFIX = ".tmp-"
 #: Bump when model.json changes shape, so old readers can refuse what they do not understand.
@@ -217,7 +222,7 @@ def _active_stack(entries: Sequence[Mapping]) -> list[str]:
     stack: list[str] = []
     for entry in entries:
         version = entry.get("version")
-        if not isinstance(version, str):
+        if not isinstance(version, str) or entry.get("action") in CHALLENGE_ACTIONS:
             continue
         if entry.get("action") == "rollback":
             while stack and stack[-1] != version:
@@ -329,6 +334,22 @@ class ModelRegistry:
                 self._set_current(name, version, action="activate", reason="saved by trainer", by=None)
         return saved
 
+    def clone(self, name: str, version: str) -> ModelVersion:
+        """Publish a copy of ``version`` as a new, inactive version: the same model under another version id.
+        Served as the challenger of the original it is an A/A test, which checks the set-up (the split, the
+        logging, the report) before a real candidate is judged by it; benchmarks use it to cost a challenger."""
+        source = self.get(self._read_name(name), version)
+        self.verify(source)
+
+        def write(folder: Path) -> None:
+            for rel in source.meta.get("files") or {}:
+                (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source.path / rel, folder / rel)
+
+        return self.save(name, source.kind, write, features=list(source.features),
+                         data_hash=source.meta.get("data_hash"), metrics=source.metrics, activate=False,
+                         extra={k: v for k, v in source.meta.items() if k not in RESERVED_META_KEYS})
+
     @staticmethod
     def _new_version_id(model_dir: Path, now: datetime) -> str:
         for _ in range(100):
@@ -381,16 +402,16 @@ class ModelRegistry:
                 finally:
                     fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
-    def _write_current(self, name: str, version: str) -> None:
-        """Replace CURRENT atomically: readers see the old or the new version string, never a part of one."""
+    def _write_pointer(self, name: str, filename: str, text: str) -> None:
+        """Replace CURRENT (or CHALLENGER) atomically: readers see the old or the new text, never a part of one."""
         model_dir = self._model_dir(name)
-        tmp = model_dir / f"{TMP_PREFIX}{CURRENT_FILE}-{secrets.token_hex(6)}"
+        tmp = model_dir / f"{TMP_PREFIX}{filename}-{secrets.token_hex(6)}"
         try:
             with open(tmp, "w", encoding="utf-8") as fh:
-                fh.write(version + "\n")
+                fh.write(text + "\n")
                 fh.flush()
                 os.fsync(fh.fileno())
-            os.replace(tmp, model_dir / CURRENT_FILE)
+            os.replace(tmp, model_dir / filename)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
@@ -414,13 +435,16 @@ class ModelRegistry:
         """CURRENT first, HISTORY second: if a crash falls between, CURRENT (what serves) is right, and
         ``rollback`` copes with the missing line (it treats CURRENT as the top of the stack)."""
         previous = self._read_current(name)
-        self._write_current(name, version)
+        self._write_pointer(name, CURRENT_FILE, version)
         self._append_history(
             name,
             {"version": version, "previous": previous, "at": _iso(_utcnow()), "action": action,
              "reason": reason, "by": by or _actor()},
         )
         log.info("model %s: %s %s (was %s) %s", name, action, version, previous, reason)
+        challenger = self.challenger(name)
+        if challenger is not None and challenger.version == version:  # promoted: it is the champion now
+            self._clear_challenger(name, challenger, f"{action}d: {version} is the active version", by)
 
     def activate(self, name: str, version: str, reason: str = "", *, by: str | None = None) -> ModelVersion:
         """Make ``version`` the live one; every LoadedModels over this root picks it up on its next check."""
@@ -454,6 +478,63 @@ class ModelRegistry:
                                   by=by)
                 return mv
             raise NoPreviousVersion(f"model {name!r} has no earlier active version than {current}")
+
+    # -- challenger ------------------------------------------------------------------------------------------
+    def set_challenger(self, name: str, version: str, *, mode: str, share: float | None = None, reason: str = "",
+                       by: str | None = None) -> Challenger:
+        """Serve ``version`` as the challenger of the active one (models.challenger: shadow or split), replacing
+        any challenger before it. Refused for the active version itself, or when no version is active."""
+        with self._locked(self._read_name(name)):
+            self.get(name, version)
+            try:
+                share = check_challenge(mode, share)
+            except ValueError as exc:
+                raise InvalidInput(str(exc), errors={"mode" if "mode" in str(exc) else "share": [str(exc)]}) from None
+            current = self._read_current(name)
+            if current is None:
+                raise Conflict(f"model {name!r} has no active version for {version} to challenge")
+            if current == version:
+                raise Conflict(f"version {version} is the active version of {name!r}; challenge it with another")
+            challenger = Challenger(name=name, version=version, mode=mode, share=share, since=_iso(_utcnow()),
+                                    by=by or _actor(), reason=reason)
+            self._write_pointer(name, CHALLENGER_FILE, json.dumps(challenger.as_dict(), sort_keys=True))
+            self._append_history(name, {"action": "challenge", "version": version, "mode": mode, "share": share,
+                                        "champion": current, "at": challenger.since, "reason": reason,
+                                        "by": challenger.by})
+            log.info("model %s: %s challenges %s (%s, share %.3g) %s", name, version, current, mode, share, reason)
+        return challenger
+
+    def stop_challenger(self, name: str, reason: str = "", *, by: str | None = None) -> Challenger | None:
+        """End the challenger (its scores stay in the audit trail); returns it, or None when there was none."""
+        with self._locked(self._read_name(name)):
+            challenger = self.challenger(name)
+            if challenger is not None:
+                self._clear_challenger(name, challenger, reason, by)
+        return challenger
+
+    def _clear_challenger(self, name: str, challenger: Challenger, reason: str, by: str | None) -> None:
+        (self._model_dir(name) / CHALLENGER_FILE).unlink(missing_ok=True)
+        _fsync_dir(self._model_dir(name))
+        self._append_history(name, {"action": "challenge_stop", "version": challenger.version,
+                                    "mode": challenger.mode, "at": _iso(_utcnow()), "reason": reason,
+                                    "by": by or _actor()})
+        log.info("model %s: challenger %s stopped %s", name, challenger.version, reason)
+
+    def challenger(self, name: str) -> Challenger | None:
+        """The challenger of ``name``, or None. An unreadable CHALLENGER file is logged and read as none: it must
+        never stop the champion from serving."""
+        try:
+            text = (self._model_dir(self._read_name(name)) / CHALLENGER_FILE).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        try:
+            return Challenger(**json.loads(text))
+        except (ValueError, TypeError) as exc:
+            log.error("model %s: unreadable %s (%s); serving without a challenger", name, CHALLENGER_FILE, exc)
+            return None
+
+    def _challenger_stamp(self, name: str) -> tuple[int, int, int] | None:
+        return self._stamp(name, CHALLENGER_FILE)
 
     def discard_temp(self, older_than_s: float = 3600.0) -> int:
         """Remove temp folders and files left by trainers that died mid-save; returns how many went.
@@ -543,8 +624,11 @@ class ModelRegistry:
         ``os.replace`` always brings a new inode, so an activation changes the stamp even within one
         mtime tick.
         """
+        return self._stamp(name, CURRENT_FILE)
+
+    def _stamp(self, name: str, filename: str) -> tuple[int, int, int] | None:
         try:
-            st = os.stat(self._model_dir(name) / CURRENT_FILE)
+            st = os.stat(self._model_dir(name) / filename)
         except FileNotFoundError:
             return None
         return (st.st_ino, st.st_mtime_ns, st.st_size)
@@ -635,8 +719,10 @@ class ModelSlot:
     serialises reloads.
     """
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, *, challenger: bool = False) -> None:
         self.name = name
+        self.challenger = challenger  # follows CHALLENGER instead of CURRENT
+        self.config: Challenger | None = None  # a challenger slot's record as last read
         self.lock = threading.Lock()
         self.entry: tuple[Any, ModelVersion] | None = None
         self.loaded_at: str | None = None
@@ -665,6 +751,10 @@ class ModelSlot:
         }
 
 
+def _role(slot: ModelSlot) -> str:
+    return "challenger" if slot.challenger else "version"
+
+
 class LoadedModels:
     """The models this process serves, each kept at its CURRENT version without restarts.
 
@@ -674,7 +764,8 @@ class LoadedModels:
     no loader handles its kind, the loader raises or returns None, or a checker raises.
 
     A failed version is not retried on every request: it is retried when CURRENT changes or on an explicit
-    :meth:`reload`. ``check_interval_s`` bounds how often :meth:`get` looks at CURRENT (0: every call);
+    :meth:`reload`. A challenger (models.challenger) is kept the same way in a second slot per name that follows
+    CHALLENGER instead of CURRENT (:meth:`challenger`); its failures never touch the champion's slot. ``check_interval_s`` bounds how often :meth:`get` looks at CURRENT (0: every call);
     ``clock`` (a monotonic clock) is there so tests can step time instead of sleeping.
     """
 
@@ -693,16 +784,29 @@ class LoadedModels:
         self.checkers = dict(checkers or {})
         self.check_interval_s = float(check_interval_s)
         self._slots: dict[str, ModelSlot] = {}
+        self._challengers: dict[str, ModelSlot] = {}
         self._slots_lock = threading.Lock()
 
-    def _slot(self, name: str) -> ModelSlot:
-        slot = self._slots.get(name)
+    def _slot(self, name: str, *, challenger: bool = False) -> ModelSlot:
+        slots = self._challengers if challenger else self._slots
+        slot = slots.get(name)
         if slot is None:
             if not isinstance(name, str) or not NAME_RE.match(name):
                 raise ModelNotLoaded(f"no model named {name!r}")
             with self._slots_lock:
-                slot = self._slots.setdefault(name, ModelSlot(name))
+                slot = slots.setdefault(name, ModelSlot(name, challenger=challenger))
         return slot
+
+    def _stamp(self, slot: ModelSlot) -> Any:
+        registry = self.registry
+        return registry._challenger_stamp(slot.name) if slot.challenger else registry._current_stamp(slot.name)
+
+    def _target(self, slot: ModelSlot) -> str | None:
+        """The version the slot should serve: CURRENT's, or the challenger's (whose record is kept as well)."""
+        if not slot.challenger:
+            return self.registry._read_current(slot.name)
+        slot.config = self.registry.challenger(slot.name)
+        return slot.config.version if slot.config else None
 
     # -- hot path --------------------------------------------------------------------------------------------
     def get(self, name: str) -> tuple[Any, ModelVersion]:
@@ -721,15 +825,41 @@ class LoadedModels:
             raise ModelNotLoaded(f"model {name!r} is not loaded{detail}")
         return entry
 
+    def challenger(self, name: str) -> tuple[Any, ModelVersion, Challenger] | None:
+        """The challenger of ``name`` as (model, version, record) once it is loaded, else None (none set, or it
+        failed to load: the champion serves alone, and :meth:`challenger_status` says why). As cheap as
+        :meth:`get`: a clock read, and at most every ``check_interval_s`` an os.stat of CHALLENGER."""
+        slot = self._slot(name, challenger=True)
+        self._maybe_refresh(slot)
+        entry, config = slot.entry, slot.config
+        if entry is None or config is None or entry[1].version != config.version:
+            return None
+        return entry[0], entry[1], config
+
+    def reload_challenger(self, name: str) -> SlotStatus:
+        """Load the challenger now (as :meth:`reload` does the active version)."""
+        slot = self._slot(name, challenger=True)
+        slot.checked_at = self._clock()
+        self._reload(slot, force=True, wait=True)
+        return slot.status()
+
+    def challenger_status(self, name: str) -> SlotStatus | None:
+        """This process's state of the challenger of ``name`` (looked up now), or None when it has none."""
+        self.challenger(name)
+        slot = self._slot(name, challenger=True)
+        if slot.config is None and slot.entry is None and slot.error is None:
+            return None
+        return slot.status()
+
     def _maybe_refresh(self, slot: ModelSlot) -> None:
         now = self._clock()
         if now - slot.checked_at < self.check_interval_s:
             return
         slot.checked_at = now
-        stamp = self.registry._current_stamp(slot.name)
+        stamp = self._stamp(slot)
         if stamp == slot.seen_stamp:
             return
-        version = self.registry._read_current(slot.name)
+        version = self._target(slot)
         if version == slot.seen_version:
             slot.seen_stamp = stamp  # rewritten with the same content (re-activation): nothing to load
             return
@@ -752,12 +882,15 @@ class LoadedModels:
             return  # another thread is reloading this model; it will record the outcome
         try:
             name = slot.name
-            stamp = self.registry._current_stamp(name)
-            version = self.registry._read_current(name)
+            stamp = self._stamp(slot)
+            version = self._target(slot)
             if not force and version == slot.seen_version:
                 slot.seen_stamp = stamp  # another thread handled this version while we waited
                 return
             slot.seen_stamp, slot.seen_version = stamp, version
+            if version is None and slot.challenger:
+                slot.entry, slot.error, slot.last_attempted_version = None, None, None  # the challenge ended
+                return
             if version is None:
                 if slot.entry is not None:
                     slot.error = "CURRENT is missing; still serving the version loaded before"
@@ -781,13 +914,13 @@ class LoadedModels:
             except Exception as exc:  # noqa: BLE001 - any failure refuses the version, never the process
                 slot.error = f"version {version}: {type(exc).__name__}: {exc}"
                 serving = slot.entry[1].version if slot.entry else None
-                log.error("model %s: version %s refused (%s); serving %s", name, version, slot.error,
+                log.error("model %s: %s %s refused (%s); serving %s", name, _role(slot), version, slot.error,
                           serving or "nothing", exc_info=not isinstance(exc, (KefuError, LookupError)))
                 return
             old, slot.entry = slot.entry, (model, mv)  # the swap: one assignment, readers never see None
             slot.loaded_at = _iso(_utcnow())
             slot.error = None
-            log.info("model %s: serving version %s (was %s) after %.0f ms", name, version,
+            log.info("model %s: serving %s %s (was %s) after %.0f ms", name, _role(slot), version,
                      old[1].version if old else None, (time.perf_counter() - started) * 1000)
             # The old model is dropped, not closed: requests that took it before the swap may still use it;
             # it is freed when the last of them lets go.
@@ -804,8 +937,13 @@ class LoadedModels:
         return found
 
     def load_all(self) -> dict[str, SlotStatus]:
-        """Load every model in the registry (at start-up, before the worker reports ready)."""
-        return {name: self.reload(name) for name in self.registry.names()}
+        """Load every model in the registry, and every challenger, at start-up (before the worker reports ready,
+        so no request waits for a load)."""
+        loaded = {name: self.reload(name) for name in self.registry.names()}
+        for name in loaded:
+            if self.registry.challenger(name) is not None:
+                self.reload_challenger(name)
+        return loaded
 
     # -- reporting -------------------------------------------------------------------------------------------
     def status(self) -> dict[str, SlotStatus]:

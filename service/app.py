@@ -167,6 +167,8 @@ def _wire_models(state: KefuState) -> None:
         names = [n for n in registry.names() if registry.current(n) is not None]
         ready = loaded.ready(required=names)  # loads every active model in this worker on first call
         if ready:
+            for name in names:
+                loaded.challenger(name)  # and each challenger, so no request waits for its load
             state.extras["recommend"].warm()
         return {"ready": ready, "models": loaded.status()}
 
@@ -189,7 +191,8 @@ def _wire_chat(state: KefuState) -> None:
     state.extras["chat"] = ChatService(
         store=state.store, conversations=ConversationStore(state.store),
         models=state.extras["models"], embedder=lambda: state.embedder,
-        recommend=state.extras["recommend"], risk_audit=state.extras["risk_audit"], generator=generator,
+        recommend=state.extras["recommend"], recommend_log=state.extras["recommend_log"],
+        risk_audit=state.extras["risk_audit"], generator=generator,
         budget_s=settings.chat_budget_seconds, delivery_days=settings.chat_delivery_days,
         after_store=refresher.submit if settings.chat_profile_refresh == "background" else None)
     state.extras["profile_refresher"] = refresher

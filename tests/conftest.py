@@ -78,6 +78,26 @@ def embedder():
     return E5Embedder(num_threads=1)
 
 
+@pytest.fixture(scope="session")
+def recommend_shop(tmp_path_factory, embedder):
+    """One app with a simulated shop and a trained recommender, shared by the recommendation tests of the whole
+    session (training is the slow part): (app, shop, folder), the SQLite file at folder/kefu.db and the data
+    folder at folder/data. SQLite only: storage is tested on both databases elsewhere."""
+    from service.app import create_app
+    from service.demo import load_shop_into
+    from service.pipelines.recommend import train_and_register
+
+    folder = tmp_path_factory.mktemp("recommend")
+    app = create_app({"database_url": f"sqlite:///{folder / 'kefu.db'}", "data_dir": str(folder / "data"),
+                      "log_level": "WARNING", "auth_cache_seconds": 0.0}, embedder=embedder)
+    state = app.extensions["kefu"]
+    counts = load_shop_into(state, n_customers=300, seed=5, echo=lambda _: None)
+    state.extras["profiles"].rebuild_all()
+    train_and_register(state)
+    yield app, counts["shop"], folder
+    state.store.engine.dispose()
+
+
 @pytest.fixture
 def app(database_url, tmp_path, embedder):
     from service.app import create_app

@@ -6,7 +6,7 @@ import logging
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, or_, select
 
 from features import fastjson
 from features.storage import schema as s
@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 # The columns an audit row carries (``risk_scores`` less id/created_at), in the order of the prepared INSERT.
 AUDIT_COLUMNS = ("score_id", "model", "model_version", "customer_id", "transaction_id", "score", "decision",
-                 "reasons", "features", "request_id", "list_match")
+                 "reasons", "features", "request_id", "list_match", "shadow_of")
 _PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
 
 
@@ -54,7 +54,7 @@ def audit_tuple(row: Mapping) -> tuple:
     g = row.get
     return (row["score_id"], row["model"], row["model_version"], g("customer_id"), g("transaction_id"),
             row["score"], row["decision"], _dumps(g("reasons")), _dumps(g("features"), json_features),
-            g("request_id"), _dumps(g("list_match")))
+            g("request_id"), _dumps(g("list_match")), g("shadow_of"))
 
 
 class RiskAuditStore:
@@ -90,10 +90,11 @@ class RiskAuditStore:
             conn.exec_driver_sql(self._insert_sql, [r + stamp for r in rows])
 
     def customer_scores(self, customer_id: str, limit: int = 100) -> list[dict]:
+        """The scores that decided the customer's cases (a challenger's shadow scores decided nothing)."""
         c = s.risk_scores.c
         q = (select(c.score_id, c.model, c.model_version, c.transaction_id, c.score, c.decision, c.reasons,
                     c.list_match, c.created_at)
-             .where(c.customer_id == customer_id).order_by(c.created_at.desc(), c.id.desc()).limit(limit))
+             .where(c.customer_id == customer_id, c.shadow_of.is_(None)).order_by(c.created_at.desc(), c.id.desc()).limit(limit))
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(q).mappings()]
 
@@ -107,6 +108,17 @@ class RiskAuditStore:
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(q).mappings()]
 
+    def versions_scores(self, model: str, versions: Sequence[str], since, until, limit: int) -> list[dict]:
+        """Scores of some versions of a model in [since, until], newest first, at most ``limit``, shadow scores
+        included: what a champion/challenger comparison reads."""
+        c = s.risk_scores.c
+        q = (select(c.score_id, c.model_version, c.score, c.decision, c.outcome, c.shadow_of, c.list_match)
+             .where(c.model == model, c.model_version.in_(list(versions)), c.created_at >= since,
+                    c.created_at <= until)
+             .order_by(c.created_at.desc(), c.id.desc()).limit(limit))
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(q).mappings()]
+
     def record_outcome(self, score_id: str, outcome: bool, by: str | None = None,
                        label_payment: Callable[[dict], bool] | None = None) -> dict | None:
         """Record what a scored case turned out to be (recorded again, the latest wins); None for an unknown id.
@@ -114,11 +126,11 @@ class RiskAuditStore:
         ``label_payment(row)`` True: the case's payment (the score's ``transaction_id``, a stored payment event of
         the same customer) takes the outcome as its fraud label too, in the same database transaction, so the
         next training of the behavioural model learns from it. ``payment_labelled`` in the answer says whether
-        such a payment was found.
+        such a payment was found. A challenger's shadow score of the same case takes the outcome too.
         """
         c = s.risk_scores.c
         with self.engine.begin() as conn:
-            done = conn.execute(s.risk_scores.update().where(c.score_id == score_id)
+            done = conn.execute(s.risk_scores.update().where(or_(c.score_id == score_id, c.shadow_of == score_id))
                                 .values(outcome=bool(outcome), outcome_at=utcnow(), outcome_by=by))
             if done.rowcount == 0:
                 return None
@@ -176,6 +188,10 @@ class BufferedAuditWriter(BufferedRows):
     def model_scores(self, model: str, version: str, since, until, limit: int) -> list[dict]:
         self.flush()
         return self.audit.model_scores(model, version, since, until, limit)
+
+    def versions_scores(self, model: str, versions: Sequence[str], since, until, limit: int) -> list[dict]:
+        self.flush()
+        return self.audit.versions_scores(model, versions, since, until, limit)
 
     def record_outcome(self, score_id: str, outcome: bool, by: str | None = None,
                        label_payment: Callable[[dict], bool] | None = None) -> dict | None:

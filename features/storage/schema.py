@@ -215,13 +215,18 @@ risk_scores = Table(
     Column("outcome_by", String(200)),
     # the block or allow list entry that decided the case, when one did (service/pipelines/risk_lists.py)
     Column("list_match", JSON(none_as_null=True)),
+    # a challenger's shadow score: the score_id of the serving version's score of the same case (which decided
+    # it); NULL for every score that decided its case (service/pipelines/risk.py)
+    Column("shadow_of", String(64)),
     UniqueConstraint("score_id"),
     Index("ix_risk_scores_customer_id_created_at", "customer_id", "created_at"),
     Index("ix_risk_scores_model_created_at", "model", "created_at"),
+    Index("ix_risk_scores_shadow_of", "shadow_of"),
 )
 
-# Every recommendation list served over HTTP, so what customers did next can be traced back to what they were
-# shown (models/recommend/online.py). Written in batches by a background thread (features.storage.buffered).
+# Every recommendation list shown (answered over HTTP, put in a chat reply, written to a campaign file), so what
+# customers did next can be traced back to what they were shown (models/recommend/online.py). The HTTP and chat
+# lists are written in batches by a background thread (features.storage.buffered), a campaign's in chunks.
 recommendation_lists = Table(
     "recommendation_lists",
     metadata,
@@ -235,6 +240,9 @@ recommendation_lists = Table(
     Column("sources", JSON, nullable=False),
     Column("request_id", String(128)),
     Column("created_at", DateTime, nullable=False),
+    # where the list was shown: api (POST /v1/recommendations), chat (a chat reply) or campaign (a
+    # `kefu recommend` file); NULL (lists logged before migration 0009) reads as api
+    Column("channel", String(16)),
     UniqueConstraint("recommendation_id"),
     Index("ix_recommendation_lists_created_at", "created_at"),
 )

@@ -4,9 +4,9 @@ Offline metrics (NDCG@10 on a held-out month) say how well a model ranks history
 know whether the lists it served were followed. Each served list is matched with the customer's later events on
 the shown items, within ``window_days`` of the list (a view counts as a click-through, a purchase as a
 conversion; the first list that showed an item gets the credit for it). The report gives the rates per list,
-per position, per candidate source, per strategy and per model version (a new version against the one
-before it, on live traffic), and the share of the reached customers' purchases (within
-the window after a list) that were items they had been shown.
+per position, per candidate source, per strategy, per model version (a new version against the one
+before it, on live traffic) and per channel (where the list was shown: api, chat or campaign), and the share of
+the reached customers' purchases (within the window after a list) that were items they had been shown.
 
 The events' own timestamps are compared with the time the list was served, so events must carry real times.
 """
@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from features.storage.recommend_log import DEFAULT_CHANNEL
 
 VIEW_TYPES = ("view", "add_to_cart")
 PURCHASE_TYPE = "purchase"
@@ -36,15 +38,17 @@ def _grouped(shown: pd.DataFrame, key: str) -> list[dict]:
 
 def online_report(lists: pd.DataFrame, events: pd.DataFrame, window_days: float) -> dict[str, Any]:
     """``lists``: recommendation_id, customer_id, created_at, strategy, model_version, items (ids in order),
-    sources.
+    sources, and optionally channel (missing or null: api).
     ``events``: customer_id, item_id, ts, type, for the listed customers."""
     empty = {"lists": 0, "customers": 0, "items_shown": 0, "view_rate": None, "purchase_rate": None,
              "item_view_rate": None, "item_purchase_rate": None, "recommended_purchase_share": None,
-             "by_position": [], "by_source": [], "by_strategy": [], "by_model_version": []}
+             "by_position": [], "by_source": [], "by_strategy": [], "by_model_version": [], "by_channel": []}
     if lists.empty:
         return empty
     shown = lists[["recommendation_id", "customer_id", "created_at", "strategy", "model_version", "items",
                    "sources"]].copy()
+    shown["channel"] = (lists["channel"].fillna(DEFAULT_CHANNEL) if "channel" in lists.columns
+                        else DEFAULT_CHANNEL)
     shown["position"] = shown["items"].map(lambda xs: list(range(1, len(xs) + 1)))
     shown = shown.explode(["items", "sources", "position"]).dropna(subset=["items"])
     shown = shown.rename(columns={"items": "item_id", "sources": "source"})
@@ -83,4 +87,5 @@ def online_report(lists: pd.DataFrame, events: pd.DataFrame, window_days: float)
         "by_source": _grouped(shown, "source"),
         "by_strategy": _grouped(shown, "strategy"),
         "by_model_version": _grouped(shown, "model_version"),
+        "by_channel": _grouped(shown, "channel"),
     }

@@ -7,7 +7,7 @@ import time
 import uuid
 from typing import Any, Iterable, Iterator
 
-from flask import Response, current_app, stream_with_context
+from flask import Response, current_app, g, stream_with_context
 from flask_smorest import Blueprint
 
 from features.errors import NotFound
@@ -62,7 +62,7 @@ def chat(body: dict):
     person (`handoff`) when the customer asks for one, is angry twice, is out of scope twice, or is high-risk
     and asks for money back. With `"stream": true` the answer comes as server-sent events.
     """
-    request = ChatRequest(body["customer_id"], body["message"], body.get("conversation_id"))
+    request = ChatRequest(body["customer_id"], body["message"], body.get("conversation_id"), g.request_id)
     if not body["stream"]:
         return _service().respond(request)
     events = _service().respond_stream(request)
@@ -107,7 +107,7 @@ def completions(body: dict):
         last_reply = next((_text(m.get("content")) for m in reversed(messages) if m["role"] == "assistant"), None)
         found = service.conversations.find_by_last_reply(customer_id, mask_pii(last_reply)) if last_reply else None
         conversation_id = found["conversation_id"] if found else None
-    answer = service.respond(ChatRequest(customer_id, message, conversation_id))
+    answer = service.respond(ChatRequest(customer_id, message, conversation_id, g.request_id))
     cid, created, model = f"chatcmpl-{uuid.uuid4().hex}", int(time.time()), body["model"]
     reply = answer["reply"] or ""
     if not body["stream"]:

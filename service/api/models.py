@@ -1,4 +1,4 @@
-"""Model registry over HTTP (scope admin): list, reload, activate, roll back, change thresholds."""
+"""Model registry over HTTP (scope admin): list, reload, activate, roll back, challengers, change thresholds."""
 from __future__ import annotations
 
 from flask import current_app, g
@@ -6,9 +6,10 @@ from flask_smorest import Blueprint
 
 from models.registry import ModelNotFound
 from service.auth import require_scope
-from service.pipelines.model_admin import activate_version
+from service.pipelines.model_admin import activate_version, challenge_with
 from service.schemas.risk import (
     ActivateRequestSchema,
+    ChallengerRequestSchema,
     ModelListResponseSchema,
     ModelSummarySchema,
     RollbackRequestSchema,
@@ -35,12 +36,14 @@ def summary(name: str) -> dict:
         thresholds = {"review": override["review"], "decline": override["decline"]}
     else:
         thresholds = (current or versions[-1]).meta.get("thresholds")
+    challenger = registry.challenger(name)
     return {
         "name": name,
         "kind": versions[-1].kind,
         "current_version": current.version if current else None,
         "serving": loaded.status().get(name, {"state": "not loaded in this worker"}),
         "thresholds": thresholds,
+        "challenger": challenger and {**challenger.as_dict(), "serving": loaded.challenger_status(name)},
         "versions": [
             {"version": v.version, "created_at": v.created_at, "metrics": v.metrics,
              "active": bool(current and v.version == current.version)}
@@ -96,6 +99,38 @@ def rollback_model(body: dict, name: str):
     state = _state()
     state.extras["registry"].rollback(name, body.get("reason", ""), by=g.principal.key_id)
     state.extras["models"].reload(name)
+    return summary(name)
+
+
+@blp.route("/models/<string:name>/challenger", methods=["PUT"])
+@require_scope("admin")
+@blp.arguments(ChallengerRequestSchema)
+@blp.response(200, ModelSummarySchema)
+def set_challenger(body: dict, name: str):
+    """Serve a second version next to the active one: in shadow (it only scores, into the audit trail) or in a
+    split test (it decides its share of customers)
+
+    The version is loaded before the answer; one that does not load is refused (409). Activating the challenger's
+    version later promotes it and ends the challenge. Compare the two with
+    GET /v1/risk/models/<name>/challenger or GET /v1/recommendations/performance (per model version).
+    """
+    state = _state()
+    summary(name)
+    challenge_with(state.extras["registry"], state.extras["models"], name, body["version"], body["mode"],
+                   body.get("share"), body.get("reason", ""), by=g.principal.key_id)
+    return summary(name)
+
+
+@blp.route("/models/<string:name>/challenger", methods=["DELETE"])
+@require_scope("admin")
+@blp.arguments(RollbackRequestSchema, location="query")
+@blp.response(200, ModelSummarySchema)
+def stop_challenger(body: dict, name: str):
+    """End the challenge: the active version serves alone again (the challenger's scores stay in the audit trail)"""
+    state = _state()
+    summary(name)
+    state.extras["registry"].stop_challenger(name, body.get("reason", ""), by=g.principal.key_id)
+    state.extras["models"].reload_challenger(name)
     return summary(name)
 
 

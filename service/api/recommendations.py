@@ -78,7 +78,7 @@ def recommend(body: dict):
                                   segment=body.get("segment"))
     result["recommendation_id"] = uuid7_hex()
     current_app.extensions["kefu"].extras["recommend_log"].record(
-        result["recommendation_id"], result, (body["context"] or {}).get("item_id"), g.request_id)
+        result["recommendation_id"], result, (body["context"] or {}).get("item_id"), g.request_id, channel="api")
     return _as_response(result)
 
 
@@ -99,12 +99,14 @@ def similar(query: dict, item_id: str):
 def performance(query: dict):
     """What customers did after the lists they were shown
 
-    Every list this endpoint's sibling POST /v1/recommendations served in the last `days` days is matched
-    with the customer's later events on the shown items, within `window_days` of the list: a view or add to
-    cart counts as a click-through, a purchase as a conversion (the first list that showed an item gets the
-    credit). Rates per list, per item shown, per position, per candidate source, per strategy and per model
-    version, and the share of the reached customers' purchases that were items they had been shown. Lists younger than the
-    window are still collecting events.
+    Every list shown in the last `days` days (answered by POST /v1/recommendations: channel `api`; put in a
+    chat reply: `chat`; written by `kefu recommend` for a campaign: `campaign`) is matched with the customer's
+    later events on the shown items, within `window_days` of the list: a view or add to cart counts as a
+    click-through, a purchase as a conversion (the first list that showed an item gets the credit). Rates per
+    list, per item shown, per position, per candidate source, per strategy, per model version and per channel,
+    and the share of the reached customers' purchases that were items they had been shown. `channel` restricts
+    the report to one channel. Lists younger than the window are still collecting events.
     """
     state = current_app.extensions["kefu"]
-    return performance_report(state.extras["recommend_log"], days=query["days"], window_days=query["window_days"])
+    return performance_report(state.extras["recommend_log"], days=query["days"], window_days=query["window_days"],
+                              channel=query.get("channel"))

@@ -10,8 +10,11 @@ from features.ingest.events import to_naive_utc
 from service.api.fastview import fast_json_view
 from service.api.lane import LaneRoute
 from service.auth import require_scope
+from service.pipelines.risk_challenge import challenger_report
 from service.pipelines.risk_monitor import monitoring_report
 from service.schemas.risk import (
+    ChallengerQuerySchema,
+    ChallengerReportSchema,
     CustomerRiskQuerySchema,
     CustomerRiskResponseSchema,
     MonitoringQuerySchema,
@@ -152,6 +155,25 @@ def monitoring(query: dict, name: str):
     """
     state = current_app.extensions["kefu"]
     return monitoring_report(state.extras["registry"], state.extras["risk"], state.extras["risk_audit"], name,
+                             version=query.get("version"), days=query["days"])
+
+
+@blp.route("/risk/models/<string:name>/challenger", methods=["GET"])
+@require_scope("risk")
+@blp.arguments(ChallengerQuerySchema, location="query")
+@blp.response(200, ChallengerReportSchema)
+@blp.alt_response(404, description="unknown model or version, or no challenger")
+def challenger(query: dict, name: str):
+    """Is the challenger better than the active version on live traffic?
+
+    Reads both versions' audited scores since the challenge began (at most `days` back). Per version: cases,
+    decision rates and, on cases with a recorded outcome, the realised ROC-AUC, average precision and Brier
+    score. In shadow mode, where both scored the same cases: how often their decisions agree and where they
+    differ. Then the ROC-AUC difference with a 95 % bootstrap interval and a verdict. Set a challenger with
+    PUT /v1/models/<name>/challenger (scope admin).
+    """
+    state = current_app.extensions["kefu"]
+    return challenger_report(state.extras["registry"], state.extras["risk_audit"], name,
                              version=query.get("version"), days=query["days"])
 
 

@@ -1,4 +1,4 @@
-"""CLI: `kefu train risk`, `kefu score`, `kefu models list|activate|rollback|thresholds|monitor`."""
+"""CLI: `kefu train risk|recommender`, `kefu score`, `kefu evaluate recommender`, `kefu models list|activate|rollback|thresholds|monitor`."""
 from __future__ import annotations
 
 import json
@@ -173,14 +173,15 @@ def models() -> None:
 @models.command("list")
 @click.option("--json", "as_json", is_flag=True)
 def models_list(as_json: bool) -> None:
-    """Every model, its versions and the active one."""
+    """Every model, its versions, the active one (*) and its challenger."""
     state = _state()
     registry = state.extras["registry"]
     rows = []
     for name in registry.names():
-        current = registry.current(name)
+        current, challenger = registry.current(name), registry.challenger(name)
         for v in registry.versions(name):
             rows.append({"name": name, "version": v.version, "kind": v.kind, "active": bool(current and current.version == v.version),
+                         "challenger": challenger.as_dict() if challenger and challenger.version == v.version else None,
                          "created_at": v.created_at, "metrics": {k: v.metrics[k] for k in list(v.metrics)[:4]}})
     if as_json:
         click.echo(json.dumps(rows, indent=2))
@@ -189,7 +190,8 @@ def models_list(as_json: bool) -> None:
         click.echo("no models yet: kefu train risk --name NAME --data FILE --label COLUMN")
     for r in rows:
         metrics = " ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in r["metrics"].items())
-        click.echo(f"{'*' if r['active'] else ' '} {r['name']:<16} {r['version']:<26} {r['kind']:<12} {metrics}")
+        challenge = f" [{r['challenger']['mode']} challenger, share {r['challenger']['share']:g}]" if r["challenger"] else ""
+        click.echo(f"{'*' if r['active'] else ' '} {r['name']:<16} {r['version']:<26} {r['kind']:<12} {metrics}{challenge}")
 
 
 @models.command("activate")
@@ -324,28 +326,3 @@ def evaluate_recommender(k: int) -> None:
     click.echo(markdown_table(result["methods"]))
     click.echo(f"kefu / best baseline ({result['best_baseline']}) NDCG@10: {result['ndcg_ratio_vs_best_baseline']}")
     click.echo(f"report: {page}")
-
-
-@click.command()
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="CSV or JSONL to write.")
-@click.option("--customer", "customers", multiple=True, help="Only these customers (repeat); default: every customer.")
-@click.option("--k", default=10, show_default=True)
-def recommend(out: Path, customers: tuple[str, ...], k: int) -> None:
-    """Write top-k recommendations for every (or the listed) customers, e.g. for an e-mail campaign."""
-    state = _state()
-    service = state.extras["recommend"]
-    ids = list(customers) or [c for batch in state.store.iter_customer_ids() for c in batch]
-    rows = []
-    for customer_id in tqdm(ids, desc="recommend", unit="customers", file=sys.stderr):
-        answer = service.recommend(customer_id, k)
-        for rank, item in enumerate(answer["items"], 1):
-            rows.append({"customer_id": customer_id, "rank": rank, **item, "strategy": answer["strategy"],
-                         "model_version": answer["model_version"]})
-    import pandas as pd
-
-    frame = pd.DataFrame(rows)
-    if out.suffix.lower() in {".jsonl", ".ndjson"}:
-        frame.to_json(out, orient="records", lines=True, force_ascii=False)
-    else:
-        frame.to_csv(out, index=False)
-    click.echo(f"{len(frame)} recommendations for {len(ids)} customers → {out}")

@@ -6,7 +6,9 @@
    recent orders and their status, latest risk decision).
 4. Handoff rules (``models.chat.dialogue.HandoffPolicy``); a conversation in handoff gets a holding reply.
 5. The answer: the KB entry filled with the customer's facts (or a clarifying question when a needed fact is
-   missing); product intents add recommendations from the recommendation capability.
+   missing); product intents add recommendations from the recommendation capability. A reply that carries
+   recommendations gets a ``recommendation_id``, and the list is logged with channel ``chat`` (the same
+   buffered log as POST /v1/recommendations), so GET /v1/recommendations/performance measures it.
 6. A generator phrases it; the fact check keeps every required fact or falls back to the filled answer.
 7. The customer message, the reply and the state are stored (chat_messages + conversations) before the answer
    leaves; the profile (sentiment trend, recent intents, chat centroid) is refreshed in the background.
@@ -39,6 +41,7 @@ from models.chat.knowledge import fill, placeholders
 from models.chat.phrases import format_date, format_money, join_names, phrase, status_text, tier_text
 from models.chat.sentiment import anger_cues
 from models.registry import ModelNotFound
+from service.ids import uuid7_hex
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +63,7 @@ class ChatRequest:
     customer_id: str
     message: str
     conversation_id: str | None = None
+    request_id: str | None = None       # the HTTP request's id, kept with a logged recommendation list
 
 
 @dataclass
@@ -78,6 +82,10 @@ class PreparedTurn:
     recommendations: list[dict]
     reply_request: GroundedReply
     use_model: bool = False
+    # the recommender's answer behind ``recommendations`` (model version, strategy) and the list's id; None
+    # when the reply carries none
+    recommendation: dict | None = None
+    recommendation_id: str | None = None
 
 
 class BackgroundRefresh:
@@ -140,7 +148,10 @@ class BackgroundRefresh:
 class ChatService:
     def __init__(self, *, store, conversations, models, embedder: Callable[[], Any], recommend,
                  risk_audit, generator: Generator, budget_s: float = 3.0, delivery_days: int = 5,
-                 policy: HandoffPolicy | None = None, after_store: Callable[[set[str]], Any] | None = None) -> None:
+                 policy: HandoffPolicy | None = None, after_store: Callable[[set[str]], Any] | None = None,
+                 recommend_log=None) -> None:
+        """``recommend_log``: where the lists shown in replies are logged (a
+        ``features.storage.recommend_log.RecommendationLog``); None logs nothing."""
         self.store = store
         self.conversations = conversations
         self.models = models
@@ -152,6 +163,7 @@ class ChatService:
         self.delivery_days = int(delivery_days)
         self.policy = policy or HandoffPolicy()
         self.after_store = after_store
+        self.recommend_log = recommend_log
         self._template = TemplateGenerator()
 
     # ------------------------------------------------------------------------------------------- models
@@ -174,6 +186,7 @@ class ChatService:
         turn = self.prepare(request)
         result = generate_checked(self._generator(turn), turn.reply_request, self.budget_s)
         self._store(turn, request, result.text, customer_too=True)
+        self._log_recommendations(turn, request)
         return self._answer(turn, result)
 
     def respond_stream(self, request: ChatRequest) -> Iterator[tuple[str, Any]]:
@@ -182,6 +195,7 @@ class ChatService:
         before the first event; the reply when it is complete."""
         turn = self.prepare(request)
         self._store(turn, request, None, customer_too=True)
+        self._log_recommendations(turn, request)     # the meta event shows them
         yield "meta", self._answer(turn, None)
         result: GenerationResult | None = None
         for kind, value in stream_checked(self._generator(turn), turn.reply_request, self.budget_s):
@@ -250,6 +264,7 @@ class ChatService:
 
         sources = intent.pop("_sources")
         recommendations: list[dict] = []
+        recommended: dict | None = None
         facts: dict[str, str] = {}
         name = customer.get("name")
         grounded = False  # a filled knowledge-base answer (a model may phrase it); else the bot's own sentence
@@ -269,7 +284,8 @@ class ChatService:
             slots = {p.lower().replace(" ", "") for p in placeholders(entry.answer)}
             extra: dict[str, str] = {}
             if (entry.category or "").lower() in PRODUCT_CATEGORIES or "recommendations" in slots:
-                recommendations = self._recommendations(request.customer_id)
+                recommended = self._recommendations(request.customer_id)
+                recommendations = recommended["items"] if recommended else []
                 names = [r["name"] or r["item_id"] for r in recommendations]
                 if names:
                     extra = {f"Recommended {i + 1}": n for i, n in enumerate(names)}
@@ -292,8 +308,10 @@ class ChatService:
         # fact check cannot vouch for a sentence with no facts in it (a handoff, a question), and a small model
         # once turned a handoff into a refund promise.
         use_model = grounded and not high_risk
+        shown = bool(recommendations)
         return PreparedTurn(conversation, state, language, masked, vector, intent, sentiment, handoff, sources,
-                            recommendations, reply_request, use_model)
+                            recommendations, reply_request, use_model, recommendation=recommended if shown else None,
+                            recommendation_id=uuid7_hex() if shown else None)
 
     def _intent(self, text: str, vector, kb, embedder, language: str) -> dict:
         hits = kb.search(text, embedder, k=SOURCES_K, language=language, query_vector=vector) if text else []
@@ -377,12 +395,19 @@ class ChatService:
             text, _ = fill(text, {m: "" for m in missing})
         return text, values, True
 
-    def _recommendations(self, customer_id: str) -> list[dict]:
+    def _recommendations(self, customer_id: str) -> dict | None:
+        """The recommender's answer (items, model_version, strategy); None without a model."""
         try:
-            answer = self.recommend.recommend(customer_id, k=RECOMMENDATIONS_K)
+            return self.recommend.recommend(customer_id, k=RECOMMENDATIONS_K)
         except (ModelNotFound, NotFound):
-            return []
-        return answer["items"]
+            return None
+
+    def _log_recommendations(self, turn: PreparedTurn, request: ChatRequest) -> None:
+        """Log the list the reply shows (channel chat), once per turn, after the turn is stored."""
+        if self.recommend_log is None or turn.recommendation_id is None:
+            return
+        answer = {**turn.recommendation, "customer_id": request.customer_id, "items": turn.recommendations}
+        self.recommend_log.record(turn.recommendation_id, answer, None, request.request_id, channel="chat")
 
     @staticmethod
     def _context(customer: Mapping, orders: list[Order], high_risk: bool, language: str) -> tuple[str, ...]:
@@ -438,6 +463,7 @@ class ChatService:
             "handoff": dict(turn.handoff),
             "sources": list(turn.sources),
             "recommendations": list(turn.recommendations),
+            "recommendation_id": turn.recommendation_id,
             "slots": dict(turn.state.slots),
             "generator": result.generator if result is not None else self.generator.name,
             "fact_check": None if result is None else {

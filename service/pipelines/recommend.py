@@ -14,6 +14,7 @@ import numpy as np
 from features.errors import NotFound
 from features.storage.recommend_reads import RecommendReads
 from models.recommend import Proposals
+from models.challenger import SPLIT
 from models.registry import LoadedModels, ModelNotFound
 
 log = logging.getLogger(__name__)
@@ -79,13 +80,21 @@ class RecommendationService:
         self.reads = RecommendReads(store.engine)
         self._snapshot: tuple[int, dict[str, dict]] | None = None
 
-    def _model(self):
+    def _model(self, customer_id: str | None = None):
+        """The active version, or its challenger in a split test when the customer falls in its share
+        (models.challenger: the same customer stays with one version for the whole test)."""
         try:
-            return self.models.get(MODEL)
+            rec, version = self.models.get(MODEL)
         except ModelNotFound as exc:
             if MODEL not in self.models.registry.names():
                 raise NotFound("No recommendation model yet. Train one with `kefu train recommender`.") from exc
             raise
+        if customer_id is not None:
+            found = self.models.challenger(MODEL)
+            if (found is not None and found[2].mode == SPLIT and found[1].kind == KIND
+                    and found[1].version != version.version and found[2].takes(customer_id)):
+                return found[0], found[1]
+        return rec, version
 
     def _items(self) -> dict[str, dict]:
         """item_id → item record, rebuilt only when the (cached) catalogue frame changes: per-row pandas
@@ -109,7 +118,7 @@ class RecommendationService:
         self, customer_id: str, k: int = 10, *, filters: Mapping[str, Any] | None = None,
         context: Mapping[str, Any] | None = None, segment: Mapping[str, Any] | None = None,
     ) -> dict:
-        rec, version = self._model()
+        rec, version = self._model(customer_id)
         filters = dict(filters or {})
         catalogue = self._items()
         seen = self.reads.customer(customer_id)

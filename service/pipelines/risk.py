@@ -7,9 +7,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from features.errors import InvalidInput, NotFound
+from models.challenger import SHADOW, SPLIT
 from models.registry import CorruptModel, LoadedModels, ModelNotFound
 from service.ids import uuid7_hex
 from service.pipelines.risk_lists import DECISION
@@ -83,11 +84,29 @@ class RiskScorer:
         if errors:
             raise InvalidInput("The features do not match what the model was trained on.", errors={where: errors})
 
+    def _challenger(self, name: str, champion):
+        """(model, version, record) of the challenger of ``name`` (models.challenger), or None; None too in the
+        seconds after its promotion, before this worker has seen the challenge end."""
+        found = self.models.challenger(name)
+        if found is None or found[1].kind not in RISK_KINDS or found[1].version == champion.version:
+            return None
+        return found
+
+    @staticmethod
+    def _fits(model, features: Mapping[str, Any]) -> dict | None:
+        """The features as the challenger takes them (its own columns of what was sent), or None when they do not
+        fit it: then the champion alone handles the case, so a challenger never fails a request."""
+        if model.validate_input(features, allow_extra=True):
+            return None
+        return {n: features[n] for n in model.feature_names}
+
     def score(self, name: str, features: Mapping[str, Any], *, customer_id: str | None = None,
               transaction_id: str | None = None, request_id: str | None = None, top_reasons: int = 5) -> dict:
         model, version = self._model(name)
+        self._check(model, features, "features")
         return self._score(name, model, version, features, customer_id=customer_id, transaction_id=transaction_id,
-                           request_id=request_id, top_reasons=top_reasons, attrs=features)
+                           request_id=request_id, top_reasons=top_reasons, attrs=features,
+                           challenger_features=lambda ch: self._fits(ch, features))
 
     def _listed(self, customer_id: str | None, attrs: Mapping[str, Any] | None) -> dict | None:
         return None if self.lists is None else self.lists.match(customer_id, attrs)
@@ -99,14 +118,39 @@ class RiskScorer:
 
     def _score(self, name: str, model, version, features: Mapping[str, Any], *, customer_id: str | None,
                transaction_id: str | None, request_id: str | None, top_reasons: int,
-               attrs: Mapping[str, Any] | None) -> dict:
-        """``attrs``: what the block and allow lists are matched against besides the customer (the table
-        model's features, or the payment as sent)."""
-        self._check(model, features, "features")
+               attrs: Mapping[str, Any] | None, challenger_features: Callable[[Any], dict | None]) -> dict:
+        """Score one checked case with the champion, or with the challenger when it is in split mode and takes
+        the case; a challenger in shadow mode scores it too, into the audit trail only.
+
+        ``attrs``: what the block and allow lists are matched against besides the customer (the table model's
+        features, or the payment as sent). ``challenger_features(model)``: the case's features for a challenger
+        model, or None when they do not fit it."""
+        listed = self._listed(customer_id, attrs)
+        shadow = None
+        found = self._challenger(name, version)
+        if found is not None and found[2].takes(customer_id):
+            own = challenger_features(found[0])
+            if own is not None and found[2].mode == SPLIT:
+                model, version, features = found[0], found[1], own
+            elif own is not None and found[2].mode == SHADOW:
+                shadow = found[0], found[1], own
+        result = self._result(name, model, version, features, top_reasons, listed)
+        result.update(customer_id=customer_id, transaction_id=transaction_id)
+        rows = [self._audit_row(result, features, request_id)]
+        if shadow is not None:
+            copy = self._result(name, shadow[0], shadow[1], shadow[2], top_reasons, listed)
+            copy.update(customer_id=customer_id, transaction_id=transaction_id, shadow_of=result["score_id"])
+            rows.append(self._audit_row(copy, shadow[2], request_id))
+        self.audit.record(rows)
+        return result
+
+    def _result(self, name: str, model, version, features: Mapping[str, Any], top_reasons: int,
+                listed: dict | None) -> dict:
+        """One case's result. A shadow score gets its reasons too: the compiled kernel gives the score and the
+        contributions in one pass, which costs less than LightGBM's predict of the score alone."""
         score, reasons = model.score_and_explain(features, top=top_reasons)
         thresholds = self.thresholds(name, model)
-        listed = self._listed(customer_id, attrs)
-        result = {
+        return {
             "score_id": uuid7_hex(),
             "model": name,
             "model_version": version.version,
@@ -114,38 +158,66 @@ class RiskScorer:
             "decision": self._decide(model, score, thresholds, listed),
             "reasons": reasons,
             "thresholds": thresholds,
-            "customer_id": customer_id,
-            "transaction_id": transaction_id,
+            "customer_id": None,
+            "transaction_id": None,
             "list_match": listed,
         }
-        self.audit.record([self._audit_row(result, features, request_id)])
-        return result
 
     def score_batch(self, name: str, cases: Sequence[Mapping[str, Any]], *, request_id: str | None = None,
                     top_reasons: int = 3) -> dict:
-        """Many cases with one model: vectorised scoring; every case is checked first (all or nothing)."""
+        """Many cases with one model: vectorised scoring; every case is checked first (all or nothing). With a
+        challenger, each case goes to it or not as a single score would (``model_version`` per result)."""
         model, version = self._model(name)
         errors = {str(i): e for i, c in enumerate(cases) if (e := model.validate_input(c["features"]))}
         if errors:
             raise InvalidInput("Some cases do not match the model's features; nothing was scored.", errors={"cases": errors})
-        # one vectorised call for every case's score and contributions (the compiled kernel when available)
-        scores, reasons = model.score_and_explain_many([c["features"] for c in cases], top=top_reasons)
+        listed = [self._listed(c.get("customer_id"), c["features"]) for c in cases]
+        taken: dict[int, dict] = {}
+        found = self._challenger(name, version)
+        if found is not None:
+            for i, case in enumerate(cases):
+                if found[2].takes(case.get("customer_id")) and (own := self._fits(found[0], case["features"])):
+                    taken[i] = own
+        split = found is not None and found[2].mode == SPLIT
+        mine = [i for i in range(len(cases)) if not (split and i in taken)]
+        results: list[dict] = [{}] * len(cases)
+        for i, result in zip(mine, self._results(name, model, version, [cases[i]["features"] for i in mine],
+                                                 [listed[i] for i in mine], top_reasons)):
+            results[i] = result
+        order = sorted(taken)
+        others = self._results(name, found[0], found[1], [taken[i] for i in order], [listed[i] for i in order],
+                               top_reasons) if taken else []
+        if split:
+            for i, other in zip(order, others):
+                results[i] = other
+        rows = []
+        for case, result in zip(cases, results):
+            result.update(case_id=case.get("case_id"), customer_id=case.get("customer_id"))
+            rows.append(self._batch_row(name, result, case["features"], request_id))
+        if not split:                                   # shadow: stored next to the champion's, never answered
+            rows += [self._batch_row(name, {**other, "customer_id": cases[i].get("customer_id")}, taken[i],
+                                     request_id, shadow_of=results[i]["score_id"]) for i, other in zip(order, others)]
+        self.audit.record(rows)
+        return {"model": name, "model_version": version.version, "thresholds": self.thresholds(name, model),
+                "results": results}
+
+    def _results(self, name: str, model, version, features: Sequence[Mapping[str, Any]],
+                 listed: Sequence[dict | None], top_reasons: int) -> list[dict]:
+        """Batch results of one model version, scored in one vectorised call (the compiled kernel when
+        available), in the key order of RiskBatchResultSchema."""
+        if not features:
+            return []
+        scores, reasons = model.score_and_explain_many(features, top=top_reasons)
         thresholds = self.thresholds(name, model)
-        results = []
-        for case, score, why in zip(cases, scores.tolist(), reasons):
-            listed = self._listed(case.get("customer_id"), case["features"])
-            results.append({                    # the key order of RiskBatchResultSchema (sent as is)
-                "case_id": case.get("case_id"), "customer_id": case.get("customer_id"),
-                "score_id": uuid7_hex(), "score": score,
-                "decision": self._decide(model, score, thresholds, listed),
-                "reasons": why, "list_match": listed,
-            })
-        self.audit.record([
-            self._audit_row({**r, "model": name, "model_version": version.version, "transaction_id": None},
-                            c["features"], request_id)
-            for r, c in zip(results, cases)
-        ])
-        return {"model": name, "model_version": version.version, "thresholds": thresholds, "results": results}
+        return [{"case_id": None, "customer_id": None, "score_id": uuid7_hex(), "model_version": version.version,
+                 "score": score, "decision": self._decide(model, score, thresholds, hit), "reasons": why,
+                 "list_match": hit}
+                for score, why, hit in zip(scores.tolist(), reasons, listed)]
+
+    def _batch_row(self, name: str, result: Mapping[str, Any], features: Mapping[str, Any], request_id: str | None,
+                   shadow_of: str | None = None) -> dict:
+        return self._audit_row({**result, "model": name, "transaction_id": None, "shadow_of": shadow_of},
+                               features, request_id)
 
     def score_transaction(self, name: str, customer_id: str, transaction: Mapping[str, Any], *,
                           request_id: str | None = None, top_reasons: int = 5) -> dict:
@@ -154,22 +226,32 @@ class RiskScorer:
         model, version = self._model(name)
         if version.kind != TRANSACTIONS_KIND:
             raise InvalidInput(f"Model '{name}' scores tables: send 'features', not 'transaction'.")
-        features = self.transaction_features(customer_id, transaction, model.feature_names)
-        return self._score(name, model, version, features, customer_id=customer_id,     # the model just used
+        row = self.transaction_row(customer_id, transaction)
+        features = {n: row[n] for n in model.feature_names}
+        self._check(model, features, "features")
+
+        def challenger_features(other) -> dict | None:  # a behavioural challenger: its own columns of the row
+            names = getattr(other, "feature_names", ())
+            return {n: row[n] for n in names} if all(n in row for n in names) else None
+
+        return self._score(name, model, version, features, customer_id=customer_id,
                            transaction_id=transaction.get("transaction_id"), request_id=request_id,
-                           top_reasons=top_reasons, attrs=transaction)
+                           top_reasons=top_reasons, attrs=transaction, challenger_features=challenger_features)
 
     def transaction_features(self, customer_id: str, transaction: Mapping[str, Any], names: Sequence[str]) -> dict:
-        """The payment's features as of its time, by the same definitions as the training table
+        """The payment's features ``names`` (see :meth:`transaction_row`)."""
+        row = self.transaction_row(customer_id, transaction)
+        return {n: row[n] for n in names}
+
+    def transaction_row(self, customer_id: str, transaction: Mapping[str, Any]) -> dict:
+        """Every feature of the payment as of its time, by the same definitions as the training table
         (features.transactions), computed for this one payment: from the customer's cached history brought up to
         date, or from one indexed read of it."""
         from features.transactions import load_customer_history, payment_features
 
         if self.history is not None:
-            row = self.history.index(customer_id).features(transaction)
-        else:
-            row = payment_features(load_customer_history(self.store.engine, customer_id, transaction["ts"]), transaction)
-        return {n: row[n] for n in names}
+            return self.history.index(customer_id).features(transaction)
+        return payment_features(load_customer_history(self.store.engine, customer_id, transaction["ts"]), transaction)
 
     @staticmethod
     def _audit_row(result: Mapping[str, Any], features: Mapping[str, Any], request_id: str | None) -> dict:
@@ -179,4 +261,5 @@ class RiskScorer:
             "customer_id": result.get("customer_id"), "transaction_id": result.get("transaction_id"),
             "score": result["score"], "decision": result["decision"], "reasons": result["reasons"],
             "features": features, "request_id": request_id, "list_match": result.get("list_match"),
+            "shadow_of": result.get("shadow_of"),
         }

@@ -65,6 +65,9 @@ class ChatResponseSchema(Schema):
     handoff = fields.Nested(HandoffSchema)
     sources = fields.List(fields.Nested(SourceSchema))
     recommendations = fields.List(fields.Nested(RecommendedItemSchema))
+    recommendation_id = fields.String(allow_none=True, metadata={
+        "description": "The id of the recommendation list the reply shows (null when it shows none); the list is "
+                       "logged with channel chat for GET /v1/recommendations/performance."})
     slots = fields.Dict(keys=fields.String(), values=fields.String(), metadata={
         "description": "What the conversation remembers (order_number, product); carried across turns."})
     generator = fields.String(metadata={"description": "Which backend produced the reply text."})

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from features.storage.recommend_log import CHANNELS
 from service.schemas.events import ID, StrictSchema
 
 
@@ -77,6 +78,9 @@ class PerformanceQuerySchema(StrictSchema):
                           metadata={"description": "Lists served in the last this many days."})
     window_days = fields.Integer(load_default=7, validate=validate.Range(min=1, max=90),
                                  metadata={"description": "Events up to this many days after a list count for it."})
+    channel = fields.String(validate=validate.OneOf(CHANNELS), metadata={
+        "description": "Only the lists shown here: api (POST /v1/recommendations), chat (chat replies) or campaign "
+                       "(`kefu recommend` files). Default: every channel."})
 
 
 class PerformanceGroupSchema(Schema):
@@ -84,6 +88,7 @@ class PerformanceGroupSchema(Schema):
     source = fields.String()
     strategy = fields.String()
     model_version = fields.String()
+    channel = fields.String()
     shown = fields.Integer()
     view_rate = fields.Float(allow_none=True)
     purchase_rate = fields.Float(allow_none=True)
@@ -94,6 +99,7 @@ class PerformanceResponseSchema(Schema):
     until = fields.DateTime()
     days = fields.Integer()
     window_days = fields.Integer()
+    channel = fields.String(allow_none=True, metadata={"description": "The channel asked for; null: every channel."})
     truncated = fields.Boolean(metadata={"description": "True when more lists were served than were read "
                                                         "(the newest 50,000)."})
     lists = fields.Integer()
@@ -112,3 +118,6 @@ class PerformanceResponseSchema(Schema):
     by_source = fields.List(fields.Nested(PerformanceGroupSchema))
     by_strategy = fields.List(fields.Nested(PerformanceGroupSchema))
     by_model_version = fields.List(fields.Nested(PerformanceGroupSchema))
+    by_channel = fields.List(fields.Nested(PerformanceGroupSchema), metadata={
+        "description": "Per channel where the lists were shown: api, chat, campaign (lists logged before channels "
+                       "were recorded count as api)."})

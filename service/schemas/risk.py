@@ -5,6 +5,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from datetime import timezone
 
+from models.challenger import MODES
 from service.schemas.events import ID, StrictSchema, _ip, flat_dict
 
 NAME = validate.Regexp(r"^[a-z0-9][a-z0-9_.-]{0,63}$", error="Model names are lower-case letters, digits, '_', '.', '-'.")
@@ -99,6 +100,9 @@ class RiskBatchResultSchema(Schema):
     case_id = fields.String(allow_none=True)
     customer_id = fields.String(allow_none=True)
     score_id = fields.String()
+    model_version = fields.String(metadata={
+        "description": "The version that scored the case: the batch's model_version, or its challenger's in a split "
+                       "test (PUT /v1/models/<name>/challenger)."})
     score = fields.Float()
     decision = fields.String()
     reasons = fields.List(fields.Nested(ReasonSchema))
@@ -140,12 +144,24 @@ class ModelVersionSchema(Schema):
     active = fields.Boolean()
 
 
+class ChallengerSchema(Schema):
+    version = fields.String()
+    mode = fields.String(metadata={"description": "shadow (scores are only stored) or split (decides its share)"})
+    share = fields.Float()
+    since = fields.String()
+    by = fields.String(allow_none=True)
+    reason = fields.String()
+    serving = fields.Dict(allow_none=True, metadata={"description": "This worker's load state of the challenger."})
+
+
 class ModelSummarySchema(Schema):
     name = fields.String()
     kind = fields.String(allow_none=True)
     current_version = fields.String(allow_none=True)
     serving = fields.Dict(metadata={"description": "This worker's load state: ready/missing/failed, version, error."})
     thresholds = fields.Nested(ThresholdsSchema, allow_none=True)
+    challenger = fields.Nested(ChallengerSchema, allow_none=True, metadata={
+        "description": "The version challenging the active one on live traffic, or null."})
     versions = fields.List(fields.Nested(ModelVersionSchema))
 
 
@@ -159,6 +175,17 @@ class ActivateRequestSchema(StrictSchema):
 
 
 class RollbackRequestSchema(StrictSchema):
+    reason = fields.String(validate=validate.Length(max=500))
+
+
+class ChallengerRequestSchema(StrictSchema):
+    version = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    mode = fields.String(required=True, validate=validate.OneOf(MODES), metadata={
+        "description": "shadow: the challenger scores cases into the audit trail only (risk models); split: it "
+                       "decides its share of customers (an A/B test; risk and recommendation models)."})
+    share = fields.Float(validate=validate.Range(min=0, max=1, min_inclusive=False), metadata={
+        "description": "Share of customers the challenger takes, drawn by a hash of the customer (default: 1.0 "
+                       "in shadow, 0.1 in split)."})
     reason = fields.String(validate=validate.Length(max=500))
 
 
@@ -296,3 +323,59 @@ class RiskListEntrySchema(Schema):
 
 class RiskListsResponseSchema(Schema):
     entries = fields.List(fields.Nested(RiskListEntrySchema))
+
+
+class ChallengerQuerySchema(StrictSchema):
+    days = fields.Integer(load_default=7, validate=validate.Range(min=1, max=366),
+                          metadata={"description": "How many days back from now to read scores (never before the "
+                                                   "running challenge began)."})
+    version = fields.String(validate=validate.Length(min=1, max=64),
+                            metadata={"description": "The challenger version; default the running challenger."})
+
+
+class ChallengeArmSchema(Schema):
+    version = fields.String()
+    cases = fields.Integer()
+    mean_score = fields.Float(allow_none=True)
+    decision_rates = fields.Dict(metadata={"description": "approve/review/decline shares of the cases no list "
+                                                          "decided."})
+    list_decided = fields.Integer()
+    outcomes = fields.Integer(metadata={"description": "Cases with a recorded outcome."})
+    positive_rate = fields.Float(allow_none=True)
+    roc_auc = fields.Float(allow_none=True)
+    average_precision = fields.Float(allow_none=True)
+    brier = fields.Float(allow_none=True)
+
+
+class ChallengePairedSchema(Schema):
+    cases = fields.Integer(metadata={"description": "Cases both versions scored (shadow mode)."})
+    coverage = fields.Float(allow_none=True, metadata={"description": "Their share of the champion's cases."})
+    agreement = fields.Float(allow_none=True)
+    decisions = fields.Dict(metadata={"description": "Counts: champion decision → challenger decision → cases."})
+    score_correlation = fields.Float(allow_none=True, metadata={"description": "Spearman, over the paired cases."})
+    mean_score_difference = fields.Float(allow_none=True)
+
+
+class AucDifferenceSchema(Schema):
+    estimate = fields.Float(metadata={"description": "Challenger's ROC-AUC minus the champion's."})
+    low = fields.Float(metadata={"description": "2.5th percentile of the bootstrap."})
+    high = fields.Float(metadata={"description": "97.5th percentile of the bootstrap."})
+    cases = fields.Integer()
+    resamples = fields.Integer()
+    how = fields.String(metadata={"description": "paired (shadow: the same cases) or split (each arm resampled)"})
+
+
+class ChallengerReportSchema(Schema):
+    model = fields.String()
+    champion = fields.String()
+    challenger = fields.String()
+    mode = fields.String(allow_none=True)
+    share = fields.Float(allow_none=True)
+    since = fields.DateTime()
+    until = fields.DateTime()
+    truncated = fields.Boolean()
+    arms = fields.List(fields.Nested(ChallengeArmSchema))
+    paired = fields.Nested(ChallengePairedSchema, allow_none=True)
+    auc_difference = fields.Nested(AucDifferenceSchema, allow_none=True)
+    verdict = fields.String(metadata={"description": "challenger_better, champion_better, no_clear_difference "
+                                                     "(the 95 % interval holds 0), too_few_outcomes, no_traffic"})

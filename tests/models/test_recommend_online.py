@@ -59,3 +59,20 @@ def test_a_longer_window_counts_the_late_purchase_and_nothing_served_is_empty():
     assert late["purchase_rate"] == pytest.approx(2 / 3, abs=1e-4)
     empty = online_report(lists().iloc[:0], events(), window_days=7)
     assert empty["lists"] == 0 and empty["purchase_rate"] is None and empty["by_source"] == []
+
+
+def test_rates_per_channel_and_lists_without_a_channel_count_as_api():
+    frame = lists()
+    frame["channel"] = ["campaign", None, "chat"]       # r2 was logged before lists had a channel
+    r = online_report(frame, events(), window_days=7)
+    by_channel = {g["channel"]: g for g in r["by_channel"]}
+    assert set(by_channel) == {"api", "campaign", "chat"}
+    assert by_channel["campaign"] == {"channel": "campaign", "shown": 3, "view_rate": pytest.approx(2 / 3, abs=1e-4),
+                                      "purchase_rate": pytest.approx(1 / 3, abs=1e-4)}
+    assert (by_channel["api"]["shown"], by_channel["api"]["purchase_rate"]) == (2, 0.0)
+    assert (by_channel["chat"]["shown"], by_channel["chat"]["view_rate"]) == (2, 0.0)
+    # a frame without the column (a caller that does not know channels): everything is api
+    assert online_report(lists(), events(), window_days=7)["by_channel"] == [
+        {"channel": "api", "shown": 7, "view_rate": pytest.approx(2 / 7, abs=1e-4),
+         "purchase_rate": pytest.approx(1 / 7, abs=1e-4)}]
+    assert online_report(frame.iloc[:0], events(), window_days=7)["by_channel"] == []

@@ -289,7 +289,7 @@ def test_rollback_skips_deleted_versions(reg):
 def test_rollback_copes_with_a_crash_between_current_and_history(reg, root):
     a, b = save_json(reg, "taiwan"), save_json(reg, "taiwan")
     c = save_json(reg, "taiwan", activate=False)
-    reg._write_current("taiwan", c.version)  # CURRENT moved; the process died before its HISTORY line
+    reg._write_pointer("taiwan", "CURRENT", c.version)  # CURRENT moved; the process died before its HISTORY line
     with open(root / "taiwan" / "HISTORY", "a") as fh:
         fh.write('{"version": "torn')  # and a torn line from another crash
     assert reg.rollback("taiwan") == b

@@ -3,6 +3,7 @@ OpenAI-compatible route (driven by the official ``openai`` client) and the agent
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from datetime import datetime, timedelta
@@ -168,6 +169,54 @@ def test_product_questions_bring_recommendations(say, chat_app):
     names = [r["name"] for r in a["recommendations"]]
     assert all(n in a["reply"] for n in names)
     assert all(r["reason"] for r in a["recommendations"])
+
+
+def test_a_reply_with_products_logs_a_chat_list_for_the_performance_report(say, chat_app, chat_keys):
+    """The list a reply shows gets a recommendation_id and is logged once with channel chat (customer, items in
+    order, sources, model version, the request's id), streamed or not; a reply without products logs nothing."""
+    from datetime import timezone
+
+    client = chat_app.test_client()
+    log = chat_app.extensions["kefu"].extras["recommend_log"]
+
+    def chat_lists() -> dict:
+        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        return log.served(now - timedelta(hours=1), now + timedelta(minutes=1), 10_000, channel="chat").set_index(
+            "recommendation_id")
+
+    before = len(chat_lists())
+    r = client.post("/v1/chat", json={"customer_id": "c-en", "message": "Can you recommend something for me?"},
+                    headers={**bearer(chat_keys["chat"]), "X-Request-ID": "chat-rec-1"})
+    a = r.get_json()
+    assert a["recommendations"] and re.fullmatch(r"[0-9a-f]{32}", a["recommendation_id"])
+    logged = chat_lists()
+    assert len(logged) == before + 1
+    row = logged.loc[a["recommendation_id"]]
+    assert (row["customer_id"], row["channel"], row["request_id"]) == ("c-en", "chat", "chat-rec-1")
+    assert row["items"] == [i["item_id"] for i in a["recommendations"]]
+    assert row["sources"] == [i["source"] for i in a["recommendations"]] and row["model_version"]
+
+    plain = say("c-en", "How many days do I have to send something back?")
+    assert plain["recommendations"] == [] and plain["recommendation_id"] is None
+    assert len(chat_lists()) == before + 1
+
+    s = client.post("/v1/chat", json={"customer_id": "c-en", "message": "Can you recommend something for me?",
+                                      "stream": True}, headers=bearer(chat_keys["chat"]))
+    events = _sse_events(s.get_data(as_text=True))
+    meta, done = events[0][1], events[-1][1]
+    assert meta["recommendation_id"] and meta["recommendation_id"] == done["recommendation_id"]
+    logged = chat_lists()
+    assert len(logged) == before + 2 and logged.loc[meta["recommendation_id"], "items"] == [
+        i["item_id"] for i in meta["recommendations"]]
+    report = client.get("/v1/recommendations/performance?channel=chat",
+                        headers=bearer(create_key(chat_app, "recommendations"))).get_json()
+    assert report["lists"] == before + 2 and [g["channel"] for g in report["by_channel"]] == ["chat"]
+
+
+def create_key(app, scope: str) -> str:
+    from service.auth import create_api_key
+
+    return create_api_key(app.extensions["kefu"].store, [scope])
 
 
 def test_asking_for_a_person_hands_over_and_the_agent_queue_shows_it(say, chat_app, chat_keys):

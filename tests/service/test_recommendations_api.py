@@ -9,22 +9,9 @@ from conftest import bearer
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory, embedder):
-    """One app with a simulated shop and a trained recommender for the whole module (training is the slow
-    part). SQLite only: storage is tested on both databases elsewhere."""
-    from service.app import create_app
-    from service.demo import load_shop_into
-    from service.pipelines.recommend import train_and_register
-
-    folder = tmp_path_factory.mktemp("recommend")
-    app = create_app({"database_url": f"sqlite:///{folder / 'kefu.db'}", "data_dir": str(folder / "data"),
-                      "log_level": "WARNING", "auth_cache_seconds": 0.0}, embedder=embedder)
-    state = app.extensions["kefu"]
-    counts = load_shop_into(state, n_customers=300, seed=5, echo=lambda _: None)
-    state.extras["profiles"].rebuild_all()
-    train_and_register(state)
-    yield app, counts["shop"]
-    state.store.engine.dispose()
+def trained(recommend_shop):
+    """The session's simulated shop with a trained recommender (conftest.recommend_shop)."""
+    return recommend_shop[0], recommend_shop[1]
 
 
 @pytest.fixture
@@ -338,3 +325,51 @@ def test_performance_follows_what_customers_did_after_their_lists(client, keys, 
     bad = client.get("/v1/recommendations/performance?window_days=0", headers=bearer(keys["recommendations"]))
     assert bad.status_code == 422
     assert client.get("/v1/recommendations/performance", headers=bearer(keys["risk"])).status_code == 403
+
+
+def test_performance_per_channel_and_for_one_channel(app, client, keys, store, shop):
+    """HTTP lists are logged as api; a campaign's and a chat reply's lists (logged here directly) are reported
+    per channel, and ?channel= reads one channel only. An unknown channel is a 422 in the usual envelope."""
+    from datetime import timedelta
+
+    from features.storage.recommend_log import list_row
+    from features.storage.store import utcnow
+
+    def report(**query):
+        r = client.get("/v1/recommendations/performance", query_string=query, headers=bearer(keys["recommendations"]))
+        assert r.status_code == 200, r.get_json()
+        return r.get_json()
+
+    def shown_by_channel(body: dict) -> dict:
+        return {g["channel"]: g["shown"] for g in body["by_channel"]}
+
+    before = report()                       # the session's shared shop may hold lists of other tests already
+    before_campaign, before_chat = report(channel="campaign"), report(channel="chat")
+    customers = store.load_events(types=["purchase"]).customer_id.value_counts().index[:3]
+    api_id = ask(client, keys, customer_id=customers[0], k=4).get_json()["recommendation_id"]
+    log = app.extensions["kefu"].extras["recommend_log"]
+    campaign = {"customer_id": customers[1], "strategy": "personalised", "model_version": "v-mail",
+                "items": [{"item_id": "p1", "source": "repeat"}, {"item_id": "p2", "source": "popular_segment"}]}
+    log.store.record([list_row("mail-1", campaign, channel="campaign", created_at=utcnow())])
+    log.record("chat-1", {**campaign, "customer_id": customers[2], "items": campaign["items"][:1]}, None, None,
+               channel="chat")
+    every = report()
+    shown, was = shown_by_channel(every), shown_by_channel(before)
+    assert shown["campaign"] - was.get("campaign", 0) == 2 and shown["chat"] - was.get("chat", 0) == 1
+    assert shown["api"] - was.get("api", 0) >= 4
+    assert every["channel"] is None
+    only = report(channel="campaign")
+    assert only["channel"] == "campaign" and only["lists"] == before_campaign["lists"] + 1
+    assert only["items_shown"] == before_campaign["items_shown"] + 2
+    assert [g["channel"] for g in only["by_channel"]] == ["campaign"]
+    assert {g["model_version"]: g["shown"] for g in only["by_model_version"]}["v-mail"] == 2
+    chat = report(channel="chat")
+    assert chat["items_shown"] == before_chat["items_shown"] + 1
+    api = report(channel="api")
+    assert api["lists"] == every["lists"] - only["lists"] - chat["lists"]
+    assert {g["channel"] for g in api["by_channel"]} == {"api"}
+    logged = log.served(utcnow() - timedelta(days=1), utcnow(), 50_000).set_index("recommendation_id")
+    assert logged.loc[api_id, "channel"] == "api" and logged.loc["mail-1", "channel"] == "campaign"
+    bad = client.get("/v1/recommendations/performance?channel=email", headers=bearer(keys["recommendations"]))
+    body = bad.get_json()
+    assert bad.status_code == 422 and body["code"] == 422 and "channel" in str(body["errors"]) and body["request_id"]

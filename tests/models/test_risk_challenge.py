@@ -1,0 +1,100 @@
+"""Champion against challenger on hand-made audit rows: arms, pairs, the AUC interval and the verdict."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+from models.risk.challenge import _auc, _average_precision, compare
+
+COLUMNS = ["score_id", "model_version", "score", "decision", "outcome", "shadow_of", "listed"]
+
+
+def decide(score: float) -> str:
+    return "decline" if score >= 0.8 else "review" if score >= 0.5 else "approve"
+
+
+def shadow_rows(champion_scores, challenger_scores, labels, listed=None) -> pd.DataFrame:
+    listed = listed if listed is not None else [False] * len(labels)
+    rows = []
+    for i, (a, b, y, hit) in enumerate(zip(champion_scores, challenger_scores, labels, listed)):
+        outcome = np.nan if y is None else float(y)
+        rows.append((f"a{i}", "v1", a, decide(a), outcome, None, hit))
+        rows.append((f"b{i}", "v2", b, decide(b), outcome, f"a{i}", hit))
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def test_auc_and_average_precision_match_scikit_learn():
+    rng = np.random.default_rng(0)
+    labels = rng.random(500) < 0.2
+    scores = np.round(rng.random(500) + labels * 0.3, 1)        # many ties
+    assert _auc(scores, labels) == pytest.approx(roc_auc_score(labels, scores))
+    distinct = rng.random(500) + labels * 0.3
+    assert _average_precision(distinct, labels) == pytest.approx(average_precision_score(labels, distinct))
+    assert _auc(scores, np.zeros(500, dtype=bool)) is None
+
+
+def test_a_clearly_better_shadow_challenger_wins_and_the_pairs_are_counted():
+    rng = np.random.default_rng(1)
+    labels = (rng.random(600) < 0.3).astype(int)
+    champion = np.clip(rng.random(600) * 0.6 + labels * 0.15, 0, 1)      # weak
+    challenger = np.clip(rng.random(600) * 0.3 + labels * 0.6, 0, 1)     # strong
+    report = compare(shadow_rows(champion, challenger, labels), "v1", "v2")
+    assert report["verdict"] == "challenger_better"
+    difference = report["auc_difference"]
+    assert difference["how"] == "paired" and difference["cases"] == 600 and difference["low"] > 0
+    assert difference["estimate"] == pytest.approx(roc_auc_score(labels, challenger) - roc_auc_score(labels, champion))
+    paired = report["paired"]
+    assert paired["cases"] == 600 and paired["coverage"] == 1.0
+    expected = sum(decide(a) == decide(b) for a, b in zip(champion, challenger)) / 600
+    assert paired["agreement"] == pytest.approx(expected)
+    assert paired["decisions"]["approve"]["decline"] == sum(
+        decide(a) == "approve" and decide(b) == "decline" for a, b in zip(champion, challenger))
+    arms = report["arms"]
+    assert [a["cases"] for a in arms] == [600, 600] and [a["outcomes"] for a in arms] == [600, 600]
+    assert arms[1]["brier"] == pytest.approx(np.mean((challenger - labels) ** 2))
+
+    flipped = compare(shadow_rows(challenger, champion, labels), "v1", "v2")
+    assert flipped["verdict"] == "champion_better" and flipped["auc_difference"]["high"] < 0
+
+
+def test_same_model_twice_gives_no_clear_difference_and_few_outcomes_no_verdict():
+    rng = np.random.default_rng(2)
+    labels = (rng.random(400) < 0.3).astype(int)
+    scores = np.clip(rng.random(400) * 0.5 + labels * 0.3, 0, 1)
+    same = compare(shadow_rows(scores, scores, labels), "v1", "v2")
+    assert same["verdict"] == "no_clear_difference" and same["paired"]["agreement"] == 1.0
+    assert same["auc_difference"]["estimate"] == 0.0
+
+    few = [y if i < 15 else None for i, y in enumerate(labels)]       # 15 outcomes: too few of each class
+    sparse = compare(shadow_rows(scores, scores, few), "v1", "v2")
+    assert sparse["verdict"] == "too_few_outcomes" and sparse["auc_difference"] is None
+    assert sparse["arms"][0]["outcomes"] == 15
+    empty = compare(pd.DataFrame(columns=COLUMNS).astype({"score": float, "outcome": float, "listed": bool}),
+                    "v1", "v2")
+    assert empty["verdict"] == "no_traffic" and empty["arms"][0]["cases"] == 0
+
+
+def test_list_decided_cases_count_in_scores_but_not_in_decisions():
+    report = compare(shadow_rows([0.9, 0.1, 0.6], [0.1, 0.1, 0.9], [1, 0, 1], listed=[True, False, False]),
+                     "v1", "v2")
+    champion = report["arms"][0]
+    assert champion["cases"] == 3 and champion["list_decided"] == 1
+    assert champion["decision_rates"] == {"approve": 0.5, "review": 0.5, "decline": 0.0}
+    assert report["paired"]["agreement"] == 0.5                  # approve/approve agrees, review/decline not
+    assert champion["mean_score"] == pytest.approx(1.6 / 3)
+
+
+def test_split_arms_are_resampled_each_on_its_own():
+    rng = np.random.default_rng(3)
+    rows = []
+    for i in range(800):
+        y = float(rng.random() < 0.3)
+        version = "v2" if i % 2 else "v1"
+        score = float(np.clip(rng.random() * (0.3 if version == "v2" else 0.7) + y * 0.5, 0, 1))
+        rows.append((f"s{i}", version, score, decide(score), y, None, False))
+    report = compare(pd.DataFrame(rows, columns=COLUMNS), "v1", "v2")
+    assert report["paired"] is None and report["auc_difference"]["how"] == "split"
+    assert [a["cases"] for a in report["arms"]] == [400, 400]
+    assert report["verdict"] == "challenger_better"

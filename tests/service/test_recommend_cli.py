@@ -1,0 +1,111 @@
+"""`kefu recommend --out FILE`: campaign files carry each list's recommendation_id, and the lists are logged with
+channel campaign (in chunks, one transaction each) unless --no-log."""
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from features.storage.recommend_log import RecommendationLogStore
+from features.storage.store import utcnow
+from service.cli.main import cli
+
+
+@pytest.fixture
+def env(recommend_shop, monkeypatch):
+    """The CLI pointed at the session's shop with a trained recommender (conftest.recommend_shop)."""
+    folder = recommend_shop[2]
+    monkeypatch.setenv("KEFU_DATA_DIR", str(folder / "data"))
+    monkeypatch.setenv("KEFU_DATABASE_URL", f"sqlite:///{folder / 'kefu.db'}")
+    monkeypatch.setenv("KEFU_LOG_LEVEL", "WARNING")
+    from service.app import create_app
+
+    app = create_app()
+    yield app.extensions["kefu"]
+    app.extensions["kefu"].store.engine.dispose()
+
+
+def run(*args: str):
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def campaign_lists(state) -> pd.DataFrame:
+    now = utcnow()
+    return RecommendationLogStore(state.store.engine).served(now - timedelta(days=1), now + timedelta(minutes=1),
+                                                             100_000, channel="campaign")
+
+
+def test_the_file_carries_each_lists_id_and_every_list_is_logged_as_campaign(env, tmp_path, monkeypatch):
+    from service.cli import recommend as command
+
+    customers = [c for batch in env.store.iter_customer_ids() for c in batch][:5]
+    writes = []
+    record = RecommendationLogStore.record
+    monkeypatch.setattr(command, "LOG_CHUNK", 2)
+    # counted: the campaign's writes (a shared app's background writer may flush its own lists meanwhile)
+    monkeypatch.setattr(RecommendationLogStore, "record", lambda self, rows: writes.append(
+        sum(r[-1] == "campaign" for r in rows)) or record(self, rows))
+    before = len(campaign_lists(env))
+    out = tmp_path / "campaign.csv"
+    result = run("recommend", "--out", str(out), "--k", "4", *[a for c in customers for a in ("--customer", c)])
+    assert "5 lists logged with channel campaign" in result.output
+    frame = pd.read_csv(out, dtype={"customer_id": str, "item_id": str})
+    assert list(frame.columns)[-1] == "recommendation_id" and frame["recommendation_id"].notna().all()
+    per_customer = frame.groupby("customer_id")["recommendation_id"].agg(["nunique", "first"])
+    assert set(per_customer.index) == set(customers) and (per_customer["nunique"] == 1).all()
+    assert per_customer["first"].is_unique                      # one id per list, a new one for each
+    assert [n for n in writes if n] == [2, 2, 1]                # in chunks, one insert (transaction) each
+    assert not list(tmp_path.glob(".*partial"))
+
+    logged = campaign_lists(env).set_index("recommendation_id")
+    assert len(logged) == before + 5
+    for rid, rows in frame.sort_values("rank").groupby("recommendation_id"):
+        row = logged.loc[rid]
+        assert row["channel"] == "campaign" and row["customer_id"] == rows["customer_id"].iloc[0]
+        assert row["items"] == list(rows["item_id"]) and row["sources"] == list(rows["source"])
+        assert row["model_version"] == rows["model_version"].iloc[0] and row["strategy"] == rows["strategy"].iloc[0]
+    made = logged.loc[list(per_customer["first"]), "created_at"]
+    assert made.nunique() == 1                                  # all at the time the file was made
+    assert abs(made.iloc[0] - utcnow()) < timedelta(minutes=5)
+
+
+def test_no_log_writes_the_file_and_logs_nothing(env, tmp_path):
+    customers = [c for batch in env.store.iter_customer_ids() for c in batch][5:8]
+    before = len(campaign_lists(env))
+    out = tmp_path / "dry.jsonl"
+    result = run("recommend", "--out", str(out), "--no-log", *[a for c in customers for a in ("--customer", c)])
+    assert "lists not logged (--no-log)" in result.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert rows and {r["customer_id"] for r in rows} == set(customers)
+    assert all(r["recommendation_id"] is None for r in rows)
+    assert len(campaign_lists(env)) == before
+
+
+def test_a_failed_log_leaves_no_file_behind(env, tmp_path, monkeypatch):
+    """The file is published only once its lists are logged: a campaign tool never gets ids nobody can measure."""
+    from service.cli import recommend as command
+
+    customers = [c for batch in env.store.iter_customer_ids() for c in batch][8:11]
+    record = RecommendationLogStore.record
+    calls = []
+
+    def failing(self, rows):
+        if not any(r[-1] == "campaign" for r in rows):       # a shared app's own lists: not this test's
+            return record(self, rows)
+        calls.append(len(rows))
+        if len(calls) > 1:
+            raise RuntimeError("database is locked")
+        record(self, rows)
+
+    monkeypatch.setattr(command, "LOG_CHUNK", 2)
+    monkeypatch.setattr(RecommendationLogStore, "record", failing)
+    out = tmp_path / "campaign.csv"
+    args = [a for c in customers for a in ("--customer", c)]
+    result = CliRunner().invoke(cli, ["recommend", "--out", str(out), *args])
+    assert result.exit_code == 1 and "after 2 of 3" in result.output and "database is locked" in result.output
+    assert not out.exists() and not list(tmp_path.iterdir())
