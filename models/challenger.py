@@ -15,6 +15,8 @@ from __future__ import annotations
 import hashlib
 import random
 from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from typing import Mapping
 
 SHADOW, SPLIT = "shadow", "split"
 MODES = (SHADOW, SPLIT)
@@ -36,6 +38,10 @@ class Challenger:
     def as_dict(self) -> dict:
         return asdict(self)
 
+    def started(self) -> datetime:
+        """When the challenge began, as naive UTC (how stored rows keep their times)."""
+        return datetime.fromisoformat(self.since.replace("Z", "+00:00")).astimezone(timezone.utc).replace(tzinfo=None)
+
     def takes(self, key: str | None) -> bool:
         """Whether the challenger gets this case: the customer's hash (stable for this challenger version)
         below the share; a case without a customer is drawn at random."""
@@ -45,6 +51,18 @@ class Challenger:
             return random.random() < self.share
         digest = hashlib.blake2b(f"{self.name}\0{self.version}\0{key}".encode(), digest_size=8).digest()
         return int.from_bytes(digest, "big") / _SCALE < self.share
+
+
+def verdict(difference: Mapping[str, float] | None, without: str) -> str:
+    """The verdict of a comparison from the 95 % interval of (challenger − champion): ``challenger_better`` or
+    ``champion_better`` when it excludes 0, else ``no_clear_difference``; ``without`` when there is none."""
+    if difference is None:
+        return without
+    if difference["low"] > 0:
+        return "challenger_better"
+    if difference["high"] < 0:
+        return "champion_better"
+    return "no_clear_difference"
 
 
 def check(mode: str, share: float | None) -> float:

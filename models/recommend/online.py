@@ -8,20 +8,28 @@ per position, per candidate source, per strategy, per model version (a new versi
 before it, on live traffic) and per channel (where the list was shown: api, chat or campaign), and the share of
 the reached customers' purchases (within the window after a list) that were items they had been shown.
 
+With a split test running (models.challenger), :func:`challenge` compares the two versions customer by
+customer, the unit the split draws.
+
 The events' own timestamps are compared with the time the list was served, so events must carry real times.
 """
 from __future__ import annotations
 
-from typing import Any
+import math
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
 
 from features.storage.recommend_log import DEFAULT_CHANNEL
+from models.challenger import verdict
 
 VIEW_TYPES = ("view", "add_to_cart")
 PURCHASE_TYPE = "purchase"
 POSITIONS = 10
+Z95 = 1.959964
+#: Fewer customers than this in either arm of a split test, and no verdict is given.
+MIN_ARM_CUSTOMERS = 50
 
 
 def _rate(hits: pd.Series) -> float | None:
@@ -36,14 +44,51 @@ def _grouped(shown: pd.DataFrame, key: str) -> list[dict]:
     return out
 
 
-def online_report(lists: pd.DataFrame, events: pd.DataFrame, window_days: float) -> dict[str, Any]:
+def _difference(a: dict, b: dict, key: str) -> dict[str, float] | None:
+    """b's rate minus a's, with a 95 % normal interval for two independent proportions."""
+    if a[key] is None or b[key] is None:
+        return None
+    pa, pb = a[key], b[key]
+    se = math.sqrt(pa * (1 - pa) / a["customers"] + pb * (1 - pb) / b["customers"])
+    estimate = pb - pa
+    return {"estimate": round(estimate, 4), "low": round(estimate - Z95 * se, 4), "high": round(estimate + Z95 * se, 4)}
+
+
+def challenge(per_list: pd.DataFrame, champion: str, challenger: str, since=None) -> dict[str, Any]:
+    """A split test of two model versions, with the customer as the unit (the split draws customers, and one
+    customer's lists are not independent): per version, the customers shown its lists since ``since`` and the
+    share of them who viewed or bought a shown item; the challenger's rate minus the champion's with a 95 %
+    interval; and a verdict on the purchase rate (fewer than MIN_ARM_CUSTOMERS customers in an arm: none).
+
+    ``per_list``: one row per list, with customer_id, model_version, created_at, viewed and bought."""
+    part = per_list if since is None else per_list[per_list["created_at"] >= since]
+    arms = []
+    for version in (champion, challenger):
+        mine = part[part["model_version"] == version]
+        customers = mine.groupby("customer_id")[["viewed", "bought"]].any()
+        arms.append({"version": version, "customers": int(len(customers)), "lists": int(len(mine)),
+                     "view_rate": _rate(customers["viewed"]), "purchase_rate": _rate(customers["bought"])})
+    purchase = _difference(arms[0], arms[1], "purchase_rate")
+    enough = min(a["customers"] for a in arms) >= MIN_ARM_CUSTOMERS
+    return {"champion": champion, "challenger": challenger, "since": since, "arms": arms,
+            "purchase_rate_difference": purchase, "view_rate_difference": _difference(arms[0], arms[1], "view_rate"),
+            "verdict": verdict(purchase if enough else None, "too_few_customers")}
+
+
+def online_report(lists: pd.DataFrame, events: pd.DataFrame, window_days: float,
+                  versions: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """``lists``: recommendation_id, customer_id, created_at, strategy, model_version, items (ids in order),
     sources, and optionally channel (missing or null: api).
-    ``events``: customer_id, item_id, ts, type, for the listed customers."""
+    ``events``: customer_id, item_id, ts, type, for the listed customers.
+    ``versions``: {"champion", "challenger", "since"} to add a split test's :func:`challenge` as "challenge"."""
     empty = {"lists": 0, "customers": 0, "items_shown": 0, "view_rate": None, "purchase_rate": None,
              "item_view_rate": None, "item_purchase_rate": None, "recommended_purchase_share": None,
-             "by_position": [], "by_source": [], "by_strategy": [], "by_model_version": [], "by_channel": []}
+             "by_position": [], "by_source": [], "by_strategy": [], "by_model_version": [], "by_channel": [],
+             "challenge": None}
     if lists.empty:
+        if versions:
+            empty["challenge"] = challenge(pd.DataFrame(columns=["customer_id", "model_version", "created_at",
+                                                                 "viewed", "bought"]), **versions)
         return empty
     shown = lists[["recommendation_id", "customer_id", "created_at", "strategy", "model_version", "items",
                    "sources"]].copy()
@@ -72,6 +117,12 @@ def online_report(lists: pd.DataFrame, events: pd.DataFrame, window_days: float)
     shown["viewed"] = key.isin(viewed) | shown["bought"]        # a purchase implies the item was seen
 
     per_list = shown.groupby("recommendation_id")[["viewed", "bought"]].any()
+    tested = None
+    if versions:
+        followed = lists[["recommendation_id", "customer_id", "model_version", "created_at"]].join(
+            per_list, on="recommendation_id")
+        followed[["viewed", "bought"]] = followed[["viewed", "bought"]].fillna(False).astype(bool)
+        tested = challenge(followed, **versions)
     # of the purchases reached customers made within the window after one of their lists, how many were shown
     firsts = lists.groupby("customer_id")["created_at"].agg(["min", "max"])
     purchases = ev[ev["type"] == PURCHASE_TYPE].merge(firsts, left_on="customer_id", right_index=True)
@@ -88,4 +139,5 @@ def online_report(lists: pd.DataFrame, events: pd.DataFrame, window_days: float)
         "by_strategy": _grouped(shown, "strategy"),
         "by_model_version": _grouped(shown, "model_version"),
         "by_channel": _grouped(shown, "channel"),
+        "challenge": tested,
     }

@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import rankdata, spearmanr
 
+from models.challenger import verdict
+
 DECISIONS = ("approve", "review", "decline")
 RESAMPLES = 200
 #: Fewer positives or negatives with an outcome than this on either side, and no verdict is given.
@@ -150,15 +152,6 @@ def compare(rows: pd.DataFrame, champion: str, challenger: str, *, seed: int = 0
         difference = _split_difference(_with_outcomes(champion_rows), _with_outcomes(challenger_rows), rng)
         how = "split"
     report["auc_difference"] = difference and {**difference, "how": how}
-    if not len(champion_rows) and not len(challenger_rows):
-        verdict = "no_traffic"
-    elif difference is None:
-        verdict = "too_few_outcomes"
-    elif difference["low"] > 0:
-        verdict = "challenger_better"
-    elif difference["high"] < 0:
-        verdict = "champion_better"
-    else:
-        verdict = "no_clear_difference"
-    report["verdict"] = verdict
+    traffic = len(champion_rows) or len(challenger_rows)
+    report["verdict"] = verdict(difference, "too_few_outcomes") if traffic else "no_traffic"
     return report

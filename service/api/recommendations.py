@@ -8,7 +8,8 @@ from features import fastjson
 from service.api.fastview import fast_json_view
 from service.auth import require_scope
 from service.ids import uuid7_hex
-from service.pipelines.recommend_online import performance_report
+from service.pipelines.recommend import MODEL
+from service.pipelines.recommend_online import performance_report, split_versions
 from service.schemas.recommend import (
     PerformanceQuerySchema,
     PerformanceResponseSchema,
@@ -106,7 +107,12 @@ def performance(query: dict):
     list, per item shown, per position, per candidate source, per strategy, per model version and per channel,
     and the share of the reached customers' purchases that were items they had been shown. `channel` restricts
     the report to one channel. Lists younger than the window are still collecting events.
+
+    While a challenger splits the traffic (PUT /v1/models/recommend/challenger), `challenge` compares the two
+    versions since the test began, customer by customer: the share of each arm's customers who viewed or bought
+    a shown item, the difference with a 95 % interval, and a verdict. `challenger` names a past test's version.
     """
     state = current_app.extensions["kefu"]
+    versions = split_versions(state.extras["registry"], MODEL, query.get("challenger"))
     return performance_report(state.extras["recommend_log"], days=query["days"], window_days=query["window_days"],
-                              channel=query.get("channel"))
+                              channel=query.get("channel"), versions=versions)

@@ -63,14 +63,18 @@ def _number(value) -> str:
 @click.option("--version", default=None, help="A challenger version (default: the running challenger).")
 @click.option("--json", "as_json", is_flag=True)
 def models_compare(name: str, days: int, version: str | None, as_json: bool) -> None:
-    """Is the challenger of a risk model better than the active version on live traffic?"""
+    """Is the challenger better than the active version on live traffic? (risk models and the recommender)"""
     from features.errors import KefuError
     from service.pipelines.risk_challenge import challenger_report
 
     state = _state()
+    registry = state.extras["registry"]
     try:
-        report = challenger_report(state.extras["registry"], state.extras["risk_audit"], name, version=version,
-                                   days=days)
+        current = registry.current(name) if name in registry.names() else None
+        if current is not None and current.kind == "recommender":
+            _compare_recommenders(state, name, days, version, as_json)
+            return
+        report = challenger_report(registry, state.extras["risk_audit"], name, version=version, days=days)
     except KefuError as exc:
         raise click.ClickException(exc.message) from exc
     if as_json:
@@ -94,3 +98,27 @@ def models_compare(name: str, days: int, version: str | None, as_json: bool) -> 
         click.echo(f"  ROC-AUC difference {diff['estimate']:+.4f} (95 % interval {diff['low']:+.4f} to "
                    f"{diff['high']:+.4f}, {diff['how']}, {diff['cases']} cases with outcomes)")
     click.echo(f"verdict: {report['verdict']}")
+
+
+def _compare_recommenders(state, name: str, days: int, version: str | None, as_json: bool) -> None:
+    """The recommender's split test, from the online performance report (customers who viewed or bought)."""
+    from service.pipelines.recommend_online import performance_report, split_versions
+
+    versions = split_versions(state.extras["registry"], name, version)
+    if versions is None:
+        raise click.ClickException(f"Model '{name}' has no challenger; name a past one with --version.")
+    test = performance_report(state.extras["recommend_log"], days=days, versions=versions)["challenge"]
+    if as_json:
+        click.echo(json.dumps(test, indent=2, default=str))
+        return
+    since = f", since {test['since']:%Y-%m-%d %H:%M}" if test["since"] else ""
+    click.echo(f"{name}: {test['challenger']} against {test['champion']} (split{since})")
+    click.echo(f"  {'version':<26} {'customers':>9} {'lists':>7} {'viewed':>7} {'bought':>7}")
+    for role, a in zip(("champion", "challenger"), test["arms"]):
+        click.echo(f"  {a['version']:<26} {a['customers']:>9} {a['lists']:>7} {_percent(a['view_rate']):>7} "
+                   f"{_percent(a['purchase_rate']):>7}  {role}")
+    diff = test["purchase_rate_difference"]
+    if diff:
+        click.echo(f"  purchase rate difference {diff['estimate']:+.2%} (95 % interval {diff['low']:+.2%} to "
+                   f"{diff['high']:+.2%})")
+    click.echo(f"verdict: {test['verdict']}")

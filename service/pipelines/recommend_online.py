@@ -13,10 +13,28 @@ from models.recommend.online import PURCHASE_TYPE, VIEW_TYPES, online_report
 MAX_LISTS = 50_000      # the newest lists of the period are read; the answer says when it held more
 
 
+def split_versions(registry, model: str, challenger: str | None = None) -> dict[str, Any] | None:
+    """The versions of a split test to compare: the active one and ``challenger`` (a past one: over the whole
+    period), or the running challenger since it began; None when there is neither."""
+    current = registry.current(model) if model in registry.names() else None
+    if current is None:
+        return None
+    running = registry.challenger(model)
+    if challenger is not None:
+        registry.get(model, challenger)                 # 404 for an unknown version
+        since = running.started() if running is not None and running.version == challenger else None
+        return {"champion": current.version, "challenger": challenger, "since": since}
+    if running is None or running.version == current.version:
+        return None
+    return {"champion": current.version, "challenger": running.version, "since": running.started()}
+
+
 def performance_report(log, *, days: int = 7, window_days: int = 7, channel: str | None = None,
-                       until: datetime | None = None, max_lists: int = MAX_LISTS) -> dict[str, Any]:
+                       until: datetime | None = None, max_lists: int = MAX_LISTS,
+                       versions: dict[str, Any] | None = None) -> dict[str, Any]:
     """The online report of the lists shown in the last ``days`` (only ``channel``'s when given: api, chat or
-    campaign), each followed for ``window_days``."""
+    campaign), each followed for ``window_days``; with ``versions`` (:func:`split_versions`), the split test
+    of the two as "challenge"."""
     until = until or utcnow()
     since = until - timedelta(days=days)
     lists = log.served(since, until, max_lists, channel=channel)
@@ -24,4 +42,4 @@ def performance_report(log, *, days: int = 7, window_days: int = 7, channel: str
     first = lists["created_at"].min() if len(lists) else since
     events = log.followups(customers, first, [*VIEW_TYPES, PURCHASE_TYPE])
     return {"since": since, "until": until, "days": days, "window_days": window_days, "channel": channel,
-            "truncated": len(lists) >= max_lists, **online_report(lists, events, window_days)}
+            "truncated": len(lists) >= max_lists, **online_report(lists, events, window_days, versions)}

@@ -5,7 +5,7 @@ No Flask here: `GET /v1/risk/models/<name>/challenger` and `kefu models compare`
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -20,10 +20,6 @@ log = logging.getLogger(__name__)
 
 MAX_ROWS = 100_000      # both versions together; the answer says when the window held more
 COLUMNS = ["score_id", "model_version", "score", "decision", "outcome", "shadow_of", "listed"]
-
-
-def _naive_utc(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc).replace(tzinfo=None)
 
 
 def challenger_report(registry: ModelRegistry, audit, name: str, *, version: str | None = None, days: int = 7,
@@ -48,7 +44,7 @@ def challenger_report(registry: ModelRegistry, audit, name: str, *, version: str
     since = until - timedelta(days=days)
     running = record if record is not None and record.version == chosen else None
     if running is not None:
-        since = max(since, _naive_utc(running.since))
+        since = max(since, running.started())
     rows = audit.versions_scores(name, [champion.version, chosen], since, until, max_rows)
     frame = pd.DataFrame(
         [(r["score_id"], r["model_version"], r["score"], r["decision"],

@@ -81,6 +81,8 @@ class PerformanceQuerySchema(StrictSchema):
     channel = fields.String(validate=validate.OneOf(CHANNELS), metadata={
         "description": "Only the lists shown here: api (POST /v1/recommendations), chat (chat replies) or campaign "
                        "(`kefu recommend` files). Default: every channel."})
+    challenger = fields.String(validate=validate.Length(min=1, max=64), metadata={
+        "description": "A past challenger version to compare with the active one (default: the running one)."})
 
 
 class PerformanceGroupSchema(Schema):
@@ -92,6 +94,34 @@ class PerformanceGroupSchema(Schema):
     shown = fields.Integer()
     view_rate = fields.Float(allow_none=True)
     purchase_rate = fields.Float(allow_none=True)
+
+
+class SplitArmSchema(Schema):
+    version = fields.String()
+    customers = fields.Integer(metadata={"description": "Customers shown this version's lists during the test."})
+    lists = fields.Integer()
+    view_rate = fields.Float(allow_none=True, metadata={"description": "Share of the customers who viewed (or "
+                                                                       "bought) a shown item."})
+    purchase_rate = fields.Float(allow_none=True, metadata={"description": "Share of the customers who bought a "
+                                                                           "shown item."})
+
+
+class RateDifferenceSchema(Schema):
+    estimate = fields.Float(metadata={"description": "The challenger's rate minus the champion's."})
+    low = fields.Float()
+    high = fields.Float()
+
+
+class SplitTestSchema(Schema):
+    champion = fields.String()
+    challenger = fields.String()
+    since = fields.DateTime(allow_none=True)
+    arms = fields.List(fields.Nested(SplitArmSchema))
+    purchase_rate_difference = fields.Nested(RateDifferenceSchema, allow_none=True)
+    view_rate_difference = fields.Nested(RateDifferenceSchema, allow_none=True)
+    verdict = fields.String(metadata={"description": "challenger_better or champion_better (the 95 % interval of the "
+                                                     "purchase-rate difference excludes 0), no_clear_difference, "
+                                                     "too_few_customers (under 50 in an arm)"})
 
 
 class PerformanceResponseSchema(Schema):
@@ -121,3 +151,5 @@ class PerformanceResponseSchema(Schema):
     by_channel = fields.List(fields.Nested(PerformanceGroupSchema), metadata={
         "description": "Per channel where the lists were shown: api, chat, campaign (lists logged before channels "
                        "were recorded count as api)."})
+    challenge = fields.Nested(SplitTestSchema, allow_none=True, metadata={
+        "description": "The active version against its challenger in a split test, or null."})

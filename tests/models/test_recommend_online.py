@@ -76,3 +76,42 @@ def test_rates_per_channel_and_lists_without_a_channel_count_as_api():
         {"channel": "api", "shown": 7, "view_rate": pytest.approx(2 / 7, abs=1e-4),
          "purchase_rate": pytest.approx(1 / 7, abs=1e-4)}]
     assert online_report(frame.iloc[:0], events(), window_days=7)["by_channel"] == []
+
+
+def test_a_split_test_counts_customers_not_lists():
+    # hand-worked: customer a's two v1 lists count once; b (v1) bought nothing; a's v2 list came after the start
+    r = online_report(lists(), events(), window_days=7,
+                      versions={"champion": "v1", "challenger": "v2", "since": None})
+    champion, challenger = r["challenge"]["arms"]
+    assert (champion["version"], champion["customers"], champion["lists"]) == ("v1", 2, 2)
+    assert champion["purchase_rate"] == 0.5 and champion["view_rate"] == 0.5
+    assert (challenger["customers"], challenger["lists"], challenger["purchase_rate"]) == (1, 1, 0.0)
+    assert r["challenge"]["purchase_rate_difference"]["estimate"] == -0.5
+    assert r["challenge"]["verdict"] == "too_few_customers"
+    since = online_report(lists(), events(), window_days=7,
+                          versions={"champion": "v1", "challenger": "v2", "since": T0 + pd.Timedelta(hours=1)})
+    assert [a["customers"] for a in since["challenge"]["arms"]] == [0, 1]    # v1's lists came before the test
+    assert online_report(lists(), events(), window_days=7)["challenge"] is None
+
+
+def _split(champion_rate: float, challenger_rate: float, n: int = 2000) -> pd.DataFrame:
+    """n customers per arm, each with one list; a share of each arm bought a shown item."""
+    rows = []
+    for version, rate in (("v1", champion_rate), ("v2", challenger_rate)):
+        for i in range(n):
+            rows.append({"customer_id": f"{version}-{i}", "model_version": version, "created_at": T0,
+                         "viewed": i < rate * n * 2, "bought": i < rate * n})
+    return pd.DataFrame(rows)
+
+
+def test_the_verdict_follows_the_interval_of_the_purchase_rate_difference():
+    from models.recommend.online import challenge
+
+    better = challenge(_split(0.10, 0.14), "v1", "v2")
+    difference = better["purchase_rate_difference"]
+    assert better["verdict"] == "challenger_better" and difference["estimate"] == pytest.approx(0.04, abs=1e-4)
+    se = (0.1 * 0.9 / 2000 + 0.14 * 0.86 / 2000) ** 0.5
+    assert difference["low"] == pytest.approx(0.04 - 1.96 * se, abs=2e-4)
+    assert challenge(_split(0.14, 0.10), "v1", "v2")["verdict"] == "champion_better"
+    assert challenge(_split(0.10, 0.105), "v1", "v2")["verdict"] == "no_clear_difference"
+    assert challenge(_split(0.10, 0.20, n=40), "v1", "v2")["verdict"] == "too_few_customers"

@@ -12,6 +12,9 @@ from features.storage import schema as s
 from tests_helpers_risk import table
 from test_risk_api import demo_state, train  # noqa: F401 - demo_state is a fixture
 
+#: Registry and routing logic, the same on both databases (the shadow and split tests run on both).
+on_sqlite = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
 
 @pytest.fixture
 def versions(app):
@@ -133,6 +136,7 @@ def test_split_keeps_each_customer_with_one_version(app, client, keys, versions)
     assert body["auc_difference"]["how"] == "split"
 
 
+@on_sqlite
 def test_bad_challenges_are_refused_and_the_champion_serves_on(app, client, keys, versions):
     v1, v2 = versions
     assert client.put("/v1/models/cards/challenger", json={"version": v2, "mode": "shadow"},
@@ -160,6 +164,7 @@ def test_bad_challenges_are_refused_and_the_champion_serves_on(app, client, keys
     assert {x["model_version"] for x in results} == {v1}
 
 
+@on_sqlite
 def test_activating_the_challenger_promotes_it(app, client, keys, versions):
     v1, v2 = versions
     put_challenger(client, keys, version=v2, mode="split", share=0.2)
@@ -171,6 +176,7 @@ def test_activating_the_challenger_promotes_it(app, client, keys, versions):
     assert {x["model_version"] for x in results} == {v2}
 
 
+@on_sqlite
 def test_a_recommender_takes_only_split(app, client, keys):
     registry = app.extensions["kefu"].extras["registry"]
     write = lambda folder: (folder / "x.json").write_text("{}")  # noqa: E731 - never loaded: refused before
@@ -181,6 +187,7 @@ def test_a_recommender_takes_only_split(app, client, keys):
     assert r.status_code == 422 and "split" in r.get_json()["message"]
 
 
+@on_sqlite
 def test_behavioural_shadow_labels_the_payment_once_and_both_scores(app, client, keys, demo_state):
     from service.demo import train_transactions_model
 

@@ -31,6 +31,21 @@ def test_split_test_of_two_recommender_versions(app, client, keys, store, shop):
         shown = {g["model_version"]: g["shown"] for g in performance["by_model_version"]}
         assert shown[candidate] == sum(len(a["items"]) for a in answers if a["model_version"] == candidate)
         assert shown[champion] >= sum(len(a["items"]) for a in answers if a["model_version"] == champion)
+        test = performance["challenge"]                     # customer by customer, since the test began
+        assert (test["champion"], test["challenger"]) == (champion, candidate) and test["since"]
+        arms = {a["version"]: a for a in test["arms"]}
+        assert arms[candidate]["customers"] == sum(v == candidate for v in first.values())
+        assert arms[candidate]["lists"] == 2 * arms[candidate]["customers"]
+        assert arms[champion]["customers"] == sum(v == champion for v in first.values())
+        assert test["verdict"] == "too_few_customers"        # under 50 customers an arm
     finally:
         client.delete("/v1/models/recommend/challenger", headers=admin)
     assert {ask(client, keys, customer_id=c, k=5).get_json()["model_version"] for c in customers[:10]} == {champion}
+    reports = lambda **q: client.get("/v1/recommendations/performance", query_string={"days": 1, **q},  # noqa: E731
+                                     headers=bearer(keys["recommendations"])).get_json()
+    assert reports()["challenge"] is None                   # no test running
+    past = reports(challenger=candidate)["challenge"]       # a past test, over the whole period
+    assert past["since"] is None and {a["version"] for a in past["arms"]} == {champion, candidate}
+    unknown = client.get("/v1/recommendations/performance", query_string={"challenger": "nope"},
+                         headers=bearer(keys["recommendations"]))
+    assert unknown.status_code == 404

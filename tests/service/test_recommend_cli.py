@@ -109,3 +109,25 @@ def test_a_failed_log_leaves_no_file_behind(env, tmp_path, monkeypatch):
     result = CliRunner().invoke(cli, ["recommend", "--out", str(out), *args])
     assert result.exit_code == 1 and "after 2 of 3" in result.output and "database is locked" in result.output
     assert not out.exists() and not list(tmp_path.iterdir())
+
+
+def test_a_campaign_split_between_two_versions_is_compared_from_the_cli(env, tmp_path):
+    """A campaign file under a split test: each customer's list comes from their arm's version, and
+    `kefu models compare recommend` counts each arm's customers."""
+    registry = env.extras["registry"]
+    champion = registry.current("recommend").version
+    candidate = registry.clone("recommend", champion).version
+    assert run("models", "challenge", "recommend", candidate, "--mode", "split", "--share", "0.5").exit_code == 0
+    try:
+        customers = [c for batch in env.store.iter_customer_ids() for c in batch][20:60]
+        out = tmp_path / "ab.csv"
+        run("recommend", "--out", str(out), "--k", "3", *[a for c in customers for a in ("--customer", c)])
+        frame = pd.read_csv(out, dtype={"customer_id": str})
+        arms = frame.drop_duplicates("customer_id").groupby("model_version")["customer_id"].count().to_dict()
+        assert set(arms) == {champion, candidate}
+        shown = run("models", "compare", "recommend")
+        assert f"{candidate} against {champion} (split, since" in shown.output and "verdict: too_few_customers" in shown.output
+        report = json.loads(run("models", "compare", "recommend", "--json").output)
+        assert {a["version"]: a["customers"] for a in report["arms"]} == arms
+    finally:
+        run("models", "challenge", "recommend", "--stop")
