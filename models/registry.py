@@ -826,13 +826,19 @@ class LoadedModels:
         return entry
 
     def challenger(self, name: str) -> tuple[Any, ModelVersion, Challenger] | None:
-        """The challenger of ``name`` as (model, version, record) once it is loaded, else None (none set, or it
-        failed to load: the champion serves alone, and :meth:`challenger_status` says why). As cheap as
-        :meth:`get`: a clock read, and at most every ``check_interval_s`` an os.stat of CHALLENGER."""
+        """The challenger of ``name`` as (model, version, record) once it is loaded, else None: none set, it
+        failed to load (the champion serves alone, and :meth:`challenger_status` says why), or it is no rival to
+        the champion this process serves (the same version, in the seconds after a promotion before this worker
+        has seen the challenge end; or another kind of model). As cheap as :meth:`get`: a clock read, and at most
+        every ``check_interval_s`` an os.stat of CHALLENGER."""
         slot = self._slot(name, challenger=True)
         self._maybe_refresh(slot)
         entry, config = slot.entry, slot.config
         if entry is None or config is None or entry[1].version != config.version:
+            return None
+        champion = self._slots.get(name)
+        serving = champion.entry if champion is not None else None
+        if serving is not None and (serving[1].version == entry[1].version or serving[1].kind != entry[1].kind):
             return None
         return entry[0], entry[1], config
 

@@ -16,15 +16,10 @@ import click
 from tqdm import tqdm
 
 from features.errors import KefuError
+from service.cli.models import _state
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 _UNITS = {"embedding": "texts", "training": "fits"}
-
-
-def _state():
-    from service.app import create_app
-
-    return create_app().extensions["kefu"]
 
 
 @contextmanager

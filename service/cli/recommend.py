@@ -18,16 +18,11 @@ from tqdm import tqdm
 
 from features.storage.recommend_log import list_row
 from features.storage.store import utcnow
+from service.cli.models import _state
 from service.ids import uuid7_hex
 
 CHANNEL = "campaign"
 LOG_CHUNK = 1_000       # lists per log transaction
-
-
-def _state():
-    from service.app import create_app
-
-    return create_app().extensions["kefu"]
 
 
 @click.command()

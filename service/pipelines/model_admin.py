@@ -52,3 +52,14 @@ def challenge_with(registry, loaded, name: str, version: str, mode: str, share: 
     registry.stop_challenger(name, f"automatic: {version} failed to load", by=by)
     loaded.reload_challenger(name)
     raise Conflict(f"Version {version} could not be loaded ({status.get('error')}); no challenger is set.")
+
+
+def challenge_versions(registry, name: str, version: str | None = None):
+    """What a champion/challenger comparison reads: (the active version or None, the challenger's version or None,
+    the running challenge's record when it is that version, else None). The challenger is ``version`` (a past
+    one) or else the running challenger; :class:`ModelNotFound` for an unknown ``version``."""
+    running = registry.challenger(name)
+    chosen = version or (running.version if running is not None else None)
+    if chosen is not None:
+        registry.get(name, chosen)
+    return registry.current(name), chosen, running if running is not None and running.version == chosen else None

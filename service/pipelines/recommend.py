@@ -91,8 +91,7 @@ class RecommendationService:
             raise
         if customer_id is not None:
             found = self.models.challenger(MODEL)
-            if (found is not None and found[2].mode == SPLIT and found[1].kind == KIND
-                    and found[1].version != version.version and found[2].takes(customer_id)):
+            if found is not None and found[2].mode == SPLIT and found[2].takes(customer_id):
                 return found[0], found[1]
         return rec, version
 

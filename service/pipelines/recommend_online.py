@@ -9,6 +9,7 @@ from typing import Any
 
 from features.storage.store import utcnow
 from models.recommend.online import PURCHASE_TYPE, VIEW_TYPES, online_report
+from service.pipelines.model_admin import challenge_versions
 
 MAX_LISTS = 50_000      # the newest lists of the period are read; the answer says when it held more
 
@@ -16,17 +17,10 @@ MAX_LISTS = 50_000      # the newest lists of the period are read; the answer sa
 def split_versions(registry, model: str, challenger: str | None = None) -> dict[str, Any] | None:
     """The versions of a split test to compare: the active one and ``challenger`` (a past one: over the whole
     period), or the running challenger since it began; None when there is neither."""
-    current = registry.current(model) if model in registry.names() else None
-    if current is None:
+    champion, chosen, running = challenge_versions(registry, model, challenger)   # 404 for an unknown version
+    if champion is None or chosen is None:
         return None
-    running = registry.challenger(model)
-    if challenger is not None:
-        registry.get(model, challenger)                 # 404 for an unknown version
-        since = running.started() if running is not None and running.version == challenger else None
-        return {"champion": current.version, "challenger": challenger, "since": since}
-    if running is None or running.version == current.version:
-        return None
-    return {"champion": current.version, "challenger": running.version, "since": running.started()}
+    return {"champion": champion.version, "challenger": chosen, "since": running.started() if running else None}
 
 
 def performance_report(log, *, days: int = 7, window_days: int = 7, channel: str | None = None,

@@ -84,14 +84,6 @@ class RiskScorer:
         if errors:
             raise InvalidInput("The features do not match what the model was trained on.", errors={where: errors})
 
-    def _challenger(self, name: str, champion):
-        """(model, version, record) of the challenger of ``name`` (models.challenger), or None; None too in the
-        seconds after its promotion, before this worker has seen the challenge end."""
-        found = self.models.challenger(name)
-        if found is None or found[1].kind not in RISK_KINDS or found[1].version == champion.version:
-            return None
-        return found
-
     @staticmethod
     def _fits(model, features: Mapping[str, Any]) -> dict | None:
         """The features as the challenger takes them (its own columns of what was sent), or None when they do not
@@ -127,7 +119,7 @@ class RiskScorer:
         model, or None when they do not fit it."""
         listed = self._listed(customer_id, attrs)
         shadow = None
-        found = self._challenger(name, version)
+        found = self.models.challenger(name)
         if found is not None and found[2].takes(customer_id):
             own = challenger_features(found[0])
             if own is not None and found[2].mode == SPLIT:
@@ -173,7 +165,7 @@ class RiskScorer:
             raise InvalidInput("Some cases do not match the model's features; nothing was scored.", errors={"cases": errors})
         listed = [self._listed(c.get("customer_id"), c["features"]) for c in cases]
         taken: dict[int, dict] = {}
-        found = self._challenger(name, version)
+        found = self.models.challenger(name)
         if found is not None:
             for i, case in enumerate(cases):
                 if found[2].takes(case.get("customer_id")) and (own := self._fits(found[0], case["features"])):
@@ -237,11 +229,6 @@ class RiskScorer:
         return self._score(name, model, version, features, customer_id=customer_id,
                            transaction_id=transaction.get("transaction_id"), request_id=request_id,
                            top_reasons=top_reasons, attrs=transaction, challenger_features=challenger_features)
-
-    def transaction_features(self, customer_id: str, transaction: Mapping[str, Any], names: Sequence[str]) -> dict:
-        """The payment's features ``names`` (see :meth:`transaction_row`)."""
-        row = self.transaction_row(customer_id, transaction)
-        return {n: row[n] for n in names}
 
     def transaction_row(self, customer_id: str, transaction: Mapping[str, Any]) -> dict:
         """Every feature of the payment as of its time, by the same definitions as the training table

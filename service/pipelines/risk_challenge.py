@@ -14,6 +14,7 @@ from features.errors import Conflict, InvalidInput, NotFound
 from features.storage.store import utcnow
 from models.registry import ModelRegistry
 from models.risk.challenge import compare
+from service.pipelines.model_admin import challenge_versions
 from service.pipelines.risk import RISK_KINDS
 
 log = logging.getLogger(__name__)
@@ -26,23 +27,18 @@ def challenger_report(registry: ModelRegistry, audit, name: str, *, version: str
                       until: datetime | None = None, max_rows: int = MAX_ROWS) -> dict[str, Any]:
     """Compare the active version of ``name`` with its challenger (or with ``version``, e.g. a challenger that
     has been stopped) over the last ``days``, from the start of the running challenge at the earliest."""
-    versions = registry.versions(name)
-    if not versions:
+    if name not in registry.names():
         raise NotFound(f"No model named '{name}'.")
-    champion = registry.current(name)
+    champion, chosen, running = challenge_versions(registry, name, version)    # 404 for an unknown version
     if champion is None:
         raise Conflict(f"Model '{name}' has no active version to compare with.")
     if champion.kind not in RISK_KINDS:
         raise InvalidInput(f"Model '{name}' is a {champion.kind} model; compare recommendation versions with "
                            "GET /v1/recommendations/performance (per model version).")
-    record = registry.challenger(name)
-    chosen = version or (record.version if record else None)
     if chosen is None:
         raise NotFound(f"Model '{name}' has no challenger; name a past one with ?version=.")
-    registry.get(name, chosen)                      # 404 for an unknown version
     until = until or utcnow()
     since = until - timedelta(days=days)
-    running = record if record is not None and record.version == chosen else None
     if running is not None:
         since = max(since, running.started())
     rows = audit.versions_scores(name, [champion.version, chosen], since, until, max_rows)

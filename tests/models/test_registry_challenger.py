@@ -9,7 +9,7 @@ import pytest
 from features.errors import Conflict, InvalidInput
 from models.challenger import Challenger, check
 from models.registry import LoadedModels, ModelNotFound, ModelRegistry
-from tests.models.test_registry import FakeClock, load_json, save_json
+from tests.models.test_registry import FakeClock, json_artifact, load_json, save_json
 
 
 @pytest.fixture
@@ -136,3 +136,23 @@ def test_a_clone_is_the_same_model_under_a_new_inactive_version(reg):
                                                                                   {"review": 0.3})
     reg.verify(copy)
     assert reg.set_challenger("taiwan", copy.version, mode="split", share=0.5).version == copy.version
+
+
+def test_a_challenger_is_no_rival_when_it_is_the_served_version_or_another_kind(reg):
+    clock = FakeClock()
+    save_json(reg, "taiwan", {"w": 1})
+    b = save_json(reg, "taiwan", {"w": 2}, activate=False)
+    served = LoadedModels(reg, {"json_table": load_json, "other_kind": load_json}, check_interval_s=2.0, clock=clock)
+    served.get("taiwan")
+    reg.set_challenger("taiwan", b.version, mode="split", share=0.5)
+    served.reload_challenger("taiwan")
+    assert served.challenger("taiwan")[1] == b
+    reg.activate("taiwan", b.version)               # promoted; this worker's challenger slot has not looked yet
+    served.reload("taiwan")
+    assert served.challenger("taiwan") is None       # never the served version against itself
+
+    c = reg.save("taiwan", "other_kind", json_artifact({"w": 3}), activate=False)
+    reg.set_challenger("taiwan", c.version, mode="split", share=0.5)   # the registry alone does not check kinds
+    served.reload_challenger("taiwan")
+    assert served.challenger_status("taiwan")["version"] == c.version
+    assert served.challenger("taiwan") is None

@@ -183,8 +183,8 @@ def test_a_payment_stored_between_two_scores_counts_in_the_second(client, keys, 
     ask = lambda: client.post("/v1/risk/scores", json={"model": "transactions", "customer_id": customer,  # noqa: E731
                                                         "transaction": tx}, headers=bearer(keys["risk"]))
     assert ask().status_code == 200
-    features = lambda: scorer.transaction_features(customer, {"ts": at, "amount": 75.0, "device_id": "dev-new"},  # noqa: E731
-                                                   TRANSACTION_FEATURE_NAMES)
+    features = lambda: {n: scorer.transaction_row(customer, {"ts": at, "amount": 75.0, "device_id": "dev-new"})[n]  # noqa: E731
+                        for n in TRANSACTION_FEATURE_NAMES}
     before = features()
     stored = client.post("/v1/events", json={"events": [
         {"event_id": "late-pay", "type": "payment", "customer_id": customer, "amount": 500.0, "status": "declined",
