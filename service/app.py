@@ -92,7 +92,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, embedder: Any = 
         store=store,
         verifier=KeyVerifier(store, settings.auth_cache_seconds),
         embedder_factory=(lambda: embedder) if embedder is not None else (
-            lambda: make_embedder(settings.embedder, num_threads=settings.embedder_threads)
+            lambda: make_embedder(settings.embedder, num_threads=settings.embedder_threads,
+                                  cache_entries=settings.embedder_cache)
         ),
     )
     profiles = ProfileService(store)

@@ -28,6 +28,8 @@ class Settings:
     embedder: str = field(default="e5", metadata={"env": "KEFU_EMBEDDER"})
     #: Threads the embedder may use.
     embedder_threads: int = field(default=1, metadata={"env": "KEFU_EMBEDDER_THREADS"})
+    #: Texts whose vectors a worker remembers (least recently used out; ~1.5 KB each); 0: none.
+    embedder_cache: int = field(default=10_000, metadata={"env": "KEFU_EMBEDDER_CACHE"})
     #: Most events accepted in one POST /v1/events batch.
     max_batch_events: int = field(default=1000, metadata={"env": "KEFU_MAX_BATCH_EVENTS"})
     #: Largest request body in bytes; larger → 413.

@@ -72,10 +72,11 @@ def migrated_engine(database_url):
 
 @pytest.fixture(scope="session")
 def embedder():
-    """The real multilingual embedder, loaded once per session (it is the default one)."""
-    from features.text.embedder import E5Embedder
+    """The real multilingual embedder, loaded once per session, behind the vector cache an app builds by default
+    (fixtures that simulate the same shop embed its messages once)."""
+    from features.text.embedder import make_embedder
 
-    return E5Embedder(num_threads=1)
+    return make_embedder("e5", num_threads=1, cache_entries=10_000)
 
 
 @pytest.fixture(scope="session")

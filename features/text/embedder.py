@@ -361,7 +361,7 @@ class SentenceTransformerEmbedder:
         return f"SentenceTransformerEmbedder(model_path={self.model_path!r})"
 
 
-def make_embedder(spec: str, num_threads: int = 1) -> Embedder:
+def make_embedder(spec: str, num_threads: int = 1, cache_entries: int = 0) -> Embedder:
     """Build an embedder from a configuration string.
 
     ``"e5"`` -> :class:`E5Embedder` (multilingual; the default for chat),
@@ -369,8 +369,18 @@ def make_embedder(spec: str, num_threads: int = 1) -> Embedder:
     (English only), ``"st:/path/to/folder"`` -> :class:`SentenceTransformerEmbedder` on that
     folder. ``num_threads`` goes to the engine (for torch models it is process-wide). Nothing is
     loaded until the first embed call; an unknown spec raises ``ValueError`` at once, so a bad
-    setting fails at start-up rather than on the first chat message.
+    setting fails at start-up rather than on the first chat message. ``cache_entries`` > 0 wraps the engine
+    in a :class:`~features.text.embed_cache.CachedEmbedder` remembering that many texts.
     """
+    engine = _make_engine(spec, num_threads)
+    if cache_entries:
+        from features.text.embed_cache import CachedEmbedder
+
+        return CachedEmbedder(engine, cache_entries)
+    return engine
+
+
+def _make_engine(spec: str, num_threads: int) -> Embedder:
     if not isinstance(spec, str):
         raise ValueError(f"embedder spec must be a string, one of {', '.join(EMBEDDER_CHOICES)}; got {spec!r}")
     key = spec.strip()

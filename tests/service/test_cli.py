@@ -69,7 +69,10 @@ def test_ingest_with_a_mapping_file(env):
     assert "2 accepted" in result.output, result.output
 
 
-def test_demo_prepares_state_and_prints_working_keys(env):
+def test_demo_prepares_state_and_prints_working_keys(env, embedder, monkeypatch):
+    # the session's loaded engine and its vector cache instead of a fresh one (the demo's chat models embed the
+    # same training texts as the chat tests' fixtures)
+    monkeypatch.setattr("service.app.make_embedder", lambda *args, **kwargs: embedder)
     result = run("demo", "--no-serve", "--customers", "60")
     assert result.exit_code == 0, result.output
     assert "profiles built" in result.output and "curl" in result.output

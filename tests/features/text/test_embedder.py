@@ -51,8 +51,10 @@ def _minilm_available() -> bool:
 
 @pytest.fixture(scope="session")
 def e5(embedder: Embedder) -> E5Embedder:
-    """The session's E5 embedder from tests/conftest.py (a fresh one if that fixture changes)."""
-    return embedder if isinstance(embedder, E5Embedder) else E5Embedder(num_threads=1)
+    """The E5 engine of the session's embedder from tests/conftest.py, without its cache (a fresh one if that
+    fixture changes)."""
+    engine = getattr(embedder, "inner", embedder)
+    return engine if isinstance(engine, E5Embedder) else E5Embedder(num_threads=1)
 
 
 @pytest.fixture(scope="session")
