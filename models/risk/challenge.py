@@ -3,7 +3,7 @@
 `compare` takes the audit rows of both versions (service/pipelines/risk_challenge.py reads them) and reports:
 
 - per version: cases, mean score, decision rates, and, on the cases whose outcome an analyst recorded, the
-  realised positive rate, ROC-AUC, average precision and Brier score;
+  realised positive rate, ROC-AUC, average precision, Brier score and the ROC curve;
 - in shadow mode, where both versions scored the very same cases: how often their decisions agree, where they
   disagree (champion × challenger decisions), and how their scores correlate;
 - the ROC-AUC difference (challenger − champion) with a 95 % bootstrap interval: paired on the same cases in
@@ -26,6 +26,8 @@ DECISIONS = ("approve", "review", "decline")
 RESAMPLES = 200
 #: Fewer positives or negatives with an outcome than this on either side, and no verdict is given.
 MIN_CLASS_OUTCOMES = 10
+#: Most points of an arm's ROC curve in a report.
+ROC_POINTS = 101
 
 
 def _auc(scores: np.ndarray, labels: np.ndarray) -> float | None:
@@ -45,6 +47,25 @@ def _average_precision(scores: np.ndarray, labels: np.ndarray) -> float | None:
     hits = labels[order]
     precision = np.cumsum(hits) / np.arange(1, len(hits) + 1)
     return float(precision[hits].mean())
+
+
+def roc_points(scores: np.ndarray, labels: np.ndarray, max_points: int = ROC_POINTS) -> dict[str, list[float]] | None:
+    """The ROC curve as {"fpr": [...], "tpr": [...]}, from (0, 0) to (1, 1), one point per distinct score
+    (ties move both rates at once), thinned evenly to ``max_points`` keeping both ends; None without both classes.
+    For plots and dashboards: the area under all the points is ``_auc``."""
+    positives = int(labels.sum())
+    negatives = len(labels) - positives
+    if positives == 0 or negatives == 0:
+        return None
+    order = np.argsort(-scores, kind="stable")
+    ordered, hits = scores[order], labels[order]
+    last_of_tie = np.r_[ordered[1:] != ordered[:-1], True]
+    tpr = np.r_[0.0, np.cumsum(hits)[last_of_tie] / positives]
+    fpr = np.r_[0.0, np.cumsum(~hits)[last_of_tie] / negatives]
+    if len(fpr) > max_points:
+        keep = np.unique(np.linspace(0, len(fpr) - 1, max_points).round().astype(int))
+        fpr, tpr = fpr[keep], tpr[keep]
+    return {"fpr": [round(float(v), 6) for v in fpr], "tpr": [round(float(v), 6) for v in tpr]}
 
 
 def _enough(labels: np.ndarray) -> bool:
@@ -70,6 +91,7 @@ def arm(rows: pd.DataFrame, version: str) -> dict[str, Any]:
         "roc_auc": _auc(outcome_scores, labels),
         "average_precision": _average_precision(outcome_scores, labels),
         "brier": float(np.mean((outcome_scores - labels) ** 2)) if len(labels) else None,
+        "roc_curve": roc_points(outcome_scores, labels),
     }
 
 

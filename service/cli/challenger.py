@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
@@ -61,8 +62,10 @@ def _number(value) -> str:
 @click.argument("name")
 @click.option("--days", default=7, show_default=True, type=click.IntRange(1, 366), help="How many days back to read.")
 @click.option("--version", default=None, help="A challenger version (default: the running challenger).")
+@click.option("--plot", "plot", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also draw the comparison as a PNG here.")
 @click.option("--json", "as_json", is_flag=True)
-def models_compare(name: str, days: int, version: str | None, as_json: bool) -> None:
+def models_compare(name: str, days: int, version: str | None, plot: Path | None, as_json: bool) -> None:
     """Is the challenger better than the active version on live traffic? (risk models and the recommender)"""
     from features.errors import KefuError
     from service.pipelines.risk_challenge import challenger_report
@@ -72,11 +75,15 @@ def models_compare(name: str, days: int, version: str | None, as_json: bool) -> 
     try:
         current = registry.current(name) if name in registry.names() else None
         if current is not None and current.kind == "recommender":
-            _compare_recommenders(state, name, days, version, as_json)
+            _compare_recommenders(state, name, days, version, plot, as_json)
             return
         report = challenger_report(registry, state.extras["risk_audit"], name, version=version, days=days)
     except KefuError as exc:
         raise click.ClickException(exc.message) from exc
+    if plot is not None:
+        from models.challenger_plot import plot_risk_challenge
+
+        plot_risk_challenge(report, plot)
     if as_json:
         click.echo(json.dumps(report, indent=2, default=str))
         return
@@ -98,9 +105,12 @@ def models_compare(name: str, days: int, version: str | None, as_json: bool) -> 
         click.echo(f"  ROC-AUC difference {diff['estimate']:+.4f} (95 % interval {diff['low']:+.4f} to "
                    f"{diff['high']:+.4f}, {diff['how']}, {diff['cases']} cases with outcomes)")
     click.echo(f"verdict: {report['verdict']}")
+    if plot is not None:
+        click.echo(f"plot: {plot}")
 
 
-def _compare_recommenders(state, name: str, days: int, version: str | None, as_json: bool) -> None:
+def _compare_recommenders(state, name: str, days: int, version: str | None, plot: Path | None,
+                          as_json: bool) -> None:
     """The recommender's split test, from the online performance report (customers who viewed or bought)."""
     from service.pipelines.recommend_online import performance_report, split_versions
 
@@ -108,6 +118,10 @@ def _compare_recommenders(state, name: str, days: int, version: str | None, as_j
     if versions is None:
         raise click.ClickException(f"Model '{name}' has no challenger; name a past one with --version.")
     test = performance_report(state.extras["recommend_log"], days=days, versions=versions)["challenge"]
+    if plot is not None:
+        from models.challenger_plot import plot_recommender_split
+
+        plot_recommender_split(test, plot)
     if as_json:
         click.echo(json.dumps(test, indent=2, default=str))
         return
@@ -122,3 +136,5 @@ def _compare_recommenders(state, name: str, days: int, version: str | None, as_j
         click.echo(f"  purchase rate difference {diff['estimate']:+.2%} (95 % interval {diff['low']:+.2%} to "
                    f"{diff['high']:+.2%})")
     click.echo(f"verdict: {test['verdict']}")
+    if plot is not None:
+        click.echo(f"plot: {plot}")

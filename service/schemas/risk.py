@@ -333,6 +333,11 @@ class ChallengerQuerySchema(StrictSchema):
                             metadata={"description": "The challenger version; default the running challenger."})
 
 
+class RocCurveSchema(Schema):
+    fpr = fields.List(fields.Float(), metadata={"description": "False-positive rates, from 0 to 1 (at most 101)."})
+    tpr = fields.List(fields.Float(), metadata={"description": "True-positive rates at the same thresholds."})
+
+
 class ChallengeArmSchema(Schema):
     version = fields.String()
     cases = fields.Integer()
@@ -345,6 +350,8 @@ class ChallengeArmSchema(Schema):
     roc_auc = fields.Float(allow_none=True)
     average_precision = fields.Float(allow_none=True)
     brier = fields.Float(allow_none=True)
+    roc_curve = fields.Nested(RocCurveSchema, allow_none=True,
+                              metadata={"description": "On the cases with outcomes; null without both classes."})
 
 
 class ChallengePairedSchema(Schema):

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from models.risk.challenge import _auc, _average_precision, compare
+from models.risk.challenge import _auc, _average_precision, compare, roc_points
 
 COLUMNS = ["score_id", "model_version", "score", "decision", "outcome", "shadow_of", "listed"]
 
@@ -98,3 +98,49 @@ def test_split_arms_are_resampled_each_on_its_own():
     assert report["paired"] is None and report["auc_difference"]["how"] == "split"
     assert [a["cases"] for a in report["arms"]] == [400, 400]
     assert report["verdict"] == "challenger_better"
+
+
+def test_roc_points_are_scikit_learns_curve_and_their_area_is_the_auc():
+    from sklearn.metrics import roc_curve
+
+    rng = np.random.default_rng(4)
+    labels = rng.random(400) < 0.25
+    scores = np.round(rng.random(400) + labels * 0.4, 2)          # ties move both rates at once
+    curve = roc_points(scores, labels, max_points=10_000)
+    fpr, tpr, _ = roc_curve(labels, scores, drop_intermediate=False)
+    np.testing.assert_allclose(curve["fpr"], fpr, atol=1e-6)
+    np.testing.assert_allclose(curve["tpr"], tpr, atol=1e-6)
+    assert np.trapezoid(curve["tpr"], curve["fpr"]) == pytest.approx(_auc(scores, labels), abs=1e-5)
+    thin = roc_points(scores, labels, max_points=21)
+    assert len(thin["fpr"]) <= 21 and (thin["fpr"][0], thin["tpr"][0]) == (0.0, 0.0)
+    assert (thin["fpr"][-1], thin["tpr"][-1]) == (1.0, 1.0)
+    assert np.all(np.diff(thin["fpr"]) >= 0) and np.all(np.diff(thin["tpr"]) >= 0)
+    assert np.trapezoid(thin["tpr"], thin["fpr"]) == pytest.approx(_auc(scores, labels), abs=0.02)
+    assert roc_points(scores, np.zeros(400, dtype=bool)) is None
+
+
+def test_the_report_carries_each_arms_curve_and_plots_both_modes(tmp_path):
+    from matplotlib.image import imread
+
+    from models.challenger_plot import plot_risk_challenge
+
+    rng = np.random.default_rng(5)
+    labels = (rng.random(300) < 0.3).astype(int)
+    champion = np.clip(rng.random(300) * 0.6 + labels * 0.2, 0, 1)
+    challenger = np.clip(rng.random(300) * 0.4 + labels * 0.5, 0, 1)
+    shadow = compare(shadow_rows(champion, challenger, labels), "v1", "v2")
+    curves = [a["roc_curve"] for a in shadow["arms"]]
+    assert all(len(c["fpr"]) <= 101 for c in curves)
+    assert [np.trapezoid(c["tpr"], c["fpr"]) for c in curves] == pytest.approx(
+        [roc_auc_score(labels, champion), roc_auc_score(labels, challenger)], abs=0.01)
+    unlabelled = compare(shadow_rows(champion, challenger, [None] * 300), "v1", "v2")
+    assert [a["roc_curve"] for a in unlabelled["arms"]] == [None, None]
+    for name, report in (("shadow", shadow), ("none", unlabelled)):
+        png = plot_risk_challenge({"model": "cards", "mode": "shadow", "share": 1.0, "champion": "v1",
+                                   "challenger": "v2", **report}, tmp_path / f"{name}.png")
+        image = imread(png)
+        assert image.shape[1] > image.shape[0] * 2.5        # three panels side by side: curves, rates, matrix
+    split = compare(shadow_rows(champion, challenger, labels).assign(shadow_of=None), "v1", "v2")
+    image = imread(plot_risk_challenge({"model": "cards", "mode": "split", "share": 0.5, "champion": "v1",
+                                        "challenger": "v2", **split}, tmp_path / "split.png"))
+    assert image.shape[1] < image.shape[0] * 2.5            # no pairs: two panels

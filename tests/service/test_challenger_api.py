@@ -87,6 +87,10 @@ def test_shadow_scores_are_stored_compared_and_never_answered(app, client, keys,
     shadow_scores = [shadows[x["score_id"]]["score"] for x in results]
     assert challenger_arm["roc_auc"] == pytest.approx(roc_auc_score(labels, shadow_scores))
     assert champion_arm["roc_auc"] == pytest.approx(roc_auc_score(labels, [x["score"] for x in results]))
+    for arm in (champion_arm, challenger_arm):        # the curve a dashboard draws, thinned to 101 points
+        curve = arm["roc_curve"]
+        assert len(curve["fpr"]) <= 101 and curve["fpr"][-1] == curve["tpr"][-1] == 1.0
+        assert np.trapezoid(curve["tpr"], curve["fpr"]) == pytest.approx(arm["roc_auc"], abs=0.02)
     difference = body["auc_difference"]
     assert difference["how"] == "paired" and difference["cases"] == 400
     assert difference["estimate"] == pytest.approx(challenger_arm["roc_auc"] - champion_arm["roc_auc"])

@@ -38,8 +38,9 @@ def test_challenge_score_and_compare_from_the_cli(env):
         state.extras["risk"].record_outcome(result["score_id"], bool(label))
     state.extras["risk_audit"].flush()
 
-    compared = run("models", "compare", "cards")
+    compared = run("models", "compare", "cards", "--plot", str(env / "compare.png"))
     assert compared.exit_code == 0, compared.output
+    assert f"plot: {env / 'compare.png'}" in compared.output and (env / "compare.png").read_bytes()[:4] == b"\x89PNG"
     assert "same cases: 300 (100.0% of the champion's)" in compared.output and "verdict: " in compared.output
     report = json.loads(run("models", "compare", "cards", "--json").output)
     assert report["paired"]["cases"] == 300 and [a["outcomes"] for a in report["arms"]] == [300, 300]

@@ -125,8 +125,9 @@ def test_a_campaign_split_between_two_versions_is_compared_from_the_cli(env, tmp
         frame = pd.read_csv(out, dtype={"customer_id": str})
         arms = frame.drop_duplicates("customer_id").groupby("model_version")["customer_id"].count().to_dict()
         assert set(arms) == {champion, candidate}
-        shown = run("models", "compare", "recommend")
+        shown = run("models", "compare", "recommend", "--plot", str(tmp_path / "ab.png"))
         assert f"{candidate} against {champion} (split, since" in shown.output and "verdict: too_few_customers" in shown.output
+        assert f"plot: {tmp_path / 'ab.png'}" in shown.output and (tmp_path / "ab.png").read_bytes()[:4] == b"\x89PNG"
         report = json.loads(run("models", "compare", "recommend", "--json").output)
         assert {a["version"]: a["customers"] for a in report["arms"]} == arms
     finally:
