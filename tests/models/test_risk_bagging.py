@@ -63,10 +63,11 @@ def test_merged_text_is_lightgbms_own_and_round_trips():
 
 def test_merging_refuses_models_that_do_not_fit_together():
     boosters, x = fold_boosters(k=2)
-    other = lgb.train({"objective": "binary", "verbose": -1}, lgb.Dataset(x[:, :3], (x[:, 1] > 0).astype(int)), 5)
+    other = lgb.train({"objective": "binary", "verbose": -1, "num_threads": 1},
+                      lgb.Dataset(x[:, :3], (x[:, 1] > 0).astype(int)), 5)
     with pytest.raises(ValueError, match="differ"):
         merge_model_strings([boosters[0].model_to_string(), other.model_to_string()])
-    multi = lgb.train({"objective": "multiclass", "num_class": 3, "verbose": -1},
+    multi = lgb.train({"objective": "multiclass", "num_class": 3, "verbose": -1, "num_threads": 1},
                       lgb.Dataset(x, np.arange(len(x)) % 3), 3)
     with pytest.raises(ValueError, match="single-output"):
         merge_model_strings([multi.model_to_string(), multi.model_to_string()])

@@ -66,7 +66,7 @@ def chain(n: int):
     rng = np.random.default_rng(0)
     x = np.vstack([np.eye(n), np.eye(n)])
     y = np.r_[rng.normal(size=n), rng.normal(size=n)] + np.r_[np.arange(n), np.arange(n)] * 0.5
-    params = {"objective": "regression", "verbose": -1, "num_leaves": n + 2, "min_data_in_leaf": 1,
+    params = {"objective": "regression", "verbose": -1, "num_threads": 1, "num_leaves": n + 2, "min_data_in_leaf": 1,
               "min_data_in_bin": 1, "min_sum_hessian_in_leaf": 0, "feature_pre_filter": False, "num_threads": 1}
     model = lgb.train(params, lgb.Dataset(x, y), 4)
     rows = np.vstack([x, rng.random((40, n)) < 0.05]).astype(float)
@@ -100,7 +100,7 @@ def test_very_deep_paths_are_exact_where_lightgbm_drifts():
 def test_unsupported_boosters_fall_back():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(600, 3))
-    multiclass = lgb.train({"objective": "multiclass", "num_class": 3, "verbose": -1},
+    multiclass = lgb.train({"objective": "multiclass", "num_class": 3, "verbose": -1, "num_threads": 1},
                            lgb.Dataset(x, rng.integers(0, 3, 600)), 5)
     assert fast.FastExplainer.build(multiclass) is None
     big, _ = booster(leaves=128, rounds=3, n=6000)
