@@ -43,6 +43,8 @@ class CustomerBatch:
     exclude_items: np.ndarray | None = None
     context_rows: np.ndarray | None = None  # (row, item) pairs on the customer's screen now (the item page)
     context_items: np.ndarray | None = None
+    include_rows: np.ndarray | None = None  # (row, item) pairs to rank whatever the sources say (promotions)
+    include_items: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -253,6 +255,10 @@ class CandidateGenerator:
         factors = self.factors(batch.history)
         full = {name: s for name, s in self.sources(batch, anchors, factors).items() if len(s)}
         proposed = [coo.top_n(s, cfg.quotas.get(name, 0)).keys for name, s in full.items()]
+        forced = np.zeros(0, np.int64)
+        if batch.include_rows is not None and len(batch.include_rows):
+            forced = batch.include_rows.astype(np.int64) * self.n_items + batch.include_items
+            proposed.append(forced)
         keys = np.unique(np.concatenate(proposed)) if proposed else np.zeros(0, np.int64)
         keys = keys[~np.isin(keys, self._excluded_keys(batch))]
         row = keys // self.n_items
@@ -264,8 +270,9 @@ class CandidateGenerator:
             peak = coo.row_max(s, len(batch))[row]
             normed[:, k] = scores[:, k] / np.where(peak > 0, peak, 1.0)
         if len(row) and np.bincount(row).max() > cfg.max_candidates:
-            priority = candidate_priority(normed)
-            cut = coo.top_n(coo.Scores(keys, priority.astype(np.float64) + 1e-9, self.n_items), cfg.max_candidates)
+            priority = candidate_priority(normed).astype(np.float64) + 1e-9
+            priority[np.isin(keys, forced)] = np.inf          # included items survive the cut
+            cut = coo.top_n(coo.Scores(keys, priority, self.n_items), cfg.max_candidates)
             keep = np.isin(keys, cut.keys)
             keys, row, scores, normed = keys[keep], row[keep], scores[keep], normed[keep]
         return CandidateSet(row, (keys % self.n_items).astype(np.int32), scores,

@@ -30,6 +30,8 @@ MODEL_NAME = "recommend"
 #: 0..2). Chosen on half of 3,000 Ta-Feng February baskets (one item on the page, the rest of the basket to find)
 #: and checked on the other half: NDCG@10 0.1082 against 0.0875 without it (bench/item_page_context.py).
 CONTEXT_WEIGHT = 2.0
+#: The source of an item ranked only because the caller included it (``propose(include=...)``: a promotion).
+INCLUDED = "promotion"
 #: Not "model.json": the registry writes that one beside the artifact.
 META_FILE = "recommender.json"
 
@@ -117,14 +119,19 @@ class Recommender:
         top = np.argsort(-scores, kind="stable")[:k]
         ids = self.state.item_ids[cands.item[top]]
         sources = [SOURCES[code] for code in cands.source[top].tolist()]
+        if batch.include_items is not None:     # an included item no source proposed: there only as included
+            bare = (cands.relative[top].max(axis=1) <= 0) & np.isin(cands.item[top], batch.include_items)
+            sources = [INCLUDED if b else name for name, b in zip(sources, bare.tolist())]
         return Proposals([str(i) for i in ids.tolist()], scores[top].tolist(), sources,
                          lambda positions: self.generator.reasons(batch, cands, top[positions]))
 
     def customer_batch(self, customer_id: str, *, events: pd.DataFrame | None = None,
                        profile: Mapping[str, Any] | None = None, customer: Mapping[str, Any] | None = None,
                        chat_embedding: np.ndarray | None = None, now: object | None = None,
-                       exclude: Iterable[str] = (), context: Iterable[str] = ()) -> CustomerBatch:
-        """A batch of one, from the saved state with the caller's fresher data laid over it."""
+                       exclude: Iterable[str] = (), context: Iterable[str] = (),
+                       include: Iterable[str] = ()) -> CustomerBatch:
+        """A batch of one, from the saved state with the caller's fresher data laid over it. ``include``: items
+        ranked as candidates whatever the sources propose (a promotion's items; unknown ids are skipped)."""
         st = self.state
         code = np.array([st.code_of("customer", str(customer_id))], dtype=np.intp)
         now_ts = st.as_of if now is None else naive_utc(now)
@@ -153,6 +160,10 @@ class Recommender:
         shown = shown[shown >= 0]
         if len(shown):
             batch.context_rows, batch.context_items = np.zeros(len(shown), np.int64), shown.astype(np.int64)
+        forced = np.array([st.code_of("item", str(i)) for i in include], dtype=np.intp)
+        forced = np.unique(forced[forced >= 0])
+        if len(forced):
+            batch.include_rows, batch.include_items = np.zeros(len(forced), np.int64), forced.astype(np.int64)
         return batch
 
     def score(self, batch: CustomerBatch, cands: CandidateSet, num_threads: int = 1) -> np.ndarray:

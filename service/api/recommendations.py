@@ -43,11 +43,15 @@ def _as_response(result: dict):
     schema's key order), built directly: marshmallow's field-by-field pass over the ten items cost ~0.2 ms of a
     ~6 ms answer. tests/service/test_recommendations_api.py checks it equals the schema's dump. orjson writes it
     when installed (features.fastjson), else Flask's JSON provider."""
+    items = [{"item_id": _text(i["item_id"]), "name": _text(i["name"]), "score": _number(i["score"]),
+              "reason": _text(i["reason"]), "source": _text(i["source"]), "category": _text(i["category"]),
+              "price": _number(i["price"])} for i in result["items"]]
+    for item, given in zip(items, result["items"]):
+        if "promoted" in given:                     # only in answers to a request with a promotion
+            item["promoted"] = bool(given["promoted"])
     body = {
         "customer_id": _text(result["customer_id"]),
-        "items": [{"item_id": _text(i["item_id"]), "name": _text(i["name"]), "score": _number(i["score"]),
-                   "reason": _text(i["reason"]), "source": _text(i["source"]), "category": _text(i["category"]),
-                   "price": _number(i["price"])} for i in result["items"]],
+        "items": items,
         "strategy": _text(result["strategy"]),
         "model": _text(result["model"]),
         "model_version": _text(result["model_version"]),
@@ -73,10 +77,11 @@ def recommend(body: dict):
     LightGBM LambdaRank, then the rules apply on the live catalogue: nothing out of stock or inactive,
     bought items again only when repeatable, filters exactly (even if fewer than k remain), at most
     KEFU_RECOMMEND_MAX_PER_CATEGORY per category. An unknown customer gets a cold-start answer (popular in
-    the given segment), not an error.
+    the given segment), not an error. A `promotion` keeps round(k × share) slots for its items or categories,
+    filled with the ones the ranker puts first for this customer that pass the same rules.
     """
     result = _service().recommend(body["customer_id"], body["k"], filters=body["filters"], context=body["context"],
-                                  segment=body.get("segment"))
+                                  segment=body.get("segment"), promotion=body.get("promotion"))
     result["recommendation_id"] = uuid7_hex()
     current_app.extensions["kefu"].extras["recommend_log"].record(
         result["recommendation_id"], result, (body["context"] or {}).get("item_id"), g.request_id, channel="api")

@@ -2,11 +2,13 @@
 
 The ranker proposes more than asked; the rules are applied on the live catalogue (stock and activity change
 faster than models are retrained): never out of stock or inactive, bought items only again when their item is
-repeatable, the caller's filters exactly (even if fewer than k remain), and at most N items per category.
+repeatable, the caller's filters exactly (even if fewer than k remain), and at most N items per category. A
+request's promotion keeps some of the k places for its items, chosen by the same ranker and rules.
 """
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any, Container, Mapping
 
 import numpy as np
@@ -14,6 +16,7 @@ import numpy as np
 from features.errors import NotFound
 from features.storage.recommend_reads import RecommendReads
 from models.recommend import Proposals
+from models.recommend.recommender import INCLUDED
 from models.challenger import SPLIT
 from models.registry import LoadedModels, ModelNotFound
 
@@ -31,6 +34,27 @@ def _name(catalogue: Mapping[str, dict], item_id: Any) -> str:
 
 def _clean(value: Any) -> Any:
     return None if value is None or (isinstance(value, float) and np.isnan(value)) else value
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """A request's promotion: its items and categories, and how many of the k places it keeps."""
+
+    name: str
+    items: frozenset
+    categories: frozenset
+    slots: int
+
+    @classmethod
+    def of(cls, body: Mapping[str, Any] | None, k: int) -> "Promotion | None":
+        if not body:
+            return None
+        share = float(body.get("share", 0.2))
+        return cls(body["name"], frozenset(body.get("items") or ()),
+                   frozenset(body.get("categories") or ()), min(k, max(1, round(k * share))))
+
+    def covers(self, item: Mapping[str, Any]) -> bool:
+        return item["item_id"] in self.items or item["category"] in self.categories
 
 
 def _sellable(item: Mapping[str, Any]) -> bool:
@@ -116,6 +140,7 @@ class RecommendationService:
     def recommend(
         self, customer_id: str, k: int = 10, *, filters: Mapping[str, Any] | None = None,
         context: Mapping[str, Any] | None = None, segment: Mapping[str, Any] | None = None,
+        promotion: Mapping[str, Any] | None = None,
     ) -> dict:
         rec, version = self._model(customer_id)
         filters = dict(filters or {})
@@ -133,8 +158,11 @@ class RecommendationService:
         # The model keeps each customer's history as of its training; only a customer with newer activity (or
         # one the model has never seen) needs the events read and passed in, which costs more than ranking.
         fresh = known and (newest > rec.state.as_of or rec.state.code_of("customer", customer_id) < 0)
+        promoted = Promotion.of(promotion, k)
         proposals = rec.propose(
-            customer_id, k=max(50, OVERFETCH * k), exclude=exclude,
+            # a promotion's best items may rank anywhere among the candidates: all of them are proposed
+            customer_id, k=max(50, OVERFETCH * k) if promoted is None else 1 << 30, exclude=exclude,
+            include=sorted(promoted.items) if promoted is not None else (),
             events=self.store.load_events([customer_id]) if fresh else None,
             profile=features or None,
             customer={k: v for k, v in attributes.items() if v is not None} or None,
@@ -142,7 +170,7 @@ class RecommendationService:
             now=seen.data_clock, context=shown,
         )
         bought = _Purchases(self.reads, customer_id) if seen.exists else frozenset()
-        items = self._apply_rules(proposals, catalogue, bought, exclude, filters, k)
+        items = self._apply_rules(proposals, catalogue, bought, exclude, filters, k, promoted)
         return {
             "customer_id": customer_id,
             "items": items,
@@ -152,12 +180,17 @@ class RecommendationService:
         }
 
     def _apply_rules(self, proposals: Proposals, catalogue: Mapping[str, dict], bought: Container[str],
-                     exclude: set, filters: Mapping[str, Any], k: int) -> list[dict]:
+                     exclude: set, filters: Mapping[str, Any], k: int,
+                     promotion: Promotion | None = None) -> list[dict]:
+        """The first k proposals that pass every rule and filter, at most ``max_per_category`` a category; with a
+        promotion, its best passing items then take the lowest non-promoted places until it has its slots."""
         categories = set(filters.get("categories") or ())
         excluded_categories = set(filters.get("exclude_categories") or ())
         price_min, price_max = filters.get("price_min"), filters.get("price_max")
         per_category: dict[str, int] = {}
         kept: list[tuple[int, dict]] = []
+        waiting: list[tuple[int, dict]] = []        # promoted items the cap or k left out, best first
+        slots = promotion.slots if promotion is not None else 0
         for position, item_id in enumerate(proposals.item_ids):
             item = catalogue.get(item_id)
             if item_id in exclude or item is None or not _sellable(item):
@@ -174,15 +207,34 @@ class RecommendationService:
                 continue
             if price_max is not None and (price is None or price > price_max):
                 continue
-            if per_category.get(category, 0) >= self.max_per_category:
-                continue
-            per_category[category] = per_category.get(category, 0) + 1
-            kept.append((position, item))
-            if len(kept) == k:
+            promoted = promotion is not None and promotion.covers(item)
+            if len(kept) < k and per_category.get(category, 0) < self.max_per_category:
+                per_category[category] = per_category.get(category, 0) + 1
+                kept.append((position, item))
+            elif promoted and len(waiting) < slots:
+                waiting.append((position, item))
+            if len(kept) == k and (not slots or len(waiting) >= slots):
                 break
+        pulled: set[int] = set()
+        if promotion is not None:
+            missing = slots - sum(promotion.covers(item) for _, item in kept)
+            pulled = {position for position, _ in waiting[:max(0, missing)]}
+            plain = [i for i, (_, item) in enumerate(kept) if not promotion.covers(item)]
+            over = len(kept) + len(pulled) - k          # never more than the plain places (slots <= k)
+            drop = set(plain[-over:]) if over > 0 else set()
+            kept = sorted([e for i, e in enumerate(kept) if i not in drop] +
+                          [e for e in waiting if e[0] in pulled], key=lambda e: e[0])
         reasons = proposals.reasons([position for position, _ in kept])
-        return [self._answer_item(item, proposals.scores[position], proposals.sources[position], reason, catalogue)
-                for (position, item), reason in zip(kept, reasons)]
+        answer = []
+        for (position, item), reason in zip(kept, reasons):
+            source = proposals.sources[position]
+            out = self._answer_item(item, proposals.scores[position], source, reason, catalogue)
+            if promotion is not None:
+                out["promoted"] = promotion.covers(item)
+                if position in pulled or source == INCLUDED:
+                    out["source"], out["reason"] = INCLUDED, f"featured in {promotion.name}"
+            answer.append(out)
+        return answer
 
     @staticmethod
     def _answer_item(item: Mapping[str, Any], score: float, source: str, reason: tuple, catalogue) -> dict:

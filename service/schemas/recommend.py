@@ -27,6 +27,23 @@ class ContextSchema(StrictSchema):
                                         "(bought together, co-interacted) is moved up."})
 
 
+class PromotionSchema(StrictSchema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=64), metadata={
+        "description": "What the customer reads in the reason of an item shown for the promotion: 'featured in "
+                       "<name>'."})
+    items = fields.List(fields.String(validate=ID), validate=validate.Length(max=500), metadata={
+        "description": "Promoted items: ranked for this customer as candidates even when no source proposes them."})
+    categories = fields.List(fields.String(validate=validate.Length(max=128)), validate=validate.Length(max=50),
+                             metadata={"description": "Promoted categories: their items among the candidates."})
+    share = fields.Float(load_default=0.2, validate=validate.Range(min=0, max=1, min_inclusive=False), metadata={
+        "description": "Share of the k slots kept for promoted items (at least one): round(k × share)."})
+
+    @validates_schema
+    def _something(self, data: dict, **_kwargs) -> None:
+        if not data.get("items") and not data.get("categories"):
+            raise ValidationError("A promotion names items, categories or both.", "items")
+
+
 class SegmentSchema(StrictSchema):
     age_band = fields.String(validate=validate.Length(max=32))
     region = fields.String(validate=validate.Length(max=64))
@@ -38,6 +55,9 @@ class RecommendationRequestSchema(StrictSchema):
     filters = fields.Nested(FiltersSchema, load_default=dict)
     context = fields.Nested(ContextSchema, load_default=dict)
     segment = fields.Nested(SegmentSchema, metadata={"description": "For an unknown customer: popular for this segment."})
+    promotion = fields.Nested(PromotionSchema, metadata={
+        "description": "Keep some slots for promoted items: the best of them for this customer by the ranker, after "
+                       "every rule and filter; items in those slots are exempt from the per-category cap."})
 
 
 class RecommendedItemSchema(Schema):
@@ -46,9 +66,11 @@ class RecommendedItemSchema(Schema):
     score = fields.Float(metadata={"description": "Higher ranks first; the ranker's score, blended with the "
                                                   "repeat prior where items are re-bought. Not a probability."})
     reason = fields.String(metadata={"description": "Why, in words, e.g. 'often bought together with Green tea'."})
-    source = fields.String(metadata={"description": "The candidate source that proposed the item."})
+    source = fields.String(metadata={"description": "The candidate source that proposed the item; 'promotion' for "
+                                                   "an item shown because the request promoted it."})
     category = fields.String(allow_none=True)
     price = fields.Float(allow_none=True)
+    promoted = fields.Boolean(metadata={"description": "In the request's promotion (only with a promotion)."})
 
 
 class RecommendationResponseSchema(Schema):

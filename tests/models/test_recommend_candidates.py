@@ -229,3 +229,23 @@ def test_context_items_join_the_anchors_at_full_weight(shop):
     assert gen.reasons(batch, cands, np.array([pos["Y"]]))[0] == ("bought_together", "X")
     affinity = gen.context_affinity(batch, cands)
     assert affinity[pos["Y"]] == affinity.max() > 0 and 0 <= affinity.min() and affinity.max() <= 2
+
+
+def test_included_items_are_candidates_and_survive_the_cut(shop):
+    """An item the caller includes (a promotion) is ranked even if no source proposes it, is kept when the
+    candidates are cut to max_candidates, and is still excluded when the rules exclude it."""
+    import dataclasses
+
+    def generator(**config):
+        return CandidateGenerator(dataclasses.replace(shop, config=dataclasses.replace(shop.config, **config)))
+
+    code = {str(i): n for n, i in enumerate(shop.item_ids)}
+    batch = batch_from_state(shop, shop.customer_index.get_indexer(["B"]))       # bought X and R (not repeatable)
+    only_repeats = generator(quotas={"repeat": 200})
+    assert [str(shop.item_ids[i]) for i in only_repeats.generate(batch).item] == ["X"]
+    batch.include_rows = np.zeros(3, np.int64)
+    batch.include_items = np.array([code["Q"], code["R"], code["OFF"]], np.int64)
+    cands = only_repeats.generate(batch)
+    assert sorted(str(shop.item_ids[i]) for i in cands.item) == ["Q", "X"]      # R bought, OFF inactive: still out
+    cut = generator(quotas={"repeat": 200}, max_candidates=1).generate(batch)
+    assert [str(shop.item_ids[i]) for i in cut.item] == ["Q"]
