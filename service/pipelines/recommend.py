@@ -191,6 +191,7 @@ class RecommendationService:
         kept: list[tuple[int, dict]] = []
         waiting: list[tuple[int, dict]] = []        # promoted items the cap or k left out, best first
         slots = promotion.slots if promotion is not None else 0
+        promoted_kept = 0
         for position, item_id in enumerate(proposals.item_ids):
             item = catalogue.get(item_id)
             if item_id in exclude or item is None or not _sellable(item):
@@ -211,14 +212,14 @@ class RecommendationService:
             if len(kept) < k and per_category.get(category, 0) < self.max_per_category:
                 per_category[category] = per_category.get(category, 0) + 1
                 kept.append((position, item))
+                promoted_kept += promoted
             elif promoted and len(waiting) < slots:
                 waiting.append((position, item))
-            if len(kept) == k and (not slots or len(waiting) >= slots):
+            if len(kept) == k and promoted_kept + len(waiting) >= slots:
                 break
         pulled: set[int] = set()
         if promotion is not None:
-            missing = slots - sum(promotion.covers(item) for _, item in kept)
-            pulled = {position for position, _ in waiting[:max(0, missing)]}
+            pulled = {position for position, _ in waiting[:max(0, slots - promoted_kept)]}
             plain = [i for i, (_, item) in enumerate(kept) if not promotion.covers(item)]
             over = len(kept) + len(pulled) - k          # never more than the plain places (slots <= k)
             drop = set(plain[-over:]) if over > 0 else set()
