@@ -5,7 +5,8 @@ GET /v1/recommendations/performance measures what the customers did after the ca
 ``recommendation_id`` is a column of the file, for the campaign tool to carry. The file is written under a
 temporary name first, the lists are logged in chunks (one transaction each, all with the time the file was
 made), and only then is the file renamed to ``--out``: a file that exists holds only logged lists. ``--no-log``
-logs nothing (a dry run) and leaves the ``recommendation_id`` column empty.
+logs nothing (a dry run) and leaves the ``recommendation_id`` column empty. ``--promotion-name`` with
+``--promote-item`` / ``--promote-category`` keeps places in every list for a promotion (service.pipelines.recommend).
 """
 from __future__ import annotations
 
@@ -25,6 +26,27 @@ CHANNEL = "campaign"
 LOG_CHUNK = 1_000       # lists per log transaction
 
 
+def _promotion(name: str | None, items: tuple[str, ...], categories: tuple[str, ...],
+               share: float | None) -> dict | None:
+    """The options as the API's promotion, checked by the same schema; None without any promotion option."""
+    if name is None and not items and not categories and share is None:
+        return None
+    from marshmallow import ValidationError
+
+    from service.schemas.recommend import PromotionSchema
+
+    body = {"name": name, "items": list(items), "categories": list(categories)}
+    if share is not None:
+        body["share"] = share
+    try:
+        return PromotionSchema().load({key: value for key, value in body.items() if value is not None})
+    except ValidationError as exc:
+        problems = "; ".join(f"{field}: {' '.join(map(str, why)) if isinstance(why, list) else why}"
+                             for field, why in exc.normalized_messages().items())
+        raise click.UsageError(f"bad promotion ({problems}); give --promotion-name with --promote-item and/or "
+                               f"--promote-category") from exc
+
+
 @click.command()
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="CSV or JSONL to write.")
 @click.option("--customer", "customers", multiple=True, help="Only these customers (repeat); default: every customer.")
@@ -32,17 +54,27 @@ LOG_CHUNK = 1_000       # lists per log transaction
 @click.option("--no-log", is_flag=True,
               help="Do not log the lists (a dry run): GET /v1/recommendations/performance will not see them and the "
                    "recommendation_id column stays empty.")
-def recommend(out: Path, customers: tuple[str, ...], k: int, no_log: bool) -> None:
+@click.option("--promotion-name", default=None,
+              help="Keep places in every list for a promotion, named so in the reasons ('featured in NAME').")
+@click.option("--promote-item", "promote_items", multiple=True, help="A promoted item (repeat).")
+@click.option("--promote-category", "promote_categories", multiple=True, help="A promoted category (repeat).")
+@click.option("--promotion-share", type=float, default=None,
+              help="Share of the k places the promotion keeps (default 0.2; at least one place).")
+def recommend(out: Path, customers: tuple[str, ...], k: int, no_log: bool, promotion_name: str | None,
+              promote_items: tuple[str, ...], promote_categories: tuple[str, ...],
+              promotion_share: float | None) -> None:
     """Write top-k recommendations for every (or the listed) customers, e.g. for an e-mail campaign.
 
     Each list is logged with channel campaign (unless --no-log) and its recommendation_id is a column of the
-    file."""
+    file. With a promotion, every list keeps places for it as POST /v1/recommendations does, and the file has a
+    promoted column."""
+    promotion = _promotion(promotion_name, promote_items, promote_categories, promotion_share)
     state = _state()
     service = state.extras["recommend"]
     ids = list(customers) or [c for batch in state.store.iter_customer_ids() for c in batch]
     rows, answers = [], []
     for customer_id in tqdm(ids, desc="recommend", unit="customers", file=sys.stderr):
-        answer = service.recommend(customer_id, k)
+        answer = service.recommend(customer_id, k, promotion=promotion)
         if not answer["items"]:
             continue                                  # nothing shown, nothing to measure
         recommendation_id = None if no_log else uuid7_hex()

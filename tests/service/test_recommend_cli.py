@@ -132,3 +132,30 @@ def test_a_campaign_split_between_two_versions_is_compared_from_the_cli(env, tmp
         assert {a["version"]: a["customers"] for a in report["arms"]} == arms
     finally:
         run("models", "challenge", "recommend", "--stop")
+
+
+def test_a_campaign_file_with_a_promotion_keeps_its_places_in_every_list(env, tmp_path):
+    customers = [c for batch in env.store.iter_customer_ids() for c in batch][60:70]
+    catalogue = env.store.load_items()
+    category = catalogue["category"].value_counts().index[0]
+    out = tmp_path / "promo.csv"
+    run("recommend", "--out", str(out), "--k", "4", "--no-log", "--promotion-name", "Garden week",
+        "--promote-category", category, "--promotion-share", "0.5", *[a for c in customers for a in ("--customer", c)])
+    frame = pd.read_csv(out, dtype={"customer_id": str, "item_id": str})
+    assert list(frame.columns)[-1] == "recommendation_id" and "promoted" in frame.columns
+    assert (frame["promoted"] == (frame["category"] == category)).all()
+    per_list = frame.groupby("customer_id")["promoted"].sum()
+    assert set(per_list.index) == set(customers) and (per_list >= 2).all()     # round(4 × 0.5) places each
+    pulled = frame[frame["source"] == "promotion"]
+    assert (pulled["reason"] == "featured in Garden week").all()
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--promote-item", "p1"), "name"), (("--promotion-name", "x"), "items"),
+    (("--promotion-name", "x", "--promote-item", "p1", "--promotion-share", "0"), "share"),
+])
+def test_a_bad_promotion_is_refused_before_anything_is_written(env, tmp_path, args, message):
+    out = tmp_path / "bad.csv"
+    result = CliRunner().invoke(cli, ["recommend", "--out", str(out), *args])
+    assert result.exit_code == 2 and "bad promotion" in result.output and message in result.output
+    assert not out.exists()
