@@ -115,7 +115,10 @@ def prepare_demo(n_customers: int = 2000, seed: int = 7, echo: Callable[[str], N
     risk_case = json.dumps({"model": trained, "customer_id": chatty, "transaction": {
         "amount": 899.0, "currency": "USD", "device_id": "new-device-1", "ip": "198.51.100.7", "country": "BR"}})
 
-    rec_case = json.dumps({"customer_id": chatty, "k": 5, "filters": {"exclude_categories": ["toys"]}})
+    featured = next((i["category"] for i in shop.items if i["category"] != "toys"), None)
+    rec_case = json.dumps({"customer_id": chatty, "k": 5, "filters": {"exclude_categories": ["toys"]},
+                           **({"promotion": {"name": "Spring sale", "categories": [featured], "share": 0.4}}
+                              if featured else {})})
     buyers = {e["customer_id"] for e in shop.events if e["type"] == "purchase"}
     speaker = {lang: next((c["customer_id"] for c in shop.customers
                            if c.get("language") == lang and c["customer_id"] in buyers), chatty) for lang in ("en", "zh")}

@@ -100,6 +100,15 @@ def test_demo_prepares_state_and_prints_working_keys(env, embedder, monkeypatch)
     assert all(a["intent"]["name"] == "order_status" and a["slots"].get("order_number") for a in replies)
     assert all(a["slots"]["order_number"] in a["reply"] for a in replies)
 
+    # the printed recommendation call answers, with its promotion's places filled
+    line = next(l for l in result.output.splitlines() if l.rstrip().endswith("/v1/recommendations"))
+    body = json.loads(line.split("-d '", 1)[1].rsplit("' ", 1)[0])
+    answer = client.post("/v1/recommendations", json=body, headers={"Authorization": f"Bearer {keys['recommendations']}"})
+    assert answer.status_code == 200, answer.get_json()
+    items = answer.get_json()["items"]
+    assert body["promotion"]["categories"] and sum(i["promoted"] for i in items) >= 2      # round(5 × 0.4)
+    assert all(i["category"] != "toys" for i in items)
+
 
 def test_config_lists_every_setting(env):
     output = run("config").output
