@@ -17,7 +17,7 @@ from features.storage.buffered import BufferedRows
 from features.storage.store import utcnow
 
 COLUMNS = ("recommendation_id", "customer_id", "model_version", "strategy", "context_item_id", "items", "sources",
-           "request_id", "created_at", "channel")
+           "request_id", "created_at", "channel", "promotion", "promoted")
 CUSTOMER_CHUNK = 5_000
 CHANNELS = ("api", "chat", "campaign")
 DEFAULT_CHANNEL = "api"     # what a NULL channel (a list logged before migration 0009) reads as
@@ -27,13 +27,16 @@ def list_row(recommendation_id: str, answer: Mapping[str, Any], *, channel: str,
              context_item_id: str | None = None, request_id: str | None = None,
              created_at: datetime | None = None) -> tuple:
     """One log row (the COLUMNS, in order) for a recommendation answer: its customer, items in order, their
-    sources, model version and strategy."""
+    sources, model version and strategy, and with a promotion (``answer["promotion"]``, its name) each item's
+    ``promoted`` flag."""
     if channel not in CHANNELS:
         raise ValueError(f"unknown recommendation channel {channel!r}; one of {', '.join(CHANNELS)}")
     items = answer["items"]
+    promotion = answer.get("promotion")
     return (recommendation_id, answer["customer_id"], answer.get("model_version"), answer.get("strategy"),
             context_item_id, [i["item_id"] for i in items], [i.get("source") for i in items], request_id,
-            created_at or utcnow(), channel)
+            created_at or utcnow(), channel, promotion,
+            [bool(i.get("promoted")) for i in items] if promotion else None)
 
 
 class RecommendationLogStore:

@@ -243,6 +243,9 @@ recommendation_lists = Table(
     # where the list was shown: api (POST /v1/recommendations), chat (a chat reply) or campaign (a
     # `kefu recommend` file); NULL (lists logged before migration 0009) reads as api
     Column("channel", String(16)),
+    # the request's promotion (its name; NULL: none) and, per listed item, whether it was promoted (0010)
+    Column("promotion", String(64)),
+    Column("promoted", JSON),
     UniqueConstraint("recommendation_id"),
     Index("ix_recommendation_lists_created_at", "created_at"),
 )

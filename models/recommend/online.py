@@ -5,8 +5,9 @@ know whether the lists it served were followed. Each served list is matched with
 the shown items, within ``window_days`` of the list (a view counts as a click-through, a purchase as a
 conversion; the first list that showed an item gets the credit for it). The report gives the rates per list,
 per position, per candidate source, per strategy, per model version (a new version against the one
-before it, on live traffic) and per channel (where the list was shown: api, chat or campaign), and the share of
-the reached customers' purchases (within the window after a list) that were items they had been shown.
+before it, on live traffic), per channel (where the list was shown: api, chat or campaign) and per promotion
+(its items against the other items of its lists), and the share of the reached customers' purchases (within the
+window after a list) that were items they had been shown.
 
 With a split test running (models.challenger), :func:`challenge` compares the two versions customer by
 customer, the unit the split draws.
@@ -44,6 +45,20 @@ def _grouped(shown: pd.DataFrame, key: str) -> list[dict]:
     return out
 
 
+def _by_promotion(shown: pd.DataFrame) -> list[dict]:
+    """Per promotion: its lists, and its promoted items' view and purchase rates against the other items shown
+    in the same lists (the same customers, the same moments)."""
+    out = []
+    for name, part in shown[shown["promotion"].notna()].groupby("promotion", sort=True):
+        flag = part["promoted"].astype(bool)
+        promoted, other = part[flag], part[~flag]
+        out.append({"promotion": name, "lists": int(part["recommendation_id"].nunique()),
+                    "promoted_shown": int(len(promoted)), "promoted_view_rate": _rate(promoted["viewed"]),
+                    "promoted_purchase_rate": _rate(promoted["bought"]), "other_shown": int(len(other)),
+                    "other_view_rate": _rate(other["viewed"]), "other_purchase_rate": _rate(other["bought"])})
+    return out
+
+
 def _difference(a: dict, b: dict, key: str) -> dict[str, float] | None:
     """b's rate minus a's, with a 95 % normal interval for two independent proportions."""
     if a[key] is None or b[key] is None:
@@ -78,13 +93,14 @@ def challenge(per_list: pd.DataFrame, champion: str, challenger: str, since=None
 def online_report(lists: pd.DataFrame, events: pd.DataFrame, window_days: float,
                   versions: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """``lists``: recommendation_id, customer_id, created_at, strategy, model_version, items (ids in order),
-    sources, and optionally channel (missing or null: api).
+    sources, and optionally channel (missing or null: api), promotion (a name or null) and promoted (a flag per
+    item, or null).
     ``events``: customer_id, item_id, ts, type, for the listed customers.
     ``versions``: {"champion", "challenger", "since"} to add a split test's :func:`challenge` as "challenge"."""
     empty = {"lists": 0, "customers": 0, "items_shown": 0, "view_rate": None, "purchase_rate": None,
              "item_view_rate": None, "item_purchase_rate": None, "recommended_purchase_share": None,
              "by_position": [], "by_source": [], "by_strategy": [], "by_model_version": [], "by_channel": [],
-             "challenge": None}
+             "by_promotion": [], "challenge": None}
     if lists.empty:
         if versions:
             empty["challenge"] = challenge(pd.DataFrame(columns=["customer_id", "model_version", "created_at",
@@ -94,8 +110,12 @@ def online_report(lists: pd.DataFrame, events: pd.DataFrame, window_days: float,
                    "sources"]].copy()
     shown["channel"] = (lists["channel"].fillna(DEFAULT_CHANNEL) if "channel" in lists.columns
                         else DEFAULT_CHANNEL)
+    shown["promotion"] = lists["promotion"] if "promotion" in lists.columns else None
+    flags = lists["promoted"] if "promoted" in lists.columns else pd.Series(None, index=lists.index)
+    shown["promoted"] = [f if isinstance(f, list) and len(f) == len(xs) else [False] * len(xs)
+                         for f, xs in zip(flags, shown["items"])]
     shown["position"] = shown["items"].map(lambda xs: list(range(1, len(xs) + 1)))
-    shown = shown.explode(["items", "sources", "position"]).dropna(subset=["items"])
+    shown = shown.explode(["items", "sources", "position", "promoted"]).dropna(subset=["items"])
     shown = shown.rename(columns={"items": "item_id", "sources": "source"})
     shown["position"] = shown["position"].astype(int)
     shown["item_id"] = shown["item_id"].astype(str)
@@ -139,5 +159,6 @@ def online_report(lists: pd.DataFrame, events: pd.DataFrame, window_days: float,
         "by_strategy": _grouped(shown, "strategy"),
         "by_model_version": _grouped(shown, "model_version"),
         "by_channel": _grouped(shown, "channel"),
+        "by_promotion": _by_promotion(shown),
         "challenge": tested,
     }

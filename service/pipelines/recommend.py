@@ -171,13 +171,16 @@ class RecommendationService:
         )
         bought = _Purchases(self.reads, customer_id) if seen.exists else frozenset()
         items = self._apply_rules(proposals, catalogue, bought, exclude, filters, k, promoted)
-        return {
+        answer = {
             "customer_id": customer_id,
             "items": items,
             "strategy": "personalised" if known else "cold_start",
             "model": MODEL,
             "model_version": version.version,
         }
+        if promoted is not None:
+            answer["promotion"] = promoted.name      # for the log (features.storage.recommend_log.list_row)
+        return answer
 
     def _apply_rules(self, proposals: Proposals, catalogue: Mapping[str, dict], bought: Container[str],
                      exclude: set, filters: Mapping[str, Any], k: int,

@@ -118,6 +118,17 @@ class PerformanceGroupSchema(Schema):
     purchase_rate = fields.Float(allow_none=True)
 
 
+class PromotionPerformanceSchema(Schema):
+    promotion = fields.String()
+    lists = fields.Integer(metadata={"description": "Lists that carried the promotion."})
+    promoted_shown = fields.Integer(metadata={"description": "Promoted items shown in them."})
+    promoted_view_rate = fields.Float(allow_none=True)
+    promoted_purchase_rate = fields.Float(allow_none=True)
+    other_shown = fields.Integer(metadata={"description": "The other items of the same lists."})
+    other_view_rate = fields.Float(allow_none=True)
+    other_purchase_rate = fields.Float(allow_none=True)
+
+
 class SplitArmSchema(Schema):
     version = fields.String()
     customers = fields.Integer(metadata={"description": "Customers shown this version's lists during the test."})
@@ -173,5 +184,8 @@ class PerformanceResponseSchema(Schema):
     by_channel = fields.List(fields.Nested(PerformanceGroupSchema), metadata={
         "description": "Per channel where the lists were shown: api, chat, campaign (lists logged before channels "
                        "were recorded count as api)."})
+    by_promotion = fields.List(fields.Nested(PromotionPerformanceSchema), metadata={
+        "description": "Per promotion named in the requests: its items' view and purchase rates against the other "
+                       "items of the same lists."})
     challenge = fields.Nested(SplitTestSchema, allow_none=True, metadata={
         "description": "The active version against its challenger in a split test, or null."})

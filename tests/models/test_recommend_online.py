@@ -115,3 +115,22 @@ def test_the_verdict_follows_the_interval_of_the_purchase_rate_difference():
     assert challenge(_split(0.14, 0.10), "v1", "v2")["verdict"] == "champion_better"
     assert challenge(_split(0.10, 0.105), "v1", "v2")["verdict"] == "no_clear_difference"
     assert challenge(_split(0.10, 0.20, n=40), "v1", "v2")["verdict"] == "too_few_customers"
+
+
+def test_each_promotions_items_against_the_other_items_of_its_lists():
+    """r1 carried "Sale" with i2 promoted, r2 "Sale" with i4 promoted, r3 "New" with nothing a customer took up;
+    lists without the columns (logged before migration 0010) count under no promotion."""
+    frame = lists().assign(promotion=["Sale", "Sale", "New"],
+                           promoted=[[False, True, False], [False, True], [True, False]])
+    r = online_report(frame, events(), window_days=7)
+    sale, new = r["by_promotion"][1], r["by_promotion"][0]
+    assert sale == {"promotion": "Sale", "lists": 2, "promoted_shown": 2, "promoted_view_rate": 0.5,
+                    "promoted_purchase_rate": 0.5, "other_shown": 3, "other_view_rate": pytest.approx(1 / 3, abs=1e-4),
+                    "other_purchase_rate": 0.0}         # i2 bought (r1); i3 viewed (r1); b's i4 came too late
+    assert new["promotion"] == "New" and (new["promoted_shown"], new["other_shown"]) == (1, 1)
+    assert new["promoted_purchase_rate"] == 0.0      # a's purchase of i2 came before r3 was shown
+    without = online_report(lists().assign(promotion=[None, "Sale", None], promoted=[None, [True, False], None]),
+                            events(), window_days=7)
+    assert [(g["promotion"], g["lists"], g["promoted_shown"]) for g in without["by_promotion"]] == [("Sale", 1, 1)]
+    assert online_report(lists(), events(), window_days=7)["by_promotion"] == []
+    assert online_report(lists().iloc[:0], events(), window_days=7)["by_promotion"] == []

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from features.storage.recommend_log import RecommendationLogStore
+from features.storage.recommend_log import COLUMNS, RecommendationLogStore
 from features.storage.store import utcnow
 from service.cli.main import cli
 
@@ -49,7 +49,7 @@ def test_the_file_carries_each_lists_id_and_every_list_is_logged_as_campaign(env
     monkeypatch.setattr(command, "LOG_CHUNK", 2)
     # counted: the campaign's writes (a shared app's background writer may flush its own lists meanwhile)
     monkeypatch.setattr(RecommendationLogStore, "record", lambda self, rows: writes.append(
-        sum(r[-1] == "campaign" for r in rows)) or record(self, rows))
+        sum(r[COLUMNS.index("channel")] == "campaign" for r in rows)) or record(self, rows))
     before = len(campaign_lists(env))
     out = tmp_path / "campaign.csv"
     result = run("recommend", "--out", str(out), "--k", "4", *[a for c in customers for a in ("--customer", c)])
@@ -95,7 +95,7 @@ def test_a_failed_log_leaves_no_file_behind(env, tmp_path, monkeypatch):
     calls = []
 
     def failing(self, rows):
-        if not any(r[-1] == "campaign" for r in rows):       # a shared app's own lists: not this test's
+        if not any(r[COLUMNS.index("channel")] == "campaign" for r in rows):       # a shared app's own lists: not this test's
             return record(self, rows)
         calls.append(len(rows))
         if len(calls) > 1:

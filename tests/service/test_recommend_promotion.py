@@ -98,3 +98,33 @@ def test_answers_without_a_promotion_carry_no_promoted_flag(client, keys, store,
 def test_bad_promotions_are_422(client, keys, promotion):
     r = ask(client, keys, customer_id="c1", promotion=promotion)
     assert r.status_code == 422 and r.get_json()["errors"]
+
+
+def test_the_performance_report_follows_each_promotion(client, keys, store, shop):
+    from datetime import datetime, timedelta, timezone
+
+    from features.storage.recommend_log import RecommendationLogStore
+
+    def report() -> dict:
+        r = client.get("/v1/recommendations/performance", headers=bearer(keys["recommendations"]))
+        assert r.status_code == 200, r.get_json()
+        return r.get_json()
+
+    report()                                            # flushes the lists other tests logged
+    listed = set(RecommendationLogStore(store.engine).served(
+        datetime(2000, 1, 1, tzinfo=timezone.utc), datetime.now(timezone.utc) + timedelta(days=1), 10**6).customer_id)
+    buyers = store.load_events(types=["purchase"]).customer_id.value_counts().index
+    customer = next(c for c in buyers if c not in listed)    # no earlier list may take the credit
+    pool = [i for i in sellable(store, customer)][:6]
+    items = ask(client, keys, customer_id=customer, k=5,
+                promotion={"name": "Perf week", "items": pool, "share": 0.4}).get_json()["items"]
+    bought = next(i for i in items if i["promoted"])
+    soon = (datetime.now(timezone.utc) + timedelta(seconds=1)).isoformat()
+    event = {"event_id": "promo-perf-1", "type": "purchase", "customer_id": customer, "item_id": bought["item_id"],
+             "timestamp": soon, "amount": 1.0}
+    assert client.post("/v1/events", json={"events": [event]}, headers=bearer(keys["events"])).status_code == 202
+    week = {g["promotion"]: g for g in report()["by_promotion"]}["Perf week"]
+    promoted = sum(i["promoted"] for i in items)
+    assert week["lists"] == 1 and (week["promoted_shown"], week["other_shown"]) == (promoted, 5 - promoted)
+    assert week["promoted_purchase_rate"] == pytest.approx(1 / promoted, abs=1e-4)
+    assert week["other_purchase_rate"] == 0.0

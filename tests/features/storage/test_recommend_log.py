@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pandas as pd
 import pytest
 from sqlalchemy import inspect
 
@@ -67,3 +68,29 @@ def test_migration_0009_adds_the_channel_and_earlier_lists_read_as_api(migrated_
     assert dict(zip(every["recommendation_id"], every["channel"])) == {"old": "api", "new": "campaign"}
     assert list(store.served(T0, until, 10, "api")["recommendation_id"]) == ["old"]
     assert list(store.served(T0, until, 10, "campaign")["recommendation_id"]) == ["new"]
+
+
+def test_a_lists_promotion_and_its_flags_are_kept(migrated_engine):
+    store = RecommendationLogStore(migrated_engine)
+    promoted = {**answer("a", "i1", "i2"), "promotion": "Spring sale"}
+    promoted["items"][1]["promoted"] = True
+    store.record([list_row("r-promo", promoted, channel="api", created_at=T0),
+                  list_row("r-plain", answer("b", "i3"), channel="api", created_at=T0)])
+    got = store.served(T0, T0 + timedelta(hours=1), 10).set_index("recommendation_id")
+    assert got.loc["r-promo", "promotion"] == "Spring sale" and got.loc["r-promo", "promoted"] == [False, True]
+    assert pd.isna(got.loc["r-plain", "promotion"]) and got.loc["r-plain", "promoted"] is None
+
+
+def test_migration_0010_adds_the_promotion_and_earlier_lists_have_none(migrated_engine):
+    downgrade(migrated_engine, "0009")
+    columns = {c["name"] for c in inspect(migrated_engine).get_columns("recommendation_lists")}
+    assert "channel" in columns and not {"promotion", "promoted"} & columns
+    with migrated_engine.begin() as conn:
+        conn.execute(s.recommendation_lists.insert().values(
+            recommendation_id="old", customer_id="a", model_version="v0", strategy="personalised",
+            context_item_id=None, items=["i1"], sources=["repeat"], request_id=None, created_at=T0, channel="api"))
+    upgrade(migrated_engine)
+    column = {c["name"]: c for c in inspect(migrated_engine).get_columns("recommendation_lists")}["promotion"]
+    assert column["nullable"] and column["type"].length == 64
+    old = RecommendationLogStore(migrated_engine).served(T0, T0 + timedelta(hours=1), 10)
+    assert list(old["promotion"]) == [None] and list(old["promoted"]) == [None]
