@@ -118,7 +118,9 @@ def test_split_keeps_each_customer_with_one_version(app, client, keys, versions)
 
     first = {c["customer_id"]: single(c)["model_version"] for c in batch[:100]}
     assert {c["customer_id"]: single(c)["model_version"] for c in batch[:100]} == first
-    assert 0.3 < sum(v == v2 for v in first.values()) / 100 < 0.7
+    drawn = app.extensions["kefu"].extras["registry"].challenger("cards")     # each customer in its hash's arm
+    assert first == {c["customer_id"]: v2 if drawn.takes(c["customer_id"]) else v1 for c in batch[:100]}
+    assert set(first.values()) == {v1, v2}
     results = client.post("/v1/risk/scores/batch", json={"model": "cards", "cases": batch},
                           headers=bearer(keys["risk"])).get_json()["results"]
     assert {x["customer_id"]: x["model_version"] for x in results[:100]} == first
