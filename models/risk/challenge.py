@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy.stats import rankdata, spearmanr
+from sklearn.metrics import roc_curve
 
 from models.challenger import verdict
 
@@ -53,15 +54,9 @@ def roc_points(scores: np.ndarray, labels: np.ndarray, max_points: int = ROC_POI
     """The ROC curve as {"fpr": [...], "tpr": [...]}, from (0, 0) to (1, 1), one point per distinct score
     (ties move both rates at once), thinned evenly to ``max_points`` keeping both ends; None without both classes.
     For plots and dashboards: the area under all the points is ``_auc``."""
-    positives = int(labels.sum())
-    negatives = len(labels) - positives
-    if positives == 0 or negatives == 0:
+    if not labels.any() or labels.all():
         return None
-    order = np.argsort(-scores, kind="stable")
-    ordered, hits = scores[order], labels[order]
-    last_of_tie = np.r_[ordered[1:] != ordered[:-1], True]
-    tpr = np.r_[0.0, np.cumsum(hits)[last_of_tie] / positives]
-    fpr = np.r_[0.0, np.cumsum(~hits)[last_of_tie] / negatives]
+    fpr, tpr, _ = roc_curve(labels, scores, drop_intermediate=False)
     if len(fpr) > max_points:
         keep = np.unique(np.linspace(0, len(fpr) - 1, max_points).round().astype(int))
         fpr, tpr = fpr[keep], tpr[keep]

@@ -76,6 +76,7 @@ def reason_text(reason: tuple[str, Any], catalogue: Mapping[str, dict]) -> str:
         "popular_age_band": lambda: f"popular with customers aged {anchor}",
         "popular_region": lambda: "popular in your area this week",
         "popular": lambda: "popular right now",
+        INCLUDED: lambda: f"featured in {anchor}",          # the anchor: the promotion's name
     }
     return texts.get(kind, lambda: kind.replace("_", " "))()
 
@@ -228,15 +229,19 @@ class RecommendationService:
             drop = set(plain[-over:]) if over > 0 else set()
             kept = sorted([e for i, e in enumerate(kept) if i not in drop] +
                           [e for e in waiting if e[0] in pulled], key=lambda e: e[0])
-        reasons = proposals.reasons([position for position, _ in kept])
+        # an item shown for the promotion alone is explained by it; only the others need their reason searched
+        featured = {position for position, _ in kept if position in pulled or proposals.sources[position] == INCLUDED}
+        searched = [position for position, _ in kept if position not in featured]
+        reasons = dict(zip(searched, proposals.reasons(searched)))
         answer = []
-        for (position, item), reason in zip(kept, reasons):
-            source = proposals.sources[position]
+        for position, item in kept:
+            if position in featured:
+                source, reason = INCLUDED, (INCLUDED, promotion.name)
+            else:
+                source, reason = proposals.sources[position], reasons[position]
             out = self._answer_item(item, proposals.scores[position], source, reason, catalogue)
             if promotion is not None:
                 out["promoted"] = promotion.covers(item)
-                if position in pulled or source == INCLUDED:
-                    out["source"], out["reason"] = INCLUDED, f"featured in {promotion.name}"
             answer.append(out)
         return answer
 
