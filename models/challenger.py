@@ -8,7 +8,7 @@ Two modes, as risk and marketing teams run them before they trust a new version 
   the customer, so a customer stays with one version for the whole test, and a new challenger draws anew.
 
 The registry stores the challenger next to CURRENT (``models.registry.ModelRegistry.set_challenger``); serving
-looks it up with ``LoadedModels.challenger``; this module only holds the record and the draw.
+looks it up with ``models.serving.LoadedModels.challenger``; this module only holds the record and the draw.
 """
 from __future__ import annotations
 

@@ -16,15 +16,17 @@ from features.storage.engine import make_engine
 from features.storage.migrate import upgrade
 from features.storage.recommend_log import RecommendationLog, RecommendationLogStore
 from features.storage.risk_audit import BufferedAuditWriter, RiskAuditStore
+from features.storage.promotions import PromotionStore
 from features.storage.risk_lists import RiskListStore
 from features.storage.store import SqlStore
 from features.text.embedder import make_embedder
 from service.auth import KeyVerifier
-from service.config import Settings, settings_from_env
+from service.config import settings_from_env
 from service.errors import KefuApi, register_error_handlers
 from service.ids import request_id_for
 from service.logs import configure_logging
 from service.pipelines.risk import RiskScorer
+from service.pipelines.promotions import ScheduledPromotions
 from service.pipelines.risk_lists import RiskLists
 from service.state import KefuState
 
@@ -109,13 +111,14 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, embedder: Any = 
     api = KefuApi(app, spec_kwargs={"info": {"description": _API_DESCRIPTION}})
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     from service.api import catalog, events, health, models as models_api, profiles as profiles_api
-    from service.api import chat, lane, recommendations, risk
+    from service.api import chat, lane, promotions as promotions_api, recommendations, risk
 
     api.register_blueprint(events.blp)
     api.register_blueprint(catalog.blp)
     api.register_blueprint(profiles_api.blp)
     api.register_blueprint(risk.blp)
     api.register_blueprint(recommendations.blp)
+    api.register_blueprint(promotions_api.blp)
     api.register_blueprint(models_api.blp)
     api.register_blueprint(chat.blp)
     app.register_blueprint(health.blp)
@@ -132,7 +135,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, embedder: Any = 
 
 def _wire_models(state: KefuState) -> None:
     """The registry, the per-worker loaded models (loaded lazily: after gunicorn forks), scoring, readiness."""
-    from models.registry import LoadedModels, ModelRegistry
+    from models.registry import ModelRegistry
+    from models.serving import LoadedModels
     from models.risk.model import RiskModel
 
     registry = ModelRegistry(state.settings.resolved_model_dir)
@@ -158,7 +162,8 @@ def _wire_models(state: KefuState) -> None:
                         risk=RiskScorer(loaded, audit, state.store, history=history,
                                         lists=RiskLists(RiskListStore(state.store.engine))))
     state.extras["recommend"] = RecommendationService(
-        state.store, loaded, state.extras["profiles"].catalogue, state.settings.recommend_max_per_category)
+        state.store, loaded, state.extras["profiles"].catalogue, state.settings.recommend_max_per_category,
+        promotions=ScheduledPromotions(PromotionStore(state.store.engine)))
     state.extras["recommend_log"] = RecommendationLog(RecommendationLogStore(state.store.engine),
                                                       state.settings.recommend_log_flush_seconds)
 

@@ -50,9 +50,10 @@ class RecommendationLogStore:
         with self.engine.begin() as conn:
             conn.execute(s.recommendation_lists.insert(), [dict(zip(COLUMNS, r)) for r in rows])
 
-    def served(self, since: datetime, until: datetime, limit: int, channel: str | None = None) -> pd.DataFrame:
-        """Lists shown in [since, until], newest first, at most ``limit``, only ``channel``'s when given; one row
-        each, the COLUMNS (a NULL channel read as ``api``).
+    def served(self, since: datetime, until: datetime, limit: int, channel: str | None = None,
+               promotion: str | None = None) -> pd.DataFrame:
+        """Lists shown in [since, until], newest first, at most ``limit``, only ``channel``'s and only those that
+        carried ``promotion`` when given; one row each, the COLUMNS (a NULL channel read as ``api``).
 
         Rows become plain tuples before pandas sees them: pandas probing SQLAlchemy rows for attributes cost
         more than the query (bench/recommend_performance_report.py)."""
@@ -63,6 +64,8 @@ class RecommendationLogStore:
         if channel is not None:
             q = q.where(or_(c.channel == channel, c.channel.is_(None)) if channel == DEFAULT_CHANNEL
                         else c.channel == channel)
+        if promotion is not None:
+            q = q.where(c.promotion == promotion)
         q = q.order_by(c.created_at.desc(), c.id.desc()).limit(limit)
         with self.engine.connect() as conn:
             return pd.DataFrame([tuple(r) for r in conn.execute(q)], columns=list(COLUMNS))
@@ -100,9 +103,10 @@ class RecommendationLog(BufferedRows):
         self.add([list_row(recommendation_id, answer, channel=channel, context_item_id=context_item_id,
                            request_id=request_id)])
 
-    def served(self, since: datetime, until: datetime, limit: int, channel: str | None = None) -> pd.DataFrame:
+    def served(self, since: datetime, until: datetime, limit: int, channel: str | None = None,
+               promotion: str | None = None) -> pd.DataFrame:
         self.flush()
-        return self.store.served(since, until, limit, channel)
+        return self.store.served(since, until, limit, channel, promotion)
 
     def followups(self, customer_ids: Sequence[str], since: datetime, types: Sequence[str]) -> pd.DataFrame:
         return self.store.followups(customer_ids, since, types)

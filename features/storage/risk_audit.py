@@ -6,7 +6,7 @@ import logging
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
-from sqlalchemy import Engine, or_, select
+from sqlalchemy import Engine, and_, func, or_, select, text
 
 from features import fastjson
 from features.storage import schema as s
@@ -19,6 +19,20 @@ log = logging.getLogger(__name__)
 AUDIT_COLUMNS = ("score_id", "model", "model_version", "customer_id", "transaction_id", "score", "decision",
                  "reasons", "features", "request_id", "list_match", "shadow_of")
 _PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
+
+#: The review queue's orders: ``score`` (highest first, the riskiest cases first) or ``newest``; each is a keyset
+#: order (its key, then the row id as the tie-break), so a page continues strictly after the previous one's last row.
+QUEUE_ORDERS = ("score", "newest")
+
+# Every model that has scores, by a loose index scan of ix_risk_scores_model_created_at: one MIN() probe of the
+# index per model (both SQLite and PostgreSQL answer MIN of an index's leading column from the index), never a
+# scan of the table. The queue over all models then reads each model's created_at range from the same index.
+_MODELS_SQL = text(
+    "WITH RECURSIVE m(model) AS ("
+    " SELECT MIN(model) FROM risk_scores"
+    " UNION ALL"
+    " SELECT (SELECT MIN(r.model) FROM risk_scores r WHERE r.model > m.model) FROM m WHERE m.model IS NOT NULL"
+    ") SELECT model FROM m WHERE model IS NOT NULL")
 
 
 def _dumps(value: Any, clean: Callable[[Any], Any] | None = None) -> str | None:
@@ -97,6 +111,54 @@ class RiskAuditStore:
              .where(c.customer_id == customer_id, c.shadow_of.is_(None)).order_by(c.created_at.desc(), c.id.desc()).limit(limit))
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(q).mappings()]
+
+    def score(self, score_id: str) -> dict | None:
+        """One scored case, whole (every column but the row id), with ``shadows``: the challenger shadow scores of
+        the same case (score_id, model_version, score, decision), oldest first; None for an unknown id."""
+        c = s.risk_scores.c
+        with self.engine.connect() as conn:
+            row = conn.execute(select(c.score_id, c.model, c.model_version, c.customer_id, c.transaction_id,
+                                      c.score, c.decision, c.reasons, c.features, c.list_match, c.request_id,
+                                      c.created_at, c.outcome, c.outcome_at, c.outcome_by, c.shadow_of)
+                               .where(c.score_id == score_id)).mappings().first()
+            if row is None:
+                return None
+            shadows = conn.execute(select(c.score_id, c.model_version, c.score, c.decision)
+                                   .where(c.shadow_of == score_id).order_by(c.id)).mappings().all()
+        return {**row, "shadows": [dict(r) for r in shadows]}
+
+    def review_queue(self, decisions: Sequence[str], since, *, model: str | None = None, order: str = "score",
+                     limit: int = 50, after: tuple | None = None) -> dict:
+        """The analysts' queue: case-deciding scores (not a challenger's shadow) whose decision is one of
+        ``decisions``, with no outcome recorded yet, created at or after ``since`` (naive UTC), of ``model`` (None:
+        every model).
+
+        ``order`` ``score``: highest score first; ``newest``: latest created_at first; ties by the row id, highest
+        first. ``after`` = (the key, the row id) of the previous page's last entry (``entries[-1]["id"]`` and its
+        score or created_at): the page holds the rows strictly after it in that order, so paging visits every row
+        exactly once, and rows stored meanwhile never shift the pages (a new row lands before the cursor or
+        after it, never twice). Answers ``entries`` (at most ``limit``, each with its row ``id``), ``more``
+        (whether rows follow) and ``open`` (how many rows match the filters, the cursor aside).
+        """
+        if order not in QUEUE_ORDERS:
+            raise ValueError(f"order must be one of {QUEUE_ORDERS}")
+        c = s.risk_scores.c
+        key = c.score if order == "score" else c.created_at
+        with self.engine.connect() as conn:
+            models = [model] if model is not None else list(conn.execute(_MODELS_SQL).scalars())
+            if not models or not decisions:
+                return {"entries": [], "more": False, "open": 0}
+            # shadow_of || '' IS NULL is shadow_of IS NULL that no index can answer: SQLite (after ANALYZE) would
+            # otherwise read "shadow_of IS NULL" from ix_risk_scores_shadow_of, i.e. nearly every row of the table,
+            # instead of the window's range of ix_risk_scores_model_created_at
+            where = [c.model.in_(models) if len(models) > 1 else c.model == models[0], c.created_at >= since,
+                     (c.shadow_of + "").is_(None), c.outcome.is_(None), c.decision.in_(list(decisions))]
+            opened = conn.execute(select(func.count()).select_from(s.risk_scores).where(*where)).scalar_one()
+            page = where if after is None else [*where, or_(key < after[0], and_(key == after[0], c.id < after[1]))]
+            rows = conn.execute(select(c.id, c.score_id, c.model, c.model_version, c.customer_id, c.transaction_id,
+                                       c.score, c.decision, c.reasons, c.list_match, c.created_at)
+                                .where(*page).order_by(key.desc(), c.id.desc()).limit(limit + 1)).mappings().all()
+        return {"entries": [dict(r) for r in rows[:limit]], "more": len(rows) > limit, "open": int(opened)}
 
     def model_scores(self, model: str, version: str, since, until, limit: int) -> list[dict]:
         """A model version's scores in [since, until] (naive UTC), newest first, at most ``limit``: what
@@ -184,6 +246,15 @@ class BufferedAuditWriter(BufferedRows):
     def customer_scores(self, customer_id: str, limit: int = 100) -> list[dict]:
         self.flush()
         return self.audit.customer_scores(customer_id, limit)
+
+    def score(self, score_id: str) -> dict | None:
+        self.flush()
+        return self.audit.score(score_id)
+
+    def review_queue(self, decisions: Sequence[str], since, *, model: str | None = None, order: str = "score",
+                     limit: int = 50, after: tuple | None = None) -> dict:
+        self.flush()
+        return self.audit.review_queue(decisions, since, model=model, order=order, limit=limit, after=after)
 
     def model_scores(self, model: str, version: str, since, until, limit: int) -> list[dict]:
         self.flush()

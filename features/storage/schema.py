@@ -250,6 +250,25 @@ recommendation_lists = Table(
     Index("ix_recommendation_lists_created_at", "created_at"),
 )
 
+# Promotions a merchandiser schedules once: while one is live (between starts_at and ends_at, on its channels), every
+# recommendation list keeps places for its items or categories without the caller sending it
+# (service/pipelines/promotions.py). A request's own promotion replaces it for that request.
+promotions = Table(
+    "promotions",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("items", JSON, nullable=False),
+    Column("categories", JSON, nullable=False),
+    Column("share", Float, nullable=False),
+    Column("channels", JSON, nullable=False),
+    Column("priority", Integer, nullable=False),
+    Column("starts_at", DateTime),                  # NULL: live from its creation
+    Column("ends_at", DateTime),                    # NULL: until it is ended or deleted
+    Column("created_by", String(200)),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+)
+
 # Block and allow lists: a case whose attribute (customer_id, a payment's device_id / ip / country, or a table
 # model's feature column) has a listed value is declined (block) or approved (allow) whatever the model says.
 risk_lists = Table(

@@ -8,7 +8,7 @@ from features import fastjson
 from service.api.fastview import fast_json_view
 from service.auth import require_scope
 from service.ids import uuid7_hex
-from service.pipelines.recommend import MODEL
+from service.pipelines.recommend import MODEL, SCHEDULED
 from service.pipelines.recommend_online import performance_report, split_versions
 from service.schemas.recommend import (
     PerformanceQuerySchema,
@@ -47,7 +47,7 @@ def _as_response(result: dict):
               "reason": _text(i["reason"]), "source": _text(i["source"]), "category": _text(i["category"]),
               "price": _number(i["price"])} for i in result["items"]]
     for item, given in zip(items, result["items"]):
-        if "promoted" in given:                     # only in answers to a request with a promotion
+        if "promoted" in given:                     # only in answers with a promotion
             item["promoted"] = bool(given["promoted"])
     body = {
         "customer_id": _text(result["customer_id"]),
@@ -57,6 +57,8 @@ def _as_response(result: dict):
         "model_version": _text(result["model_version"]),
         "recommendation_id": result["recommendation_id"],
     }
+    if result.get("promotion") is not None:
+        body["promotion"] = _text(result["promotion"])
     data = fastjson.dumps(body)
     if data is None:
         return current_app.json.response(body)
@@ -78,10 +80,12 @@ def recommend(body: dict):
     bought items again only when repeatable, filters exactly (even if fewer than k remain), at most
     KEFU_RECOMMEND_MAX_PER_CATEGORY per category. An unknown customer gets a cold-start answer (popular in
     the given segment), not an error. A `promotion` keeps round(k × share) slots for its items or categories,
-    filled with the ones the ranker puts first for this customer that pass the same rules.
+    filled with the ones the ranker puts first for this customer that pass the same rules. Without one, the
+    scheduled promotion live on the `api` channel applies (PUT /v1/promotions/{name}); `"promotion": null`
+    asks for none.
     """
     result = _service().recommend(body["customer_id"], body["k"], filters=body["filters"], context=body["context"],
-                                  segment=body.get("segment"), promotion=body.get("promotion"))
+                                  segment=body.get("segment"), promotion=body.get("promotion", SCHEDULED))
     result["recommendation_id"] = uuid7_hex()
     current_app.extensions["kefu"].extras["recommend_log"].record(
         result["recommendation_id"], result, (body["context"] or {}).get("item_id"), g.request_id, channel="api")
@@ -111,7 +115,8 @@ def performance(query: dict):
     click-through, a purchase as a conversion (the first list that showed an item gets the credit). Rates per
     list, per item shown, per position, per candidate source, per strategy, per model version and per channel,
     and the share of the reached customers' purchases that were items they had been shown. `channel` restricts
-    the report to one channel. Lists younger than the window are still collecting events.
+    the report to one channel, `promotion` to the lists that carried that promotion. Lists younger than the
+    window are still collecting events.
 
     While a challenger splits the traffic (PUT /v1/models/recommend/challenger), `challenge` compares the two
     versions since the test began, customer by customer: the share of each arm's customers who viewed or bought
@@ -120,4 +125,4 @@ def performance(query: dict):
     state = current_app.extensions["kefu"]
     versions = split_versions(state.extras["registry"], MODEL, query.get("challenger"))
     return performance_report(state.extras["recommend_log"], days=query["days"], window_days=query["window_days"],
-                              channel=query.get("channel"), versions=versions)
+                              channel=query.get("channel"), promotion=query.get("promotion"), versions=versions)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import current_app, g
 from flask_smorest import Blueprint
+from marshmallow import RAISE
 
 from features import fastjson
 from features.errors import InvalidInput, NotFound
@@ -12,6 +13,7 @@ from service.api.lane import LaneRoute
 from service.auth import require_scope
 from service.pipelines.risk_challenge import challenger_report
 from service.pipelines.risk_monitor import monitoring_report
+from service.pipelines.risk_reviews import review_queue, scored_case
 from service.schemas.risk import (
     ChallengerQuerySchema,
     ChallengerReportSchema,
@@ -21,12 +23,15 @@ from service.schemas.risk import (
     MonitoringResponseSchema,
     OutcomeRequestSchema,
     OutcomeResponseSchema,
+    ReviewQuerySchema,
+    ReviewQueueResponseSchema,
     RiskBatchRequestSchema,
     RiskBatchResponseSchema,
     RiskListEntryRequestSchema,
     RiskListEntrySchema,
     RiskListPathSchema,
     RiskListsResponseSchema,
+    RiskScoreRecordSchema,
     RiskScoreRequestSchema,
     RiskScoreResponseSchema,
 )
@@ -120,6 +125,41 @@ def customer_risk(query: dict, customer_id: str):
     """A customer's risk scores and decisions, newest first"""
     audit = current_app.extensions["kefu"].extras["risk_audit"]
     return {"customer_id": customer_id, "scores": audit.customer_scores(customer_id, query["limit"])}
+
+
+@blp.route("/risk/scores/<string:score_id>", methods=["GET"])
+@require_scope("risk")
+@blp.response(200, RiskScoreRecordSchema)
+@blp.alt_response(404, description="no score with this id")
+def get_score(score_id: str):
+    """One scored case, whole
+
+    Everything the audit trail keeps of the score: the model and version, the customer and transaction, the
+    score, decision, reasons and the features as scored, the list entry that decided it if one did, the
+    request id, and the outcome once an analyst records one. `shadow_of` names the case-deciding score when
+    this is a challenger's shadow score (null otherwise); `shadows` lists the challenger shadow scores of the
+    same case. A score answered a moment ago is readable at once.
+    """
+    return scored_case(current_app.extensions["kefu"].extras["risk_audit"], score_id)
+
+
+@blp.route("/risk/reviews", methods=["GET"])
+@require_scope("risk")
+@blp.arguments(ReviewQuerySchema, location="query", unknown=RAISE)   # webargs would drop unknown query params
+@blp.response(200, ReviewQueueResponseSchema)
+def reviews(query: dict):
+    """The analysts' review queue
+
+    Case-deciding scores (a challenger's shadow scores decided nothing) whose decision is one of `decisions`
+    (default review) and that have no outcome yet, of one `model` or all, created in the last `days` days.
+    `order=score` (the default) puts the riskiest first, `order=newest` the latest; ties go latest-stored
+    first. `open` counts every matching case; `next` is the cursor for the following page (pass it as
+    `before`), null on the last. Paging visits every case once even while new cases arrive. Recording an
+    outcome (POST /v1/risk/scores/<score_id>/outcome) takes a case out of the queue.
+    """
+    return review_queue(current_app.extensions["kefu"].extras["risk_audit"], decisions=query["decisions"],
+                        model=query.get("model"), days=query["days"], order=query["order"], limit=query["limit"],
+                        before=query.get("before"))
 
 
 @blp.route("/risk/scores/<string:score_id>/outcome", methods=["POST"])

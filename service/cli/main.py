@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -241,11 +240,12 @@ def demo(do_serve: bool, host: str, port: int, workers: int, n_customers: int, s
 from service.cli.chat import kb, train_intents_cmd, train_sentiment_cmd  # noqa: E402
 from service.cli.models import evaluate, models, score, train  # noqa: E402
 import service.cli.challenger  # noqa: E402,F401 - adds `kefu models challenge|compare`
+from service.cli.promotions import promotions  # noqa: E402
 from service.cli.recommend import recommend  # noqa: E402
 
 train.add_command(train_intents_cmd)
 train.add_command(train_sentiment_cmd)
-for command in (train, evaluate, score, recommend, models, kb):
+for command in (train, evaluate, score, recommend, promotions, models, kb):
     cli.add_command(command)
 
 

@@ -6,7 +6,9 @@ GET /v1/recommendations/performance measures what the customers did after the ca
 temporary name first, the lists are logged in chunks (one transaction each, all with the time the file was
 made), and only then is the file renamed to ``--out``: a file that exists holds only logged lists. ``--no-log``
 logs nothing (a dry run) and leaves the ``recommendation_id`` column empty. ``--promotion-name`` with
-``--promote-item`` / ``--promote-category`` keeps places in every list for a promotion (service.pipelines.recommend).
+``--promote-item`` / ``--promote-category`` keeps places in every list for a promotion (service.pipelines.recommend);
+without them, the scheduled promotion live on the ``campaign`` channel when the run starts applies to every list
+(service.pipelines.promotions), and ``--no-promotion`` applies none.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from tqdm import tqdm
 from features.storage.recommend_log import list_row
 from features.storage.store import utcnow
 from service.cli.models import _state
+from service.cli.options import load_options
 from service.ids import uuid7_hex
 
 CHANNEL = "campaign"
@@ -31,20 +34,11 @@ def _promotion(name: str | None, items: tuple[str, ...], categories: tuple[str, 
     """The options as the API's promotion, checked by the same schema; None without any promotion option."""
     if name is None and not items and not categories and share is None:
         return None
-    from marshmallow import ValidationError
-
     from service.schemas.recommend import PromotionSchema
 
-    body = {"name": name, "items": list(items), "categories": list(categories)}
-    if share is not None:
-        body["share"] = share
-    try:
-        return PromotionSchema().load({key: value for key, value in body.items() if value is not None})
-    except ValidationError as exc:
-        problems = "; ".join(f"{field}: {' '.join(map(str, why)) if isinstance(why, list) else why}"
-                             for field, why in exc.normalized_messages().items())
-        raise click.UsageError(f"bad promotion ({problems}); give --promotion-name with --promote-item and/or "
-                               f"--promote-category") from exc
+    return load_options(PromotionSchema(), {"name": name, "items": list(items), "categories": list(categories),
+                                            "share": share}, "promotion",
+                        "; give --promotion-name with --promote-item and/or --promote-category")
 
 
 @click.command()
@@ -60,17 +54,25 @@ def _promotion(name: str | None, items: tuple[str, ...], categories: tuple[str, 
 @click.option("--promote-category", "promote_categories", multiple=True, help="A promoted category (repeat).")
 @click.option("--promotion-share", type=float, default=None,
               help="Share of the k places the promotion keeps (default 0.2; at least one place).")
+@click.option("--no-promotion", is_flag=True,
+              help="No promotion, not even the scheduled one live on the campaign channel.")
 def recommend(out: Path, customers: tuple[str, ...], k: int, no_log: bool, promotion_name: str | None,
               promote_items: tuple[str, ...], promote_categories: tuple[str, ...],
-              promotion_share: float | None) -> None:
+              promotion_share: float | None, no_promotion: bool) -> None:
     """Write top-k recommendations for every (or the listed) customers, e.g. for an e-mail campaign.
 
     Each list is logged with channel campaign (unless --no-log) and its recommendation_id is a column of the
-    file. With a promotion, every list keeps places for it as POST /v1/recommendations does, and the file has a
-    promoted column."""
+    file. With a promotion (the options', else the scheduled one live on the campaign channel), every list keeps
+    places for it as POST /v1/recommendations does, and the file has a promoted column."""
     promotion = _promotion(promotion_name, promote_items, promote_categories, promotion_share)
+    if promotion is not None and no_promotion:
+        raise click.UsageError("--no-promotion and a promotion's options exclude each other")
     state = _state()
     service = state.extras["recommend"]
+    if promotion is None and not no_promotion and service.promotions is not None:
+        promotion = service.promotions.current(CHANNEL)     # once: the whole file gets the same promotion
+        if promotion is not None:
+            click.echo(f"scheduled promotion '{promotion['name']}' applies to every list", err=True)
     ids = list(customers) or [c for batch in state.store.iter_customer_ids() for c in batch]
     rows, answers = [], []
     for customer_id in tqdm(ids, desc="recommend", unit="customers", file=sys.stderr):

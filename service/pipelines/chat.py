@@ -398,7 +398,7 @@ class ChatService:
     def _recommendations(self, customer_id: str) -> dict | None:
         """The recommender's answer (items, model_version, strategy); None without a model."""
         try:
-            return self.recommend.recommend(customer_id, k=RECOMMENDATIONS_K)
+            return self.recommend.recommend(customer_id, k=RECOMMENDATIONS_K, channel="chat")
         except (ModelNotFound, NotFound):
             return None
 

@@ -3,7 +3,8 @@
 The ranker proposes more than asked; the rules are applied on the live catalogue (stock and activity change
 faster than models are retrained): never out of stock or inactive, bought items only again when their item is
 repeatable, the caller's filters exactly (even if fewer than k remain), and at most N items per category. A
-request's promotion keeps some of the k places for its items, chosen by the same ranker and rules.
+promotion keeps some of the k places for its items, chosen by the same ranker and rules: the request's own, or
+else the scheduled one live on the list's channel (service.pipelines.promotions).
 """
 from __future__ import annotations
 
@@ -18,13 +19,17 @@ from features.storage.recommend_reads import RecommendReads
 from models.recommend import Proposals
 from models.recommend.recommender import INCLUDED
 from models.challenger import SPLIT
-from models.registry import LoadedModels, ModelNotFound
+from models.registry import ModelNotFound
+from models.serving import LoadedModels
+from service.pipelines.promotions import DEFAULT_SHARE, ScheduledPromotions
 
 log = logging.getLogger(__name__)
 
 MODEL = "recommend"
 KIND = "recommender"
 OVERFETCH = 8  # ask the ranker for this many times k, so rules and filters still leave k
+#: ``recommend(promotion=SCHEDULED)``: the scheduled promotion live on the channel, if any (the default).
+SCHEDULED: Any = object()
 
 
 def _name(catalogue: Mapping[str, dict], item_id: Any) -> str:
@@ -49,7 +54,7 @@ class Promotion:
     def of(cls, body: Mapping[str, Any] | None, k: int) -> "Promotion | None":
         if not body:
             return None
-        share = float(body.get("share", 0.2))
+        share = float(body.get("share", DEFAULT_SHARE))
         return cls(body["name"], frozenset(body.get("items") or ()),
                    frozenset(body.get("categories") or ()), min(k, max(1, round(k * share))))
 
@@ -96,9 +101,12 @@ class _Purchases:
 
 
 class RecommendationService:
-    def __init__(self, store, models: LoadedModels, catalogue, max_per_category: int = 3) -> None:
-        """``catalogue``: a callable returning the live items table (cached by the profile service)."""
+    def __init__(self, store, models: LoadedModels, catalogue, max_per_category: int = 3,
+                 promotions: ScheduledPromotions | None = None) -> None:
+        """``catalogue``: a callable returning the live items table (cached by the profile service).
+        ``promotions``: the scheduled promotions; None schedules none."""
         self.store = store
+        self.promotions = promotions
         self.models = models
         self.catalogue = catalogue
         self.max_per_category = max_per_category
@@ -141,9 +149,13 @@ class RecommendationService:
     def recommend(
         self, customer_id: str, k: int = 10, *, filters: Mapping[str, Any] | None = None,
         context: Mapping[str, Any] | None = None, segment: Mapping[str, Any] | None = None,
-        promotion: Mapping[str, Any] | None = None,
+        promotion: Mapping[str, Any] | None = SCHEDULED, channel: str = "api",
     ) -> dict:
+        """The customer's top k after every rule. ``promotion``: the request's own (a PromotionSchema body), None
+        for none, or SCHEDULED for the one live on ``channel``."""
         rec, version = self._model(customer_id)
+        if promotion is SCHEDULED:
+            promotion = self.promotions.current(channel) if self.promotions is not None else None
         filters = dict(filters or {})
         catalogue = self._items()
         seen = self.reads.customer(customer_id)

@@ -24,16 +24,17 @@ def split_versions(registry, model: str, challenger: str | None = None) -> dict[
 
 
 def performance_report(log, *, days: int = 7, window_days: int = 7, channel: str | None = None,
-                       until: datetime | None = None, max_lists: int = MAX_LISTS,
+                       promotion: str | None = None, until: datetime | None = None, max_lists: int = MAX_LISTS,
                        versions: dict[str, Any] | None = None) -> dict[str, Any]:
     """The online report of the lists shown in the last ``days`` (only ``channel``'s when given: api, chat or
-    campaign), each followed for ``window_days``; with ``versions`` (:func:`split_versions`), the split test
-    of the two as "challenge"."""
+    campaign; only those that carried ``promotion`` when given), each followed for ``window_days``; with
+    ``versions`` (:func:`split_versions`), the split test of the two as "challenge"."""
     until = until or utcnow()
     since = until - timedelta(days=days)
-    lists = log.served(since, until, max_lists, channel=channel)
+    lists = log.served(since, until, max_lists, channel=channel, promotion=promotion)
     customers = sorted(set(lists["customer_id"]))
     first = lists["created_at"].min() if len(lists) else since
     events = log.followups(customers, first, [*VIEW_TYPES, PURCHASE_TYPE])
     return {"since": since, "until": until, "days": days, "window_days": window_days, "channel": channel,
-            "truncated": len(lists) >= max_lists, **online_report(lists, events, window_days, versions)}
+            "promotion": promotion, "truncated": len(lists) >= max_lists,
+            **online_report(lists, events, window_days, versions)}

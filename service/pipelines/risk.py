@@ -11,7 +11,8 @@ from typing import Any, Callable, Mapping, Sequence
 
 from features.errors import InvalidInput, NotFound
 from models.challenger import SHADOW, SPLIT
-from models.registry import CorruptModel, LoadedModels, ModelNotFound
+from models.registry import CorruptModel, ModelNotFound
+from models.serving import LoadedModels
 from service.ids import uuid7_hex
 from service.pipelines.risk_lists import DECISION
 

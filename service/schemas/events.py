@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 

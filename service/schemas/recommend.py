@@ -4,7 +4,10 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from features.storage.recommend_log import CHANNELS
+from service.pipelines.promotions import DEFAULT_SHARE
 from service.schemas.events import ID, StrictSchema
+
+PROMOTION_NAME = validate.Length(min=1, max=64)
 
 
 class FiltersSchema(StrictSchema):
@@ -27,21 +30,26 @@ class ContextSchema(StrictSchema):
                                         "(bought together, co-interacted) is moved up."})
 
 
-class PromotionSchema(StrictSchema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=64), metadata={
-        "description": "What the customer reads in the reason of an item shown for the promotion: 'featured in "
-                       "<name>'."})
+class PromotedSchema(StrictSchema):
+    """What a promotion promotes and how many places it keeps: a request's promotion and a scheduled one alike."""
+
     items = fields.List(fields.String(validate=ID), validate=validate.Length(max=500), metadata={
         "description": "Promoted items: ranked for this customer as candidates even when no source proposes them."})
     categories = fields.List(fields.String(validate=validate.Length(max=128)), validate=validate.Length(max=50),
                              metadata={"description": "Promoted categories: their items among the candidates."})
-    share = fields.Float(load_default=0.2, validate=validate.Range(min=0, max=1, min_inclusive=False), metadata={
+    share = fields.Float(load_default=DEFAULT_SHARE, validate=validate.Range(min=0, max=1, min_inclusive=False), metadata={
         "description": "Share of the k slots kept for promoted items (at least one): round(k × share)."})
 
     @validates_schema
     def _something(self, data: dict, **_kwargs) -> None:
         if not data.get("items") and not data.get("categories"):
             raise ValidationError("A promotion names items, categories or both.", "items")
+
+
+class PromotionSchema(PromotedSchema):
+    name = fields.String(required=True, validate=PROMOTION_NAME, metadata={
+        "description": "What the customer reads in the reason of an item shown for the promotion: 'featured in "
+                       "<name>'."})
 
 
 class SegmentSchema(StrictSchema):
@@ -55,9 +63,11 @@ class RecommendationRequestSchema(StrictSchema):
     filters = fields.Nested(FiltersSchema, load_default=dict)
     context = fields.Nested(ContextSchema, load_default=dict)
     segment = fields.Nested(SegmentSchema, metadata={"description": "For an unknown customer: popular for this segment."})
-    promotion = fields.Nested(PromotionSchema, metadata={
+    promotion = fields.Nested(PromotionSchema, allow_none=True, metadata={
         "description": "Keep some slots for promoted items: the best of them for this customer by the ranker, after "
-                       "every rule and filter; items in those slots are exempt from the per-category cap."})
+                       "every rule and filter; items in those slots are exempt from the per-category cap. Without "
+                       "it, the scheduled promotion live on the api channel applies (PUT /v1/promotions/{name}); "
+                       "null: no promotion at all."})
 
 
 class RecommendedItemSchema(Schema):
@@ -70,7 +80,7 @@ class RecommendedItemSchema(Schema):
                                                    "an item shown because the request promoted it."})
     category = fields.String(allow_none=True)
     price = fields.Float(allow_none=True)
-    promoted = fields.Boolean(metadata={"description": "In the request's promotion (only with a promotion)."})
+    promoted = fields.Boolean(metadata={"description": "In the list's promotion (only when one applied)."})
 
 
 class RecommendationResponseSchema(Schema):
@@ -82,6 +92,9 @@ class RecommendationResponseSchema(Schema):
     recommendation_id = fields.String(metadata={
         "description": "This list's id; GET /v1/recommendations/performance measures what customers did after "
                        "the lists they were shown."})
+    promotion = fields.String(metadata={
+        "description": "The promotion that kept places in this list (the request's or the scheduled one); absent "
+                       "when none did."})
 
 
 class SimilarQuerySchema(StrictSchema):
@@ -105,6 +118,8 @@ class PerformanceQuerySchema(StrictSchema):
                        "(`kefu recommend` files). Default: every channel."})
     challenger = fields.String(validate=validate.Length(min=1, max=64), metadata={
         "description": "A past challenger version to compare with the active one (default: the running one)."})
+    promotion = fields.String(validate=PROMOTION_NAME, metadata={
+        "description": "Only the lists that carried this promotion (a request's or a scheduled one)."})
 
 
 class PerformanceGroupSchema(Schema):
@@ -163,6 +178,8 @@ class PerformanceResponseSchema(Schema):
     days = fields.Integer()
     window_days = fields.Integer()
     channel = fields.String(allow_none=True, metadata={"description": "The channel asked for; null: every channel."})
+    promotion = fields.String(allow_none=True, metadata={
+        "description": "The promotion asked for; null: every list."})
     truncated = fields.Boolean(metadata={"description": "True when more lists were served than were read "
                                                         "(the newest 50,000)."})
     lists = fields.Integer()

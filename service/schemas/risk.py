@@ -137,6 +137,91 @@ class CustomerRiskQuerySchema(StrictSchema):
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=1000))
 
 
+DECISIONS = ("approve", "review", "decline")
+
+
+class SplitList(fields.List):
+    """A repeatable query parameter that also takes comma-separated values: ``?decisions=review&decisions=decline``
+    and ``?decisions=review,decline`` load alike (webargs reads every value of a ``fields.List`` in the query)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str):
+            value = [value]
+        if isinstance(value, (list, tuple)):
+            value = [part.strip() for item in value
+                     for part in (item.split(",") if isinstance(item, str) else [item])]
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class ShadowScoreSchema(Schema):
+    score_id = fields.String()
+    model_version = fields.String()
+    score = fields.Float()
+    decision = fields.String()
+
+
+class RiskScoreRecordSchema(Schema):
+    score_id = fields.String()
+    model = fields.String()
+    model_version = fields.String()
+    customer_id = fields.String(allow_none=True)
+    transaction_id = fields.String(allow_none=True)
+    score = fields.Float()
+    decision = fields.String(metadata={"description": "approve, review or decline"})
+    reasons = fields.List(fields.Nested(ReasonSchema), allow_none=True)
+    features = fields.Dict(allow_none=True, metadata={"description": "The case's features as stored for audit."})
+    list_match = fields.Nested(ListMatchSchema, allow_none=True)
+    request_id = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    outcome = fields.Boolean(allow_none=True, metadata={"description": "null until an analyst records one."})
+    outcome_at = fields.DateTime(allow_none=True)
+    outcome_by = fields.String(allow_none=True)
+    shadow_of = fields.String(allow_none=True, metadata={
+        "description": "For a challenger's shadow score: the score_id of the score that decided the case; null "
+                       "for a case-deciding score."})
+    shadows = fields.List(fields.Nested(ShadowScoreSchema), metadata={
+        "description": "Challenger shadow scores of the same case (empty when none), oldest first."})
+
+
+class ReviewQuerySchema(StrictSchema):
+    decisions = SplitList(fields.String(validate=validate.OneOf(DECISIONS)), load_default=lambda: ["review"],
+                          validate=validate.Length(min=1, max=len(DECISIONS) * 4), metadata={
+                              "description": "Decisions to queue: repeat the parameter or separate with commas "
+                                             "(default review)."})
+    model = fields.String(validate=NAME, metadata={"description": "One model's cases; default every model's."})
+    days = fields.Integer(load_default=7, validate=validate.Range(min=1, max=366),
+                          metadata={"description": "Cases created in the last this many days."})
+    order = fields.String(load_default="score", validate=validate.OneOf(["score", "newest"]), metadata={
+        "description": "score: highest score first (the riskiest first); newest: latest first. Ties by the "
+                       "row's storage order, latest first."})
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    before = fields.String(validate=validate.Length(min=1, max=512), metadata={
+        "description": "The previous page's `next`, with the same order: the page continues after it. The "
+                       "first page's window (its `since`) holds for the pages that follow."})
+
+
+class ReviewEntrySchema(Schema):
+    score_id = fields.String()
+    model = fields.String()
+    model_version = fields.String()
+    customer_id = fields.String(allow_none=True)
+    transaction_id = fields.String(allow_none=True)
+    score = fields.Float()
+    decision = fields.String()
+    reasons = fields.List(fields.Nested(ReasonSchema), allow_none=True)
+    list_match = fields.Nested(ListMatchSchema, allow_none=True)
+    created_at = fields.DateTime()
+
+
+class ReviewQueueResponseSchema(Schema):
+    order = fields.String()
+    since = fields.DateTime(metadata={"description": "The window's start (UTC): cases created since."})
+    open = fields.Integer(metadata={"description": "How many cases match, on every page."})
+    next = fields.String(allow_none=True, metadata={
+        "description": "Pass as `before` for the next page; null on the last page."})
+    entries = fields.List(fields.Nested(ReviewEntrySchema))
+
+
 class ModelVersionSchema(Schema):
     version = fields.String()
     created_at = fields.String()

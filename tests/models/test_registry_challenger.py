@@ -1,15 +1,12 @@
-"""Challengers in the registry: set, replaced, stopped, promoted; serving loads them next to the champion and
-never lets a bad one touch the champion."""
+"""Challengers in the registry: set, replaced, stopped, promoted (serving them: test_serving_challenger.py)."""
 from __future__ import annotations
-
-import json
 
 import pytest
 
 from features.errors import Conflict, InvalidInput
 from models.challenger import Challenger, check
-from models.registry import LoadedModels, ModelNotFound, ModelRegistry
-from tests.models.test_registry import FakeClock, json_artifact, load_json, save_json
+from models.registry import ModelNotFound, ModelRegistry
+from tests.models.test_registry import load_json, save_json
 
 
 @pytest.fixture
@@ -89,44 +86,6 @@ def test_split_draw_is_stable_per_customer_and_near_the_share():
     assert check("shadow", None) == 1.0 and check("split", None) == 0.1
 
 
-def test_serving_loads_the_challenger_next_to_the_champion(reg):
-    clock = FakeClock()
-    a = save_json(reg, "taiwan", {"w": 1})
-    b = save_json(reg, "taiwan", {"w": 2}, activate=False)
-    served = LoadedModels(reg, {"json_table": load_json}, check_interval_s=2.0, clock=clock)
-    assert served.challenger("taiwan") is None and served.challenger_status("taiwan") is None
-
-    reg.set_challenger("taiwan", b.version, mode="shadow")
-    assert served.challenger("taiwan") is None  # not looked at again within the interval
-    clock.now += 2.0
-    model, mv, record = served.challenger("taiwan")
-    assert (model["w"], mv.version, record.mode) == (2, b.version, "shadow")
-    assert served.get("taiwan")[1] == a  # the champion is untouched
-    assert served.challenger_status("taiwan")["state"] == "ready"
-
-    reg.set_challenger("taiwan", b.version, mode="split", share=0.3)  # same version, new terms: no reload
-    clock.now += 2.0
-    assert served.challenger("taiwan")[2].share == 0.3
-
-    reg.stop_challenger("taiwan")
-    clock.now += 2.0
-    assert served.challenger("taiwan") is None and served.challenger_status("taiwan") is None
-    assert set(served.status()) == {"taiwan"}  # readiness only ever looks at the champions
-
-
-def test_a_corrupt_challenger_is_refused_and_the_champion_keeps_serving(reg):
-    a = save_json(reg, "taiwan", {"w": 1})
-    b = save_json(reg, "taiwan", {"w": 2}, activate=False)
-    (b.path / "table.json").chmod(0o644)
-    (b.path / "table.json").write_text(json.dumps({"w": 9}))  # changed after publishing: fails its hash
-    served = LoadedModels(reg, {"json_table": load_json}, check_interval_s=0)
-    reg.set_challenger("taiwan", b.version, mode="split", share=0.5)
-    assert served.challenger("taiwan") is None
-    status = served.reload_challenger("taiwan")
-    assert status["state"] == "failed" and "CorruptModel" in status["error"]
-    assert served.get("taiwan")[1] == a and served.status()["taiwan"]["state"] == "ready"
-
-
 def test_a_clone_is_the_same_model_under_a_new_inactive_version(reg):
     a = save_json(reg, "taiwan", {"w": 7}, features=["x"], metrics={"auc": 0.5}, extra={"thresholds": {"review": 0.3}})
     copy = reg.clone("taiwan", a.version)
@@ -136,23 +95,3 @@ def test_a_clone_is_the_same_model_under_a_new_inactive_version(reg):
                                                                                   {"review": 0.3})
     reg.verify(copy)
     assert reg.set_challenger("taiwan", copy.version, mode="split", share=0.5).version == copy.version
-
-
-def test_a_challenger_is_no_rival_when_it_is_the_served_version_or_another_kind(reg):
-    clock = FakeClock()
-    save_json(reg, "taiwan", {"w": 1})
-    b = save_json(reg, "taiwan", {"w": 2}, activate=False)
-    served = LoadedModels(reg, {"json_table": load_json, "other_kind": load_json}, check_interval_s=2.0, clock=clock)
-    served.get("taiwan")
-    reg.set_challenger("taiwan", b.version, mode="split", share=0.5)
-    served.reload_challenger("taiwan")
-    assert served.challenger("taiwan")[1] == b
-    reg.activate("taiwan", b.version)               # promoted; this worker's challenger slot has not looked yet
-    served.reload("taiwan")
-    assert served.challenger("taiwan") is None       # never the served version against itself
-
-    c = reg.save("taiwan", "other_kind", json_artifact({"w": 3}), activate=False)
-    reg.set_challenger("taiwan", c.version, mode="split", share=0.5)   # the registry alone does not check kinds
-    served.reload_challenger("taiwan")
-    assert served.challenger_status("taiwan")["version"] == c.version
-    assert served.challenger("taiwan") is None

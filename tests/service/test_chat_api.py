@@ -213,6 +213,38 @@ def test_a_reply_with_products_logs_a_chat_list_for_the_performance_report(say, 
     assert report["lists"] == before + 2 and [g["channel"] for g in report["by_channel"]] == ["chat"]
 
 
+def test_a_promotion_scheduled_for_chat_gets_a_place_in_product_replies(say, chat_app, chat_keys):
+    """A live promotion on the chat channel keeps one of the reply's three places (round(3 × 0.34)); the list is
+    logged with its name; one scheduled for the api channel only leaves chat replies alone."""
+    client = chat_app.test_client()
+    store = chat_app.extensions["kefu"].store
+    headers = bearer(create_key(chat_app, "recommendations"))
+    question = "Can you recommend something for me?"
+    plain = say("c-en", question)
+    assert plain["recommendations"] and all("promoted" not in r for r in plain["recommendations"])
+    items = store.load_items()
+    shown = {r["item_id"] for r in plain["recommendations"]} | {"t-tea", "t-mug"}
+    pool = [i for i in items[items.active.astype(bool) & (items.stock > 0)].item_id if i not in shown][:20]
+    put = client.put("/v1/promotions/Tea%20week", json={"items": pool, "share": 0.34, "channels": ["api"]},
+                     headers=headers)
+    assert put.status_code == 200
+    try:
+        assert all("promoted" not in r for r in say("c-en", question)["recommendations"])
+        client.put("/v1/promotions/Tea%20week", json={"items": pool, "share": 0.34, "channels": ["chat"]},
+                   headers=headers)
+        a = say("c-en", question)
+        promoted = [r for r in a["recommendations"] if r["promoted"]]
+        assert len(promoted) == 1 and promoted[0]["item_id"] in pool
+        assert (promoted[0]["name"] or promoted[0]["item_id"]) in a["reply"]
+        log = chat_app.extensions["kefu"].extras["recommend_log"]
+        now = datetime.utcnow()
+        row = log.served(now - timedelta(hours=1), now + timedelta(minutes=1), 10_000, channel="chat",
+                         promotion="Tea week").set_index("recommendation_id").loc[a["recommendation_id"]]
+        assert row["promoted"] == [r["promoted"] for r in a["recommendations"]]
+    finally:
+        client.delete("/v1/promotions/Tea%20week", headers=headers)
+
+
 def create_key(app, scope: str) -> str:
     from service.auth import create_api_key
 

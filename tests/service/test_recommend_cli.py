@@ -159,3 +159,31 @@ def test_a_bad_promotion_is_refused_before_anything_is_written(env, tmp_path, ar
     result = CliRunner().invoke(cli, ["recommend", "--out", str(out), *args])
     assert result.exit_code == 2 and "bad promotion" in result.output and message in result.output
     assert not out.exists()
+
+
+def test_a_scheduled_campaign_promotion_applies_to_the_whole_file_unless_refused(env, tmp_path):
+    from service.pipelines.promotions import ScheduledPromotions
+
+    customers = [c for batch in env.store.iter_customer_ids() for c in batch][70:76]
+    category = env.store.load_items()["category"].value_counts().index[0]
+    promotions: ScheduledPromotions = env.extras["recommend"].promotions
+    promotions.put("Garden week", {"categories": [category], "share": 0.5, "channels": ["campaign"], "priority": 0})
+    promotions.put("Api only", {"items": ["nothing"], "share": 0.5, "channels": ["api"], "priority": 9})
+    try:
+        out = tmp_path / "scheduled.csv"
+        result = run("recommend", "--out", str(out), "--k", "4", "--no-log",
+                     *[a for c in customers for a in ("--customer", c)])
+        assert "scheduled promotion 'Garden week'" in result.output
+        frame = pd.read_csv(out, dtype={"customer_id": str, "item_id": str})
+        assert (frame["promoted"] == (frame["category"] == category)).all()
+        assert (frame.groupby("customer_id")["promoted"].sum() >= 2).all()
+        refused = tmp_path / "plain.csv"
+        run("recommend", "--out", str(refused), "--k", "4", "--no-log", "--no-promotion",
+            *[a for c in customers for a in ("--customer", c)])
+        assert "promoted" not in pd.read_csv(refused).columns
+        both = CliRunner().invoke(cli, ["recommend", "--out", str(tmp_path / "x.csv"), "--no-promotion",
+                                        "--promotion-name", "x", "--promote-item", "p1"])
+        assert both.exit_code == 2 and "exclude each other" in both.output
+    finally:
+        promotions.delete("Garden week")
+        promotions.delete("Api only")
