@@ -48,6 +48,19 @@ def load_store_data(store, embedder=None, progress: Callable[[str], None] | None
     return StoreData(events, items, customers, embeddings, pd.Timestamp(events["ts"].max()))
 
 
+def refresh_from_data(rec: Recommender, data: StoreData) -> Recommender:
+    """The same ranker over candidate tables refitted on everything stored now: the catalogue's new items, the
+    latest co-purchases, popularity and histories (``Recommender.refresh``). Refused (ValueError) when item
+    texts were embedded for the ranker's training but are not now, or the reverse: the text features would
+    change meaning under the ranker."""
+    before = rec.state.embeddings is not None
+    if before != (data.embeddings is not None):
+        raise ValueError("the ranker was trained " + ("with" if before else "without") + " item description "
+                         "embeddings and the catalogue now gives " + ("none" if before else "them") +
+                         ": retrain with `kefu train recommender` instead of refreshing")
+    return rec.refresh(data.events, data.items, data.customers, data.as_of, data.embeddings)
+
+
 def label_window_days(events: pd.DataFrame) -> int:
     span = (events["ts"].max() - events["ts"].min()).days
     return int(min(31, max(7, span // 8)))

@@ -46,7 +46,8 @@ def summary(name: str) -> dict:
         "challenger": challenger and {**challenger.as_dict(), "serving": loaded.challenger_status(name)},
         "versions": [
             {"version": v.version, "created_at": v.created_at, "metrics": v.metrics,
-             "active": bool(current and v.version == current.version)}
+             "active": bool(current and v.version == current.version),
+             "refreshed_from": v.meta.get("refreshed_from")}
             for v in versions
         ],
     }

@@ -279,17 +279,37 @@ def models_monitor(name: str, days: int, version: str | None, plot: Path | None,
 
 @train.command("recommender")
 @click.option("--no-activate", is_flag=True, help="Save the version without making it the active one.")
-def train_recommender_cmd(no_activate: bool) -> None:
-    """Train the recommender (candidates + LightGBM LambdaRank) on the stored events, with a time split."""
-    from service.pipelines.recommend import train_and_register
+@click.option("--refresh", is_flag=True,
+              help="Keep the active version's ranker and refit only its candidate tables on everything stored now "
+                   "(new items, latest co-purchases and popularity): seconds instead of a training.")
+def train_recommender_cmd(no_activate: bool, refresh: bool) -> None:
+    """Train the recommender (candidates + LightGBM LambdaRank) on the stored events, with a time split.
+
+    With --refresh, the active version's ranker is kept and its candidate tables are refitted on the events and
+    catalogue stored now, so items added since the last training can be shown; train again when customers'
+    behaviour has changed."""
+    from features.errors import NotFound
+    from service.pipelines.recommend import refresh_and_register, train_and_register
 
     state = _state()
-    with tqdm(desc="train recommender", unit="step", file=sys.stderr) as bar:
+    with tqdm(desc="refresh recommender" if refresh else "train recommender", unit="step", file=sys.stderr) as bar:
         def progress(message: str) -> None:
             bar.set_postfix_str(message[:60])
             bar.update(1)
 
-        version = train_and_register(state, progress=progress, activate=not no_activate)
+        if refresh:
+            try:
+                version, base = refresh_and_register(state, progress=progress, activate=not no_activate)
+            except (NotFound, ValueError) as exc:
+                raise click.ClickException(str(exc)) from exc
+        else:
+            version = train_and_register(state, progress=progress, activate=not no_activate)
+    if refresh:
+        meta = version.meta
+        click.echo(f"recommender version {version.version}{'' if no_activate else ' (active)'}: the ranker of "
+                   f"{base.version} over candidate tables as of {meta['state_as_of']}, {meta['items']} items "
+                   f"({meta['new_items']} new), {meta['refresh_seconds']} s")
+        return
     m = version.metrics
     click.echo(f"recommender version {version.version}{'' if no_activate else ' (active)'}: "
                f"validation NDCG@10 {m.get('valid_ndcg_at_10')}, {m.get('trees')} trees, {m.get('training_seconds')} s")

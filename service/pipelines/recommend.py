@@ -300,12 +300,40 @@ def train_and_register(state, progress=None, activate: bool = True):
     training = rec.metadata.get("training", {})
     metrics = {"valid_ndcg_at_10": training.get("valid_ndcg_at_10"), "trees": training.get("best_iteration"),
                "training_seconds": training.get("seconds")}
-    version = state.extras["registry"].save(
-        MODEL, KIND, rec.save, features=rec.feature_names, metrics=metrics,
-        extra={"state_as_of": str(data.as_of), "label_window_days": rec.metadata.get("label_window_days"),
-               "text_embeddings": data.embeddings is not None},
-        activate=activate,
-    )
+    return _publish(state, rec, metrics, {"state_as_of": str(data.as_of),
+                                          "label_window_days": rec.metadata.get("label_window_days"),
+                                          "text_embeddings": data.embeddings is not None}, activate)
+
+
+def refresh_and_register(state, progress=None, activate: bool = True):
+    """Refit the active version's candidate tables on everything stored now and publish them with the same
+    ranker as a new version (``models.recommend.from_store.refresh_from_data``): items added to the catalogue
+    since the last training can then be shown (similar descriptions, bought together, promotions) and the
+    co-purchase and popularity tables follow the latest events, in the time of one candidate fit instead of a
+    training. Returns (the new version, the refreshed one)."""
+    import time
+
+    from models.recommend.from_store import load_store_data, refresh_from_data
+    from models.recommend.recommender import Recommender
+
+    base = state.extras["registry"].current(MODEL)
+    if base is None:
+        raise NotFound("No recommender to refresh yet. Train one with `kefu train recommender`.")
+    started = time.perf_counter()
+    rec = Recommender.load(base.path)
+    data = load_store_data(state.store, state.embedder, progress)
+    refreshed = refresh_from_data(rec, data)
+    items = refreshed.state.item_ids
+    extra = {"state_as_of": str(data.as_of), "label_window_days": base.meta.get("label_window_days"),
+             "text_embeddings": data.embeddings is not None, "refreshed_from": base.version,
+             "refresh_seconds": round(time.perf_counter() - started, 1), "items": len(items),
+             "new_items": len(set(map(str, items)) - set(map(str, rec.state.item_ids)))}
+    return _publish(state, refreshed, base.metrics, extra, activate), base
+
+
+def _publish(state, rec, metrics: dict, extra: dict, activate: bool):
+    version = state.extras["registry"].save(MODEL, KIND, rec.save, features=rec.feature_names, metrics=metrics,
+                                            extra=extra, activate=activate)
     state.store.record_model_version(MODEL, version.version, KIND, path=str(version.path), metrics=metrics)
     if state.settings.recommend_compiled:
         # compile the trees now, once, so that serving workers load the cached object instead of each compiling

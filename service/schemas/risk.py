@@ -227,6 +227,9 @@ class ModelVersionSchema(Schema):
     created_at = fields.String()
     metrics = fields.Dict()
     active = fields.Boolean()
+    refreshed_from = fields.String(allow_none=True, metadata={
+        "description": "The version whose ranker this one keeps over refitted candidate tables "
+                       "(`kefu train recommender --refresh`); null for a trained version."})
 
 
 class ChallengerSchema(Schema):

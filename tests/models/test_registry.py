@@ -50,6 +50,16 @@ def files_under(folder: Path) -> list[str]:
     return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*"))
 
 
+@pytest.fixture
+def root(tmp_path) -> Path:
+    return tmp_path / "models"
+
+
+@pytest.fixture
+def reg(root) -> ModelRegistry:
+    return ModelRegistry(root)
+
+
 # -- publishing ---------------------------------------------------------------------------------------------------
 def test_save_publishes_layout_and_model_json(reg, root):
     mv = reg.save(

@@ -14,7 +14,7 @@ import pytest
 
 from models.registry import CorruptModel, ModelNotFound, ModelNotLoaded, ModelRegistry, ModelVersion
 from models.serving import LoadedModels
-from tests.models.test_registry import load_json, save_json
+from tests.models.test_registry import load_json, reg, root, save_json  # noqa: F401 - fixtures
 
 
 # -- helpers ------------------------------------------------------------------------------------------------------
