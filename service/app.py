@@ -18,6 +18,7 @@ from features.storage.recommend_log import RecommendationLog, RecommendationLogS
 from features.storage.risk_audit import BufferedAuditWriter, RiskAuditStore
 from features.storage.promotions import PromotionStore
 from features.storage.risk_lists import RiskListStore
+from features.storage.risk_rules import RiskRuleStore
 from features.storage.store import SqlStore
 from features.text.embedder import make_embedder
 from service.auth import KeyVerifier
@@ -28,6 +29,7 @@ from service.logs import configure_logging
 from service.pipelines.risk import RiskScorer
 from service.pipelines.promotions import ScheduledPromotions
 from service.pipelines.risk_lists import RiskLists
+from service.pipelines.risk_rules import RiskRules
 from service.state import KefuState
 
 log = logging.getLogger(__name__)
@@ -160,7 +162,8 @@ def _wire_models(state: KefuState) -> None:
     history = make_history_cache(state.store.engine, state.settings.risk_history_cache)
     state.extras.update(registry=registry, models=loaded, risk_audit=audit,
                         risk=RiskScorer(loaded, audit, state.store, history=history,
-                                        lists=RiskLists(RiskListStore(state.store.engine))))
+                                        lists=RiskLists(RiskListStore(state.store.engine)),
+                                        rules=RiskRules(RiskRuleStore(state.store.engine))))
     state.extras["recommend"] = RecommendationService(
         state.store, loaded, state.extras["profiles"].catalogue, state.settings.recommend_max_per_category,
         promotions=ScheduledPromotions(PromotionStore(state.store.engine)))

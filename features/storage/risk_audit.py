@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 # The columns an audit row carries (``risk_scores`` less id/created_at), in the order of the prepared INSERT.
 AUDIT_COLUMNS = ("score_id", "model", "model_version", "customer_id", "transaction_id", "score", "decision",
-                 "reasons", "features", "request_id", "list_match", "shadow_of")
+                 "reasons", "features", "request_id", "list_match", "shadow_of", "rule_matches")
 _PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
 
 #: The review queue's orders: ``score`` (highest first, the riskiest cases first) or ``newest``; each is a keyset
@@ -68,7 +68,14 @@ def audit_tuple(row: Mapping) -> tuple:
     g = row.get
     return (row["score_id"], row["model"], row["model_version"], g("customer_id"), g("transaction_id"),
             row["score"], row["decision"], _dumps(g("reasons")), _dumps(g("features"), json_features),
-            g("request_id"), _dumps(g("list_match")), g("shadow_of"))
+            g("request_id"), _dumps(g("list_match")), g("shadow_of"), _dumps(g("rule_matches") or None))
+
+
+def _rules_listed(row: Mapping) -> dict:
+    """A read row with ``rule_matches`` as a list: stored NULL when no rule matched (or before rules existed)."""
+    out = dict(row)
+    out["rule_matches"] = out.get("rule_matches") or []
+    return out
 
 
 class RiskAuditStore:
@@ -107,10 +114,10 @@ class RiskAuditStore:
         """The scores that decided the customer's cases (a challenger's shadow scores decided nothing)."""
         c = s.risk_scores.c
         q = (select(c.score_id, c.model, c.model_version, c.transaction_id, c.score, c.decision, c.reasons,
-                    c.list_match, c.created_at)
+                    c.list_match, c.rule_matches, c.created_at)
              .where(c.customer_id == customer_id, c.shadow_of.is_(None)).order_by(c.created_at.desc(), c.id.desc()).limit(limit))
         with self.engine.connect() as conn:
-            return [dict(r) for r in conn.execute(q).mappings()]
+            return [_rules_listed(r) for r in conn.execute(q).mappings()]
 
     def score(self, score_id: str) -> dict | None:
         """One scored case, whole (every column but the row id), with ``shadows``: the challenger shadow scores of
@@ -118,14 +125,15 @@ class RiskAuditStore:
         c = s.risk_scores.c
         with self.engine.connect() as conn:
             row = conn.execute(select(c.score_id, c.model, c.model_version, c.customer_id, c.transaction_id,
-                                      c.score, c.decision, c.reasons, c.features, c.list_match, c.request_id,
+                                      c.score, c.decision, c.reasons, c.features, c.list_match, c.rule_matches,
+                                      c.request_id,
                                       c.created_at, c.outcome, c.outcome_at, c.outcome_by, c.shadow_of)
                                .where(c.score_id == score_id)).mappings().first()
             if row is None:
                 return None
             shadows = conn.execute(select(c.score_id, c.model_version, c.score, c.decision)
                                    .where(c.shadow_of == score_id).order_by(c.id)).mappings().all()
-        return {**row, "shadows": [dict(r) for r in shadows]}
+        return {**_rules_listed(row), "shadows": [dict(r) for r in shadows]}
 
     def review_queue(self, decisions: Sequence[str], since, *, model: str | None = None, order: str = "score",
                      limit: int = 50, after: tuple | None = None) -> dict:
@@ -156,15 +164,15 @@ class RiskAuditStore:
             opened = conn.execute(select(func.count()).select_from(s.risk_scores).where(*where)).scalar_one()
             page = where if after is None else [*where, or_(key < after[0], and_(key == after[0], c.id < after[1]))]
             rows = conn.execute(select(c.id, c.score_id, c.model, c.model_version, c.customer_id, c.transaction_id,
-                                       c.score, c.decision, c.reasons, c.list_match, c.created_at)
+                                       c.score, c.decision, c.reasons, c.list_match, c.rule_matches, c.created_at)
                                 .where(*page).order_by(key.desc(), c.id.desc()).limit(limit + 1)).mappings().all()
-        return {"entries": [dict(r) for r in rows[:limit]], "more": len(rows) > limit, "open": int(opened)}
+        return {"entries": [_rules_listed(r) for r in rows[:limit]], "more": len(rows) > limit, "open": int(opened)}
 
     def model_scores(self, model: str, version: str, since, until, limit: int) -> list[dict]:
         """A model version's scores in [since, until] (naive UTC), newest first, at most ``limit``: what
         monitoring compares with the training reference."""
         c = s.risk_scores.c
-        q = (select(c.score, c.decision, c.features, c.outcome, c.list_match, c.created_at)
+        q = (select(c.score, c.decision, c.features, c.outcome, c.list_match, c.rule_matches, c.created_at)
              .where(c.model == model, c.model_version == version, c.created_at >= since, c.created_at <= until)
              .order_by(c.created_at.desc(), c.id.desc()).limit(limit))
         with self.engine.connect() as conn:
@@ -174,7 +182,8 @@ class RiskAuditStore:
         """Scores of some versions of a model in [since, until], newest first, at most ``limit``, shadow scores
         included: what a champion/challenger comparison reads."""
         c = s.risk_scores.c
-        q = (select(c.score_id, c.model_version, c.score, c.decision, c.outcome, c.shadow_of, c.list_match)
+        q = (select(c.score_id, c.model_version, c.score, c.decision, c.outcome, c.shadow_of, c.list_match,
+                    c.rule_matches)
              .where(c.model == model, c.model_version.in_(list(versions)), c.created_at >= since,
                     c.created_at <= until)
              .order_by(c.created_at.desc(), c.id.desc()).limit(limit))

@@ -218,6 +218,9 @@ risk_scores = Table(
     # a challenger's shadow score: the score_id of the serving version's score of the same case (which decided
     # it); NULL for every score that decided its case (service/pipelines/risk.py)
     Column("shadow_of", String(64)),
+    # the decision rules that matched the case ([{name, action, reason}]); NULL when none did (0012,
+    # service/pipelines/risk_rules.py)
+    Column("rule_matches", JSON(none_as_null=True)),
     UniqueConstraint("score_id"),
     Index("ix_risk_scores_customer_id_created_at", "customer_id", "created_at"),
     Index("ix_risk_scores_model_created_at", "model", "created_at"),
@@ -281,6 +284,23 @@ risk_lists = Table(
     Column("created_by", String(200)),
     Column("created_at", DateTime, nullable=False),
     Column("expires_at", DateTime),
+)
+
+# Decision rules on top of a risk model: conditions on the case's features (or the raw payment fields, or the
+# score), ANDed; a case that meets them all is escalated to the rule's action (review or decline), never lowered.
+risk_rules = Table(
+    "risk_rules",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("model", String(128), nullable=False),
+    Column("conditions", JSON, nullable=False),     # [{"field", "op", "value"}], the API's `when`
+    Column("action", String(8), nullable=False),
+    Column("reason", String(500)),
+    Column("enabled", Boolean, nullable=False),
+    Column("expires_at", DateTime),
+    Column("created_by", String(200)),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
 )
 
 # Decision thresholds per model, changed by an admin without retraining (the trainer's defaults live in the

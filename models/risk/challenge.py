@@ -68,10 +68,18 @@ def _enough(labels: np.ndarray) -> bool:
     return positives >= MIN_CLASS_OUTCOMES and len(labels) - positives >= MIN_CLASS_OUTCOMES
 
 
+def _overridden(rows: pd.DataFrame, suffix: str = "") -> pd.Series:
+    """Cases whose decision is not the model's own: a list entry decided it, or a decision rule matched it
+    (``ruled``; absent in rows read before rules existed)."""
+    ruled = rows[f"ruled{suffix}"] if f"ruled{suffix}" in rows else False
+    return rows[f"listed{suffix}"].astype(bool) | ruled
+
+
 def arm(rows: pd.DataFrame, version: str) -> dict[str, Any]:
-    """One version's cases: volume, decisions (list-decided cases left out) and realised accuracy."""
+    """One version's cases: volume, decisions (cases a list decided or a rule matched left out) and realised
+    accuracy."""
     scores = rows["score"].to_numpy(dtype=np.float64)
-    decided = rows.loc[~rows["listed"], "decision"]
+    decided = rows.loc[~_overridden(rows), "decision"]
     known = rows["outcome"].notna().to_numpy()
     labels = rows["outcome"].to_numpy(dtype=np.float64)[known] > 0.5
     outcome_scores = scores[known]
@@ -81,6 +89,7 @@ def arm(rows: pd.DataFrame, version: str) -> dict[str, Any]:
         "mean_score": float(scores.mean()) if len(scores) else None,
         "decision_rates": {d: float((decided == d).mean()) if len(decided) else None for d in DECISIONS},
         "list_decided": int(rows["listed"].sum()),
+        "rule_matched": int((_overridden(rows) & ~rows["listed"].astype(bool)).sum()),
         "outcomes": int(known.sum()),
         "positive_rate": float(labels.mean()) if len(labels) else None,
         "roc_auc": _auc(outcome_scores, labels),
@@ -132,7 +141,7 @@ def _with_outcomes(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 
 def _paired(champion: pd.DataFrame, shadow: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
     pairs = shadow.merge(champion, left_on="shadow_of", right_on="score_id", suffixes=("_challenger", ""))
-    decided = pairs[~pairs["listed"]]
+    decided = pairs[~(_overridden(pairs) | _overridden(pairs, "_challenger"))]
     matrix = {a: {b: int(((decided["decision"] == a) & (decided["decision_challenger"] == b)).sum())
                   for b in DECISIONS} for a in DECISIONS}
     correlation = None
@@ -150,7 +159,8 @@ def _paired(champion: pd.DataFrame, shadow: pd.DataFrame) -> tuple[pd.DataFrame,
 
 def compare(rows: pd.DataFrame, champion: str, challenger: str, *, seed: int = 0) -> dict[str, Any]:
     """``rows``: audit rows of both versions with columns score_id, model_version, score, decision, outcome
-    (1.0, 0.0 or NaN), shadow_of (None for a score that decided its case) and listed (bool)."""
+    (1.0, 0.0 or NaN), shadow_of (None for a score that decided its case), listed (bool) and optionally ruled
+    (bool: a decision rule matched the case)."""
     rng = np.random.default_rng(seed)
     decisive = rows["shadow_of"].isna()
     champion_rows = rows[(rows["model_version"] == champion) & decisive]

@@ -149,24 +149,28 @@ def _daily(days: np.ndarray, scores: np.ndarray, decisions: np.ndarray, by_model
 
 def monitor(ref: Mapping[str, Any] | None, spec, X: np.ndarray, scores: np.ndarray, decisions: Sequence[str],
             days: Sequence[str], thresholds: Mapping[str, float], outcomes: np.ndarray | None = None,
-            trained_auc: float | None = None, decided_by_list: np.ndarray | None = None) -> dict:
+            trained_auc: float | None = None, decided_by_list: np.ndarray | None = None,
+            rule_matched: np.ndarray | None = None) -> dict:
     """Compare served rows with the training reference.
 
     ``X``: the served rows' features in the spec's encoding; ``scores``/``decisions``/``days`` per row (days as
     ISO dates); ``outcomes`` 1/0 where an analyst recorded one, NaN elsewhere; ``decided_by_list`` True where a
-    block or allow list entry made the decision: those rows count in the volumes and the drift, not in the
-    alert rates, which are the model's. ``ref`` None (a model trained before references were saved): volumes,
+    block or allow list entry made the decision, ``rule_matched`` True where a decision rule matched the case:
+    those rows count in the volumes and the drift, not in the alert rates, which are the model's own. ``ref`` None (a model trained before references were saved): volumes,
     alert rates and outcomes only.
     """
     scores = np.asarray(scores, dtype=np.float64)
     decisions = np.asarray(decisions, dtype=object)
     n = len(scores)
     listed = np.zeros(n, dtype=bool) if decided_by_list is None else np.asarray(decided_by_list, dtype=bool)
-    own = decisions[~listed]
+    ruled = np.zeros(n, dtype=bool) if rule_matched is None else np.asarray(rule_matched, dtype=bool)
+    by_model = ~(listed | ruled)
+    own = decisions[by_model]
     report: dict[str, Any] = {
         "scores": n,
         "list_decided": int(listed.sum()),
-        "daily": _daily(np.asarray(days, dtype=object), scores, decisions, ~listed) if n else [],
+        "rule_matched": int((ruled & ~listed).sum()),
+        "daily": _daily(np.asarray(days, dtype=object), scores, decisions, by_model) if n else [],
         "alert_rate": {"served": _share(np.isin(own, ("review", "decline"))),
                        "decline_served": _share(own == "decline")},
         "outcomes": _outcomes(scores, decisions, np.asarray(outcomes, dtype=np.float64), trained_auc)

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from features.ingest.events import to_naive_utc
+from service.api.blueprint import Blueprint
 from service.auth import require_scope
 from service.schemas.events import CustomerBatchRequestSchema, ItemBatchRequestSchema, UpsertResponseSchema
 

@@ -8,11 +8,11 @@ import uuid
 from typing import Any, Iterable, Iterator
 
 from flask import Response, current_app, g, stream_with_context
-from flask_smorest import Blueprint
 
 from features.errors import NotFound
 from features.text.pii import mask_pii
 from models.chat.generator import split_pieces
+from service.api.blueprint import Blueprint
 from service.auth import require_scope
 from service.pipelines.chat import ChatRequest
 from service.schemas.chat import (

@@ -5,9 +5,9 @@ import logging
 
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import ValidationError
 
+from service.api.blueprint import Blueprint
 from service.auth import require_scope
 from service.errors import error_response
 from service.schemas.events import EventBatchRequestSchema, EventBatchResponseSchema, EventSchema

@@ -33,9 +33,9 @@ from pathlib import Path
 from typing import Callable
 
 from flask import Response, request
-from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError
 
+from service.api.blueprint import Blueprint
 from service.auth import authorize
 from service.schemas.quick import plain_loader
 

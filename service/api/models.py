@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from flask import current_app, g
-from flask_smorest import Blueprint
 
 from models.registry import ModelNotFound
+from service.api.blueprint import Blueprint
 from service.auth import require_scope
 from service.pipelines.model_admin import activate_version, challenge_with
 from service.schemas.risk import (

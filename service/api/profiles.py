@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from flask import current_app
-from flask_smorest import Blueprint
 
 from features.errors import NotFound
 from features.profiles.definitions import PROFILE_FEATURES
+from service.api.blueprint import Blueprint
 from service.auth import require_scope
 from service.schemas.profiles import FeatureListResponseSchema, ProfileResponseSchema
 

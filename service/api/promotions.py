@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 from flask import current_app, g
-from flask_smorest import Blueprint
 
 from features.errors import InvalidInput, NotFound
 from features.storage.recommend_log import CHANNELS
 from features.storage.store import utcnow
+from service.api.blueprint import Blueprint
 from service.auth import require_scope
 from service.pipelines.promotions import ScheduledPromotions, is_live
 from service.schemas.promotions import (
@@ -33,8 +33,14 @@ def _name(name: str) -> str:
     return name
 
 
-def _shown(row: dict) -> dict:
-    return {**row, "live": is_live(row, utcnow())}
+def _shown(rows: list[dict]) -> list[dict]:
+    """The rows as the API shows them: whether each is live now, and what it names that the catalogue lacks (a
+    typo, or an item not imported yet) so a merchandiser sees why it would never show."""
+    catalogue = current_app.extensions["kefu"].extras["profiles"].catalogue(fresh=True)
+    items, categories = set(catalogue["item_id"].astype(str)), set(catalogue["category"].dropna().astype(str))
+    now = utcnow()
+    return [{**row, "live": is_live(row, now), "unknown_items": [i for i in row["items"] if i not in items],
+             "unknown_categories": [c for c in row["categories"] if c not in categories]} for row in rows]
 
 
 @blp.route("/promotions", methods=["GET"])
@@ -46,7 +52,7 @@ def list_promotions():
     promotions.forget()                             # what is stored now, not this worker's cached copy
     now = {channel: (found or {}).get("name") for channel in CHANNELS
            for found in [promotions.current(channel)]}
-    return {"promotions": [_shown(r) for r in promotions.store.all()], "applies_now": now}
+    return {"promotions": _shown(promotions.store.all()), "applies_now": now}
 
 
 @blp.route("/promotions/<string:name>", methods=["GET"])
@@ -58,7 +64,7 @@ def get_promotion(name: str):
     row = _promotions().store.get(_name(name))
     if row is None:
         raise NotFound(f"No promotion named '{name}'.")
-    return _shown(row)
+    return _shown([row])[0]
 
 
 @blp.route("/promotions/<string:name>", methods=["PUT"])
@@ -73,10 +79,11 @@ def put_promotion(body: dict, name: str):
     filled with the ones the ranker puts first for the customer that pass every rule; the answer names it in
     `promotion` and flags those items `promoted`. A list gets one promotion: the live one with the highest
     `priority`, then the one that started last. A request's own `promotion` replaces it for that request.
+    `unknown_items` and `unknown_categories` name what the catalogue does not hold (yet): those never show.
     Applies at once in the worker that answers, in the others within 5 s. GET
     /v1/recommendations/performance reports how its items did (`by_promotion`).
     """
-    return _shown(_promotions().put(_name(name), body, by=g.principal.key_id))
+    return _shown([_promotions().put(_name(name), body, by=g.principal.key_id)])[0]
 
 
 @blp.route("/promotions/<string:name>", methods=["DELETE"])

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from flask import current_app, g
-from flask_smorest import Blueprint
 
 from features import fastjson
+from service.api.blueprint import Blueprint
 from service.api.fastview import fast_json_view
 from service.auth import require_scope
 from service.ids import uuid7_hex

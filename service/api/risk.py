@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 from flask import current_app, g
-from flask_smorest import Blueprint
-from marshmallow import RAISE
 
 from features import fastjson
 from features.errors import InvalidInput, NotFound
 from features.ingest.events import to_naive_utc
+from service.api.blueprint import Blueprint
 from service.api.fastview import fast_json_view
 from service.api.lane import LaneRoute
 from service.auth import require_scope
@@ -31,6 +30,11 @@ from service.schemas.risk import (
     RiskListEntrySchema,
     RiskListPathSchema,
     RiskListsResponseSchema,
+    RiskRulePathSchema,
+    RiskRuleRequestSchema,
+    RiskRuleSchema,
+    RiskRulesQuerySchema,
+    RiskRulesResponseSchema,
     RiskScoreRecordSchema,
     RiskScoreRequestSchema,
     RiskScoreResponseSchema,
@@ -145,7 +149,7 @@ def get_score(score_id: str):
 
 @blp.route("/risk/reviews", methods=["GET"])
 @require_scope("risk")
-@blp.arguments(ReviewQuerySchema, location="query", unknown=RAISE)   # webargs would drop unknown query params
+@blp.arguments(ReviewQuerySchema, location="query")
 @blp.response(200, ReviewQueueResponseSchema)
 def reviews(query: dict):
     """The analysts' review queue
@@ -271,3 +275,88 @@ def delete_list_entry(field: str, value: str):
     if not lists.store.delete(field, value):
         raise NotFound(f"No list entry for {field} = '{value}'.")
     lists.forget()
+
+
+RULE_PATH = RiskRulePathSchema()
+
+
+def _rules():
+    return current_app.extensions["kefu"].extras["risk"].rules
+
+
+def _rule_name(name: str) -> str:
+    errors = RULE_PATH.validate({"name": name})
+    if errors:
+        raise InvalidInput("The rule's name is not valid.", errors=errors)
+    return name
+
+
+@blp.route("/risk/rules", methods=["GET"])
+@require_scope("risk")
+@blp.arguments(RiskRulesQuerySchema, location="query")
+@blp.response(200, RiskRulesResponseSchema)
+def list_rules(query: dict):
+    """Every decision rule (of one `model` when given), disabled and expired ones included"""
+    return {"rules": _rules().store.rules(model=query.get("model"))}
+
+
+@blp.route("/risk/rules/<string:name>", methods=["GET"])
+@require_scope("risk")
+@blp.response(200, RiskRuleSchema)
+@blp.alt_response(404, description="no such rule")
+def get_rule(name: str):
+    """One decision rule"""
+    rule = _rules().store.get(_rule_name(name))
+    if rule is None:
+        raise NotFound(f"No risk rule named '{name}'.")
+    return rule
+
+
+@blp.route("/risk/rules/<string:name>", methods=["PUT"])
+@require_scope("risk")
+@blp.arguments(RiskRuleRequestSchema)
+@blp.response(200, RiskRuleSchema)
+def put_rule(body: dict, name: str):
+    """Create or replace a decision rule
+
+    A rule escalates a model's cases that meet all of its conditions (`when`, 1-10 of
+    `{"field", "op", "value"}`) to `review` or `decline`: the decision becomes the strictest of the model's and
+    every matching rule's, never a lower one. `field` is a feature column of the model's active version (for
+    the behavioural model also the payment's `amount`, `country`, `device_id`, `ip`) or `score`; `op` is `>`,
+    `>=`, `<`, `<=` (numeric fields), `==`, `!=`, `in`, `not_in`. A missing value meets no condition, `!=` and
+    `not_in` included. A block or allow list entry still decides alone. Every answer names the matching rules
+    in `rule_matches`, and the audit row keeps them. Applies at once in the worker that answers, in the
+    others within 5 s. An unknown model or field, an order op on a categorical field, or a text for a numeric
+    field → 422 naming the condition (`errors.json.when.<index>`), as a malformed condition is.
+    """
+    from service.pipelines.risk_rules import condition_errors
+
+    name = _rule_name(name)
+    scorer = _scorer()
+    try:
+        fields = scorer.rule_fields(body["model"])
+    except NotFound as exc:
+        raise InvalidInput("The rule's model does not exist.", errors={"json": {"model": [exc.message]}}) from exc
+    errors = condition_errors(body["when"], fields)
+    if errors:
+        raise InvalidInput("Some conditions do not fit the model's fields; the rule was not saved.",
+                           errors={"json": {"when": errors}})
+    rules = _rules()
+    expires = body.get("expires_at")
+    row = rules.store.put(name, body["model"], body["when"], body["action"], reason=body.get("reason"),
+                          enabled=body["enabled"], by=g.principal.key_id,
+                          expires_at=to_naive_utc(expires) if expires is not None else None)
+    rules.forget()
+    return row
+
+
+@blp.route("/risk/rules/<string:name>", methods=["DELETE"])
+@require_scope("risk")
+@blp.response(204)
+@blp.alt_response(404, description="no such rule")
+def delete_rule(name: str):
+    """Remove a decision rule"""
+    rules = _rules()
+    if not rules.store.delete(_rule_name(name)):
+        raise NotFound(f"No risk rule named '{name}'.")
+    rules.forget()

@@ -182,7 +182,8 @@ def models_list(as_json: bool) -> None:
         for v in registry.versions(name):
             rows.append({"name": name, "version": v.version, "kind": v.kind, "active": bool(current and current.version == v.version),
                          "challenger": challenger.as_dict() if challenger and challenger.version == v.version else None,
-                         "created_at": v.created_at, "metrics": {k: v.metrics[k] for k in list(v.metrics)[:4]}})
+                         "created_at": v.created_at, "metrics": {k: v.metrics[k] for k in list(v.metrics)[:4]},
+                         "refreshed_from": v.meta.get("refreshed_from")})
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -191,7 +192,9 @@ def models_list(as_json: bool) -> None:
     for r in rows:
         metrics = " ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in r["metrics"].items())
         challenge = f" [{r['challenger']['mode']} challenger, share {r['challenger']['share']:g}]" if r["challenger"] else ""
-        click.echo(f"{'*' if r['active'] else ' '} {r['name']:<16} {r['version']:<26} {r['kind']:<12} {metrics}{challenge}")
+        refreshed = f" (refresh of {r['refreshed_from']})" if r["refreshed_from"] else ""
+        click.echo(f"{'*' if r['active'] else ' '} {r['name']:<16} {r['version']:<26} {r['kind']:<12} {metrics}"
+                   f"{challenge}{refreshed}")
 
 
 @models.command("activate")

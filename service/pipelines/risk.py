@@ -15,6 +15,7 @@ from models.registry import CorruptModel, ModelNotFound
 from models.serving import LoadedModels
 from service.ids import uuid7_hex
 from service.pipelines.risk_lists import DECISION
+from service.pipelines.risk_rules import RAW_PAYMENT_FIELDS, SCORE, escalate, matching
 
 log = logging.getLogger(__name__)
 
@@ -24,15 +25,17 @@ THRESHOLD_CACHE_SECONDS = 5.0
 
 
 class RiskScorer:
-    def __init__(self, models: LoadedModels, audit, store=None, history=None, lists=None) -> None:
+    def __init__(self, models: LoadedModels, audit, store=None, history=None, lists=None, rules=None) -> None:
         """``history``: a features.history_cache.HistoryCache for behavioural scores, or None to read each
         customer's history whole per score. ``lists``: service.pipelines.risk_lists.RiskLists (block and allow
-        lists that override the decision), or None."""
+        lists that override the decision), or None. ``rules``: service.pipelines.risk_rules.RiskRules (decision
+        rules that may escalate the model's decision), or None."""
         self.models = models
         self.audit = audit
         self.store = store
         self.history = history
         self.lists = lists
+        self.rules = rules
         self._thresholds: dict[str, tuple[float, dict | None]] = {}
         self._lock = threading.Lock()
 
@@ -99,7 +102,22 @@ class RiskScorer:
         self._check(model, features, "features")
         return self._score(name, model, version, features, customer_id=customer_id, transaction_id=transaction_id,
                            request_id=request_id, top_reasons=top_reasons, attrs=features,
-                           challenger_features=lambda ch: self._fits(ch, features))
+                           challenger_features=lambda ch: self._fits(ch, features), raw=None)
+
+    def rule_fields(self, name: str) -> dict[str, str]:
+        """What a decision rule of model ``name`` may test: field -> numeric | categorical (its active version's
+        feature columns, the raw payment fields for a behavioural model, and ``score``). NotFound for an unknown
+        model, InvalidInput for a model that is not a risk model."""
+        model, version = self._model(name)
+        fields = dict(model.feature_types)
+        if version.kind == TRANSACTIONS_KIND:
+            for field, kind in RAW_PAYMENT_FIELDS.items():
+                fields.setdefault(field, kind)
+        fields[SCORE] = "numeric"
+        return fields
+
+    def _rules_of(self, name: str) -> tuple:
+        return () if self.rules is None else self.rules.for_model(name)
 
     def _listed(self, customer_id: str | None, attrs: Mapping[str, Any] | None) -> dict | None:
         return None if self.lists is None else self.lists.match(customer_id, attrs)
@@ -111,14 +129,17 @@ class RiskScorer:
 
     def _score(self, name: str, model, version, features: Mapping[str, Any], *, customer_id: str | None,
                transaction_id: str | None, request_id: str | None, top_reasons: int,
-               attrs: Mapping[str, Any] | None, challenger_features: Callable[[Any], dict | None]) -> dict:
+               attrs: Mapping[str, Any] | None, challenger_features: Callable[[Any], dict | None],
+               raw: Mapping[str, Any] | None) -> dict:
         """Score one checked case with the champion, or with the challenger when it is in split mode and takes
         the case; a challenger in shadow mode scores it too, into the audit trail only.
 
         ``attrs``: what the block and allow lists are matched against besides the customer (the table model's
         features, or the payment as sent). ``challenger_features(model)``: the case's features for a challenger
-        model, or None when they do not fit it."""
+        model, or None when they do not fit it. ``raw``: a behavioural model's payment as sent (its raw fields are
+        what decision rules test besides the computed features), None for a table model."""
         listed = self._listed(customer_id, attrs)
+        rules = self._rules_of(name)
         shadow = None
         found = self.models.challenger(name)
         if found is not None and found[2].takes(customer_id):
@@ -127,33 +148,39 @@ class RiskScorer:
                 model, version, features = found[0], found[1], own
             elif own is not None and found[2].mode == SHADOW:
                 shadow = found[0], found[1], own
-        result = self._result(name, model, version, features, top_reasons, listed)
+        result = self._result(name, model, version, features, top_reasons, listed, rules, raw)
         result.update(customer_id=customer_id, transaction_id=transaction_id)
         rows = [self._audit_row(result, features, request_id)]
         if shadow is not None:
-            copy = self._result(name, shadow[0], shadow[1], shadow[2], top_reasons, listed)
+            copy = self._result(name, shadow[0], shadow[1], shadow[2], top_reasons, listed, rules, raw)
             copy.update(customer_id=customer_id, transaction_id=transaction_id, shadow_of=result["score_id"])
             rows.append(self._audit_row(copy, shadow[2], request_id))
         self.audit.record(rows)
         return result
 
     def _result(self, name: str, model, version, features: Mapping[str, Any], top_reasons: int,
-                listed: dict | None) -> dict:
+                listed: dict | None, rules: Sequence = (), raw: Mapping[str, Any] | None = None) -> dict:
         """One case's result. A shadow score gets its reasons too: the compiled kernel gives the score and the
-        contributions in one pass, which costs less than LightGBM's predict of the score alone."""
+        contributions in one pass, which costs less than LightGBM's predict of the score alone. ``rules``: the
+        model's decision rules (service.pipelines.risk_rules), judged on this version's features and score."""
         score, reasons = model.score_and_explain(features, top=top_reasons)
         thresholds = self.thresholds(name, model)
+        decision = self._decide(model, score, thresholds, listed)
+        matches = matching(rules, _rule_values(features, raw), score) if rules else []
+        if matches and listed is None:
+            decision = escalate(decision, matches)
         return {
             "score_id": uuid7_hex(),
             "model": name,
             "model_version": version.version,
             "score": float(score),
-            "decision": self._decide(model, score, thresholds, listed),
+            "decision": decision,
             "reasons": reasons,
             "thresholds": thresholds,
             "customer_id": None,
             "transaction_id": None,
             "list_match": listed,
+            "rule_matches": matches,
         }
 
     def score_batch(self, name: str, cases: Sequence[Mapping[str, Any]], *, request_id: str | None = None,
@@ -165,6 +192,7 @@ class RiskScorer:
         if errors:
             raise InvalidInput("Some cases do not match the model's features; nothing was scored.", errors={"cases": errors})
         listed = [self._listed(c.get("customer_id"), c["features"]) for c in cases]
+        rules = self._rules_of(name)
         taken: dict[int, dict] = {}
         found = self.models.challenger(name)
         if found is not None:
@@ -175,11 +203,11 @@ class RiskScorer:
         mine = [i for i in range(len(cases)) if not (split and i in taken)]
         results: list[dict] = [{}] * len(cases)
         for i, result in zip(mine, self._results(name, model, version, [cases[i]["features"] for i in mine],
-                                                 [listed[i] for i in mine], top_reasons)):
+                                                 [listed[i] for i in mine], top_reasons, rules)):
             results[i] = result
         order = sorted(taken)
         others = self._results(name, found[0], found[1], [taken[i] for i in order], [listed[i] for i in order],
-                               top_reasons) if taken else []
+                               top_reasons, rules) if taken else []
         if split:
             for i, other in zip(order, others):
                 results[i] = other
@@ -195,17 +223,25 @@ class RiskScorer:
                 "results": results}
 
     def _results(self, name: str, model, version, features: Sequence[Mapping[str, Any]],
-                 listed: Sequence[dict | None], top_reasons: int) -> list[dict]:
+                 listed: Sequence[dict | None], top_reasons: int, rules: Sequence = ()) -> list[dict]:
         """Batch results of one model version, scored in one vectorised call (the compiled kernel when
-        available), in the key order of RiskBatchResultSchema."""
+        available), in the key order of RiskBatchResultSchema; decision rules are judged case by case."""
         if not features:
             return []
         scores, reasons = model.score_and_explain_many(features, top=top_reasons)
         thresholds = self.thresholds(name, model)
-        return [{"case_id": None, "customer_id": None, "score_id": uuid7_hex(), "model_version": version.version,
-                 "score": score, "decision": self._decide(model, score, thresholds, hit), "reasons": why,
-                 "list_match": hit}
-                for score, why, hit in zip(scores.tolist(), reasons, listed)]
+        results = [{"case_id": None, "customer_id": None, "score_id": uuid7_hex(), "model_version": version.version,
+                    "score": score, "decision": self._decide(model, score, thresholds, hit), "reasons": why,
+                    "list_match": hit, "rule_matches": []}
+                   for score, why, hit in zip(scores.tolist(), reasons, listed)]
+        if rules:
+            for result, case in zip(results, features):
+                matches = matching(rules, case, result["score"])
+                if matches:
+                    result["rule_matches"] = matches
+                    if result["list_match"] is None:
+                        result["decision"] = escalate(result["decision"], matches)
+        return results
 
     def _batch_row(self, name: str, result: Mapping[str, Any], features: Mapping[str, Any], request_id: str | None,
                    shadow_of: str | None = None) -> dict:
@@ -229,7 +265,8 @@ class RiskScorer:
 
         return self._score(name, model, version, features, customer_id=customer_id,
                            transaction_id=transaction.get("transaction_id"), request_id=request_id,
-                           top_reasons=top_reasons, attrs=transaction, challenger_features=challenger_features)
+                           top_reasons=top_reasons, attrs=transaction, challenger_features=challenger_features,
+                           raw=transaction)
 
     def transaction_row(self, customer_id: str, transaction: Mapping[str, Any]) -> dict:
         """Every feature of the payment as of its time, by the same definitions as the training table
@@ -249,5 +286,16 @@ class RiskScorer:
             "customer_id": result.get("customer_id"), "transaction_id": result.get("transaction_id"),
             "score": result["score"], "decision": result["decision"], "reasons": result["reasons"],
             "features": features, "request_id": request_id, "list_match": result.get("list_match"),
-            "shadow_of": result.get("shadow_of"),
+            "shadow_of": result.get("shadow_of"), "rule_matches": result.get("rule_matches"),
         }
+
+
+def _rule_values(features: Mapping[str, Any], raw: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """What decision rules test: the features, and for a behavioural model the payment's raw fields too."""
+    if raw is None:
+        return features
+    values = dict(features)
+    for field in RAW_PAYMENT_FIELDS:
+        if field not in values:
+            values[field] = raw.get(field)
+    return values

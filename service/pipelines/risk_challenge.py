@@ -20,7 +20,7 @@ from service.pipelines.risk import RISK_KINDS
 log = logging.getLogger(__name__)
 
 MAX_ROWS = 100_000      # both versions together; the answer says when the window held more
-COLUMNS = ["score_id", "model_version", "score", "decision", "outcome", "shadow_of", "listed"]
+COLUMNS = ["score_id", "model_version", "score", "decision", "outcome", "shadow_of", "listed", "ruled"]
 
 
 def challenger_report(registry: ModelRegistry, audit, name: str, *, version: str | None = None, days: int = 7,
@@ -44,7 +44,8 @@ def challenger_report(registry: ModelRegistry, audit, name: str, *, version: str
     rows = audit.versions_scores(name, [champion.version, chosen], since, until, max_rows)
     frame = pd.DataFrame(
         [(r["score_id"], r["model_version"], r["score"], r["decision"],
-          None if r["outcome"] is None else float(r["outcome"]), r["shadow_of"], r["list_match"] is not None)
+          None if r["outcome"] is None else float(r["outcome"]), r["shadow_of"], r["list_match"] is not None,
+          bool(r.get("rule_matches")))
          for r in rows], columns=COLUMNS)
     frame["outcome"] = frame["outcome"].astype(float)
     report = compare(frame, champion.version, chosen)

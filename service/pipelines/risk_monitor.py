@@ -68,7 +68,8 @@ def monitoring_report(registry: ModelRegistry, scorer: RiskScorer, audit, name: 
     report = monitor(model.meta.get("reference"), model.spec, X, scores, [r["decision"] for r in rows],
                      [r["created_at"].date().isoformat() for r in rows], thresholds, outcomes,
                      (model.meta.get("metrics") or {}).get("roc_auc"),
-                     np.array([r["list_match"] is not None for r in rows], dtype=bool))
+                     np.array([r["list_match"] is not None for r in rows], dtype=bool),
+                     np.array([bool(r.get("rule_matches")) for r in rows], dtype=bool))
     log.info("monitoring %s %s: %d scores, status %s", name, chosen.version, len(rows), report["status"])
     return {"model": name, "model_version": chosen.version, "since": since, "until": until, "days": days,
             "truncated": len(rows) >= max_rows, "thresholds": thresholds, **report}

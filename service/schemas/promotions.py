@@ -45,6 +45,11 @@ class ScheduledPromotionSchema(Schema):
     starts_at = fields.DateTime(allow_none=True)
     ends_at = fields.DateTime(allow_none=True)
     live = fields.Boolean(metadata={"description": "Live now (started and not ended)."})
+    unknown_items = fields.List(fields.String(), metadata={
+        "description": "Listed items the catalogue does not hold: they cannot show until they are imported (and "
+                       "the recommender trained or refreshed)."})
+    unknown_categories = fields.List(fields.String(), metadata={
+        "description": "Listed categories no catalogue item has."})
     created_by = fields.String(allow_none=True, metadata={"description": "The API key that last set it."})
     created_at = fields.DateTime()
     updated_at = fields.DateTime()

@@ -1,6 +1,8 @@
 """Wire contract of risk scoring and model management."""
 from __future__ import annotations
 
+import math
+
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from datetime import timezone
@@ -70,6 +72,16 @@ class ListMatchSchema(Schema):
     reason = fields.String(allow_none=True)
 
 
+class RuleMatchSchema(Schema):
+    name = fields.String()
+    action = fields.String(metadata={"description": "review or decline"})
+    reason = fields.String(allow_none=True)
+
+
+RULE_MATCHES_DOC = ("The enabled decision rules whose every condition the case met (empty when none): the decision "
+                    "is the strictest of the model's and theirs, unless a list entry decided (GET /v1/risk/rules).")
+
+
 class RiskScoreResponseSchema(Schema):
     score_id = fields.String()
     model = fields.String()
@@ -83,6 +95,7 @@ class RiskScoreResponseSchema(Schema):
     list_match = fields.Nested(ListMatchSchema, allow_none=True, metadata={
         "description": "The block or allow list entry that decided the case (the model's score and reasons are "
                        "still given), or null."})
+    rule_matches = fields.List(fields.Nested(RuleMatchSchema), metadata={"description": RULE_MATCHES_DOC})
 
 
 class RiskCaseSchema(StrictSchema):
@@ -107,6 +120,7 @@ class RiskBatchResultSchema(Schema):
     decision = fields.String()
     reasons = fields.List(fields.Nested(ReasonSchema))
     list_match = fields.Nested(ListMatchSchema, allow_none=True)
+    rule_matches = fields.List(fields.Nested(RuleMatchSchema), metadata={"description": RULE_MATCHES_DOC})
 
 
 class RiskBatchResponseSchema(Schema):
@@ -125,6 +139,7 @@ class CustomerRiskEntrySchema(Schema):
     decision = fields.String()
     reasons = fields.List(fields.Nested(ReasonSchema))
     list_match = fields.Nested(ListMatchSchema, allow_none=True)
+    rule_matches = fields.List(fields.Nested(RuleMatchSchema))
     created_at = fields.DateTime()
 
 
@@ -171,6 +186,8 @@ class RiskScoreRecordSchema(Schema):
     reasons = fields.List(fields.Nested(ReasonSchema), allow_none=True)
     features = fields.Dict(allow_none=True, metadata={"description": "The case's features as stored for audit."})
     list_match = fields.Nested(ListMatchSchema, allow_none=True)
+    rule_matches = fields.List(fields.Nested(RuleMatchSchema), metadata={
+        "description": "The decision rules that matched the case when it was scored (empty when none)."})
     request_id = fields.String(allow_none=True)
     created_at = fields.DateTime()
     outcome = fields.Boolean(allow_none=True, metadata={"description": "null until an analyst records one."})
@@ -210,6 +227,7 @@ class ReviewEntrySchema(Schema):
     decision = fields.String()
     reasons = fields.List(fields.Nested(ReasonSchema), allow_none=True)
     list_match = fields.Nested(ListMatchSchema, allow_none=True)
+    rule_matches = fields.List(fields.Nested(RuleMatchSchema), metadata={"description": RULE_MATCHES_DOC})
     created_at = fields.DateTime()
 
 
@@ -342,6 +360,8 @@ class MonitoringResponseSchema(Schema):
     scores = fields.Integer()
     list_decided = fields.Integer(metadata={"description": "Scores whose decision a block or allow list entry "
                                                            "made; they count in the drift, not in the alert rates."})
+    rule_matched = fields.Integer(metadata={"description": "Scores (no list decided) that a decision rule matched; "
+                                                           "they count in the drift, not in the alert rates."})
     score_psi = fields.Float(allow_none=True)
     features = fields.List(fields.Nested(MonitoringFeatureSchema))
     alert_rate = fields.Nested(AlertRateSchema)
@@ -413,6 +433,91 @@ class RiskListsResponseSchema(Schema):
     entries = fields.List(fields.Nested(RiskListEntrySchema))
 
 
+RULE_OPS = (">", ">=", "<", "<=", "==", "!=", "in", "not_in")
+_ORDER_OPS = (">", ">=", "<", "<=")
+
+
+def _rule_scalar(value) -> bool:
+    """A number (not a boolean, finite) or a text of 1-200 characters."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (int, float)):
+        return math.isfinite(value)
+    return isinstance(value, str) and 0 < len(value) <= 200
+
+
+class RiskRuleConditionSchema(StrictSchema):
+    field = fields.String(required=True, validate=validate.Length(min=1, max=64), metadata={
+        "description": "A feature column of the model (for the behavioural model also the payment's amount, "
+                       "country, device_id, ip), or score (the calibrated score)."})
+    op = fields.String(required=True, validate=validate.OneOf(RULE_OPS))
+    value = fields.Raw(required=True, metadata={
+        "description": "A number for >, >=, <, <=; a number or a text for == and != (numbers compare as numbers, "
+                       "anything else as text); a list of 1-100 of them for in and not_in."})
+
+    @validates_schema
+    def _value_fits_op(self, data: dict, **_kwargs) -> None:
+        op, value = data.get("op"), data.get("value")
+        if op is None or "value" not in data:
+            return
+        if op in _ORDER_OPS:
+            if not _rule_scalar(value) or isinstance(value, str):
+                raise ValidationError(f"'{op}' compares with a number.", "value")
+        elif op in ("in", "not_in"):
+            if not isinstance(value, list) or not 1 <= len(value) <= 100 or not all(map(_rule_scalar, value)):
+                raise ValidationError(f"'{op}' takes a list of 1-100 numbers or texts.", "value")
+        elif not _rule_scalar(value):
+            raise ValidationError(f"'{op}' compares with a number or a text.", "value")
+
+
+RULE_NAME = validate.Regexp(r"^[a-z0-9][a-z0-9_.-]{0,63}$",
+                            error="Rule names are 1-64 lower-case letters, digits, '_', '.', '-'.")
+
+
+class RiskRulePathSchema(StrictSchema):
+    name = fields.String(required=True, validate=RULE_NAME)
+
+
+class RiskRuleRequestSchema(StrictSchema):
+    model = fields.String(required=True, validate=NAME, metadata={"description": "The risk model it applies to."})
+    when = fields.List(fields.Nested(RiskRuleConditionSchema), required=True, validate=validate.Length(min=1, max=10),
+                       metadata={"description": "1-10 conditions, all of which a case must meet. A missing "
+                                                "(null) value meets none, != and not_in included."})
+    action = fields.String(required=True, validate=validate.OneOf(["review", "decline"]), metadata={
+        "description": "What a matching case is escalated to; a rule never lowers a decision."})
+    reason = fields.String(validate=validate.Length(max=500))
+    enabled = fields.Boolean(load_default=True)
+    expires_at = fields.AwareDateTime(default_timezone=timezone.utc,
+                                      metadata={"description": "After this the rule no longer applies."})
+
+
+class RiskRuleConditionOutSchema(Schema):
+    field = fields.String()
+    op = fields.String()
+    value = fields.Raw()
+
+
+class RiskRuleSchema(Schema):
+    name = fields.String()
+    model = fields.String()
+    when = fields.List(fields.Nested(RiskRuleConditionOutSchema))
+    action = fields.String()
+    reason = fields.String(allow_none=True)
+    enabled = fields.Boolean()
+    expires_at = fields.DateTime(allow_none=True)
+    created_by = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class RiskRulesResponseSchema(Schema):
+    rules = fields.List(fields.Nested(RiskRuleSchema))
+
+
+class RiskRulesQuerySchema(StrictSchema):
+    model = fields.String(validate=NAME, metadata={"description": "One model's rules; default every model's."})
+
+
 class ChallengerQuerySchema(StrictSchema):
     days = fields.Integer(load_default=7, validate=validate.Range(min=1, max=366),
                           metadata={"description": "How many days back from now to read scores (never before the "
@@ -431,8 +536,9 @@ class ChallengeArmSchema(Schema):
     cases = fields.Integer()
     mean_score = fields.Float(allow_none=True)
     decision_rates = fields.Dict(metadata={"description": "approve/review/decline shares of the cases no list "
-                                                          "decided."})
+                                                          "decided and no decision rule matched."})
     list_decided = fields.Integer()
+    rule_matched = fields.Integer(metadata={"description": "Cases (no list decided) that a decision rule matched."})
     outcomes = fields.Integer(metadata={"description": "Cases with a recorded outcome."})
     positive_rate = fields.Float(allow_none=True)
     roc_auc = fields.Float(allow_none=True)

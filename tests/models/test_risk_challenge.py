@@ -8,20 +8,24 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from models.risk.challenge import _auc, _average_precision, compare, roc_points
 
-COLUMNS = ["score_id", "model_version", "score", "decision", "outcome", "shadow_of", "listed"]
+COLUMNS = ["score_id", "model_version", "score", "decision", "outcome", "shadow_of", "listed", "ruled"]
 
 
 def decide(score: float) -> str:
     return "decline" if score >= 0.8 else "review" if score >= 0.5 else "approve"
 
 
-def shadow_rows(champion_scores, challenger_scores, labels, listed=None) -> pd.DataFrame:
+def shadow_rows(champion_scores, challenger_scores, labels, listed=None, ruled=None, ruled_challenger=None
+                ) -> pd.DataFrame:
     listed = listed if listed is not None else [False] * len(labels)
+    ruled = ruled if ruled is not None else [False] * len(labels)
+    ruled_challenger = ruled_challenger if ruled_challenger is not None else ruled
     rows = []
-    for i, (a, b, y, hit) in enumerate(zip(champion_scores, challenger_scores, labels, listed)):
+    for i, (a, b, y, hit, rule, other) in enumerate(zip(champion_scores, challenger_scores, labels, listed, ruled,
+                                                        ruled_challenger)):
         outcome = np.nan if y is None else float(y)
-        rows.append((f"a{i}", "v1", a, decide(a), outcome, None, hit))
-        rows.append((f"b{i}", "v2", b, decide(b), outcome, f"a{i}", hit))
+        rows.append((f"a{i}", "v1", a, decide(a), outcome, None, hit, rule))
+        rows.append((f"b{i}", "v2", b, decide(b), outcome, f"a{i}", hit, other))
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -71,7 +75,7 @@ def test_same_model_twice_gives_no_clear_difference_and_few_outcomes_no_verdict(
     sparse = compare(shadow_rows(scores, scores, few), "v1", "v2")
     assert sparse["verdict"] == "too_few_outcomes" and sparse["auc_difference"] is None
     assert sparse["arms"][0]["outcomes"] == 15
-    empty = compare(pd.DataFrame(columns=COLUMNS).astype({"score": float, "outcome": float, "listed": bool}),
+    empty = compare(pd.DataFrame(columns=COLUMNS).astype({"score": float, "outcome": float, "listed": bool, "ruled": bool}),
                     "v1", "v2")
     assert empty["verdict"] == "no_traffic" and empty["arms"][0]["cases"] == 0
 
@@ -86,6 +90,18 @@ def test_list_decided_cases_count_in_scores_but_not_in_decisions():
     assert champion["mean_score"] == pytest.approx(1.6 / 3)
 
 
+def test_cases_a_decision_rule_matched_count_in_scores_but_not_in_the_models_decisions():
+    rows = shadow_rows([0.9, 0.1, 0.6, 0.1], [0.1, 0.1, 0.9, 0.1], [1, 0, 1, 0], listed=[True, False, False, False],
+                       ruled=[False, False, True, False], ruled_challenger=[False, False, False, True])
+    report = compare(rows, "v1", "v2")
+    champion, challenger = report["arms"]
+    assert champion["cases"] == 4 and champion["list_decided"] == 1 and champion["rule_matched"] == 1
+    assert champion["decision_rates"] == {"approve": 1.0, "review": 0.0, "decline": 0.0}    # rows 1 and 3
+    assert challenger["rule_matched"] == 1
+    assert report["paired"]["agreement"] == 1.0                  # only pair 1 is both models' own decisions
+    assert sum(sum(row.values()) for row in report["paired"]["decisions"].values()) == 1
+
+
 def test_split_arms_are_resampled_each_on_its_own():
     rng = np.random.default_rng(3)
     rows = []
@@ -93,7 +109,7 @@ def test_split_arms_are_resampled_each_on_its_own():
         y = float(rng.random() < 0.3)
         version = "v2" if i % 2 else "v1"
         score = float(np.clip(rng.random() * (0.3 if version == "v2" else 0.7) + y * 0.5, 0, 1))
-        rows.append((f"s{i}", version, score, decide(score), y, None, False))
+        rows.append((f"s{i}", version, score, decide(score), y, None, False, False))
     report = compare(pd.DataFrame(rows, columns=COLUMNS), "v1", "v2")
     assert report["paired"] is None and report["auc_difference"]["how"] == "split"
     assert [a["cases"] for a in report["arms"]] == [400, 400]

@@ -119,6 +119,19 @@ def test_one_class_of_outcomes_has_no_auc_and_few_scores_are_flagged(ref):
     assert empty["status"] == "no_traffic" and empty["scores"] == 0
 
 
+def test_rule_matched_cases_count_in_the_volume_but_not_in_the_models_alert_rate(ref):
+    X = rows(4, 2)
+    scores = np.array([0.05, 0.05, 0.9, 0.9])
+    decisions = np.array(["review", "approve", "decline", "decline"])   # row 0: a rule escalated it; row 2: a list
+    listed = np.array([False, False, True, False])
+    ruled = np.array([True, False, True, False])
+    report = monitor(ref, SPEC, X, scores, decisions, ["2026-11-29"] * 4, {"review": 0.3, "decline": 0.6},
+                     decided_by_list=listed, rule_matched=ruled)
+    assert report["list_decided"] == 1 and report["rule_matched"] == 1 and report["scores"] == 4
+    assert report["alert_rate"]["served"] == 0.5 and report["alert_rate"]["decline_served"] == 0.5   # rows 1, 3
+    assert report["daily"][0]["review_rate"] == 0.0 and report["daily"][0]["decline_rate"] == 0.5
+
+
 def test_list_decisions_count_in_the_volume_but_not_in_the_models_alert_rate(ref):
     X = rows(4, 2)
     scores = np.array([0.05, 0.05, 0.9, 0.9])

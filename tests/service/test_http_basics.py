@@ -61,7 +61,7 @@ def test_docs_page_works_offline(client):
 
 
 JSON_ROUTES = [("post", "/v1/events"), ("post", "/v1/customers"), ("post", "/v1/items"), ("post", "/v1/risk/scores"),
-               ("post", "/v1/risk/scores/batch"), ("post", "/v1/risk/scores/m/outcome"), ("put", "/v1/risk/lists/m/m"), ("post", "/v1/recommendations"),
+               ("post", "/v1/risk/scores/batch"), ("post", "/v1/risk/scores/m/outcome"), ("put", "/v1/risk/lists/m/m"), ("put", "/v1/risk/rules/m"), ("post", "/v1/recommendations"),
                ("put", "/v1/promotions/m"),
                ("put", "/v1/models/m/thresholds"), ("post", "/v1/models/m/activate"), ("post", "/v1/models/m/rollback"),
                ("put", "/v1/models/m/challenger"),
@@ -97,3 +97,22 @@ def test_unknown_fields_are_422_everywhere(client, keys, method, path):
 @pytest.mark.parametrize("method, path", JSON_ROUTES)
 def test_no_key_is_401_everywhere(client, method, path):
     assert getattr(client, method)(path, json={}).status_code == 401
+
+
+QUERY_ROUTES = ["/v1/items/m/similar", "/v1/recommendations/performance", "/v1/customers/m/risk",
+                "/v1/risk/reviews", "/v1/risk/rules", "/v1/risk/models/m/monitoring", "/v1/risk/models/m/challenger",
+                "/v1/conversations"]
+
+
+def test_every_query_route_is_listed_here(client):
+    spec = client.get("/openapi.json").get_json()
+    with_query = {p.replace("{item_id}", "m").replace("{customer_id}", "m").replace("{name}", "m")
+                  for p, ops in spec["paths"].items() for m, op in ops.items()
+                  if m == "get" and any(q.get("in") == "query" for q in op.get("parameters", []))}
+    assert with_query == set(QUERY_ROUTES)
+
+
+@pytest.mark.parametrize("path", QUERY_ROUTES)
+def test_unknown_query_parameters_are_422_everywhere(client, keys, path):
+    r = client.get(path + "?no_such_param=1", headers={"Authorization": f"Bearer {keys['admin']}"})
+    assert r.status_code == 422 and "no_such_param" in str(r.get_json()["errors"])

@@ -32,6 +32,7 @@ def test_a_promotion_is_scheduled_listed_read_replaced_and_deleted(client, keys)
     assert (got["name"], got["items"], got["categories"], got["share"], got["channels"], got["priority"]) == (
         "Spring sale", ["i1", "i2"], [], 0.3, ["api", "chat"], 3)
     assert got["live"] and got["starts_at"] is None and got["ends_at"] is None and got["created_by"]
+    assert got["unknown_items"] == ["i1", "i2"] and got["unknown_categories"] == []     # an empty catalogue
     later = datetime.now(timezone.utc) + timedelta(days=2)
     assert put(client, keys, "Autumn", categories=["garden"], starts_at=iso(later)).status_code == 200
     listed = client.get("/v1/promotions", headers=bearer(keys["recommendations"])).get_json()
@@ -105,6 +106,8 @@ def test_a_live_promotion_shapes_every_api_list_until_it_ends(client, keys, stor
     assert "promotion" not in plain and all("promoted" not in i for i in plain["items"])
     shown = {i["item_id"] for i in plain["items"]}
     pool = [i for i in sellable(store, customer) if i not in shown][:6]
+    typo = scheduled("Winter deals", items=[*pool, "no-such-item"], categories=["no-such-category"], share=0.3)
+    assert typo["unknown_items"] == ["no-such-item"] and typo["unknown_categories"] == ["no-such-category"]
     scheduled("Winter deals", items=pool, share=0.3)
     body = ask(client, keys, customer_id=customer, k=10).get_json()
     assert RecommendationResponseSchema().dump(body) == body and list(body)[-1] == "promotion"

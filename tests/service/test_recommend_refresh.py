@@ -114,6 +114,8 @@ def test_a_refresh_shows_an_item_added_after_the_training(shop, keys, monkeypatc
     listed = client.get("/v1/models", headers=bearer(keys["admin"])).get_json()["models"]
     versions = {v["version"]: v for m in listed if m["name"] == "recommend" for v in m["versions"]}
     assert versions[version.version]["refreshed_from"] == base and versions[base]["refreshed_from"] is None
+    listing = CliRunner().invoke(cli, ["models", "list"]).output
+    assert f"{version.version}" in listing and f"(refresh of {base})" in listing
 
     after = ask()
     assert after["model_version"] == version.version
