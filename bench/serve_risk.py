@@ -2,6 +2,7 @@
 
     python bench/serve_risk.py [--data ../shared/data] [--duration 15] [--rounds 3] [--connections 16]
     python bench/serve_risk.py --set KEFU_RISK_HISTORY_CACHE=0 --set KEFU_FAST_LANE=0    # kefu's settings changed
+    python bench/serve_risk.py --rules 20     # each model with 20 decision rules that are checked on every case
 
 Needs `wrk` (Debian package). Trains the table model `taiwan` (Taiwan default, shared data) and, on a demo shop,
 the behavioural model `transactions`; then loads each endpoint with wrk at 1 and 16 connections. Every score
@@ -53,6 +54,9 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, help="reuse a KEFU_DATA_DIR prepared by an earlier run")
     parser.add_argument("--set", action="append", default=[], metavar="KEFU_X=VALUE",
                         help="a setting for the kefu server (not hello-world), e.g. KEFU_RISK_HISTORY_CACHE=0")
+    parser.add_argument("--rules", type=int, default=0,
+                        help="store this many decision rules per model, each with two conditions on the score "
+                             "(the first always met, the second never), so every case evaluates them all")
     args = parser.parse_args()
     settings = dict(item.split("=", 1) for item in args.set)
 
@@ -63,8 +67,21 @@ def main() -> None:
     risk_cases.prepare(Path(data_dir), args.data)
     key = run("keys", "create", "--scope", "risk").strip()
     table_bodies, tx_bodies = risk_cases.bodies(args.data, args.cases)
+    if args.rules:
+        from features.storage.engine import make_engine
+        from features.storage.risk_rules import RiskRuleStore
 
-    results: dict[str, Any] = {"settings": settings, "load_average_before": os.getloadavg()}
+        os.environ["KEFU_DATA_DIR"] = data_dir
+        from service.config import settings_from_env
+
+        rules = RiskRuleStore(make_engine(settings_from_env().resolved_database_url))
+        names = [f"bench-{model}-{i}" for model in ("taiwan", "transactions") for i in range(args.rules)]
+        for name in names:
+            rules.put(name, name.split("-")[1], [{"field": "score", "op": ">=", "value": 0.0},
+                                                 {"field": "score", "op": ">", "value": 2.0}],
+                      "review", reason="benchmark: never matches")
+    results: dict[str, Any] = {"settings": settings, "rules_per_model": args.rules,
+                               "load_average_before": os.getloadavg()}
     targets = {"hello": ("http://127.0.0.1:8792/hello", ["{}"]),
                "score_table": ("http://127.0.0.1:8793/v1/risk/scores", table_bodies),
                "score_transaction": ("http://127.0.0.1:8793/v1/risk/scores", tx_bodies)}
@@ -84,6 +101,9 @@ def main() -> None:
     finally:
         for proc in servers:
             proc.terminate(), proc.wait()
+        if args.rules:                                   # a reused --data-dir serves without them next time
+            for name in names:
+                rules.delete(name)
     results["load_average_after"] = os.getloadavg()
     for label, measured in runs.items():
         results[label] = {k: statistics.median(r[k] for r in measured) for k in ("rps", "p50_ms", "p99_ms", "non_2xx")}
