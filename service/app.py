@@ -14,9 +14,9 @@ from features.ingest.events import EventIngestor
 from features.profiles.service import ProfileService
 from features.storage.engine import make_engine
 from features.storage.migrate import upgrade
+from features.storage.promotions import PromotionStore
 from features.storage.recommend_log import RecommendationLog, RecommendationLogStore
 from features.storage.risk_audit import BufferedAuditWriter, RiskAuditStore
-from features.storage.promotions import PromotionStore
 from features.storage.risk_lists import RiskListStore
 from features.storage.risk_rules import RiskRuleStore
 from features.storage.store import SqlStore
@@ -26,8 +26,8 @@ from service.config import settings_from_env
 from service.errors import KefuApi, register_error_handlers
 from service.ids import request_id_for
 from service.logs import configure_logging
-from service.pipelines.risk import RiskScorer
 from service.pipelines.promotions import ScheduledPromotions
+from service.pipelines.risk import RiskScorer
 from service.pipelines.risk_lists import RiskLists
 from service.pipelines.risk_rules import RiskRules
 from service.state import KefuState

@@ -115,6 +115,9 @@ def prepare_demo(n_customers: int = 2000, seed: int = 7, echo: Callable[[str], N
     risk_case = json.dumps({"model": trained, "customer_id": chatty, "transaction": {
         "amount": 899.0, "currency": "USD", "device_id": "new-device-1", "ip": "198.51.100.7", "country": "BR"}})
 
+    rule = json.dumps({"model": trained, "when": [{"field": "amount", "op": ">", "value": 500}],
+                       "action": "review", "reason": "large payment"})
+
     featured = next((i["category"] for i in shop.items if i["category"] != "toys"), None)
     rec_case = json.dumps({"customer_id": chatty, "k": 5, "filters": {"exclude_categories": ["toys"]},
                            **({"promotion": {"name": "Spring sale", "categories": [featured], "share": 0.4}}
@@ -131,8 +134,11 @@ def prepare_demo(n_customers: int = 2000, seed: int = 7, echo: Callable[[str], N
     def example(base: str) -> list[str]:
         event = json.dumps({"events": [{"event_id": "try-1", "type": "view", "customer_id": chatty, "item_id": item}]})
         risk = [
+            f"curl -s -X PUT -H 'Authorization: Bearer {keys['risk']}' -H 'Content-Type: application/json' "
+            f"-d '{rule}' {base}/v1/risk/rules/large-payment",
             f"curl -s -X POST -H 'Authorization: Bearer {keys['risk']}' -H 'Content-Type: application/json' "
             f"-d '{risk_case}' {base}/v1/risk/scores",
+            f"curl -s -H 'Authorization: Bearer {keys['risk']}' '{base}/v1/risk/reviews?decisions=review,decline'",
             f"curl -s -H 'Authorization: Bearer {keys['risk']}' {base}/v1/customers/{chatty}/risk",
             f"curl -s -H 'Authorization: Bearer {keys['risk']}' {base}/v1/risk/models/transactions/monitoring",
         ] if trained else []

@@ -100,6 +100,21 @@ def test_demo_prepares_state_and_prints_working_keys(env, embedder, monkeypatch)
     assert all(a["intent"]["name"] == "order_status" and a["slots"].get("order_number") for a in replies)
     assert all(a["slots"]["order_number"] in a["reply"] for a in replies)
 
+    # the printed decision rule saves, the printed payment then names it, and the review queue answers
+    lines = result.output.splitlines()
+    put = next(l for l in lines if "/v1/risk/rules/large-payment" in l)
+    rule = json.loads(put.split("-d '", 1)[1].rsplit("' ", 1)[0])
+    risk_headers = {"Authorization": f"Bearer {keys['risk']}"}
+    assert client.put("/v1/risk/rules/large-payment", json=rule, headers=risk_headers).status_code == 200
+    case = next(l for l in lines if l.rstrip().endswith("/v1/risk/scores"))
+    scored = client.post("/v1/risk/scores", json=json.loads(case.split("-d '", 1)[1].rsplit("' ", 1)[0]),
+                         headers=risk_headers).get_json()
+    assert scored["rule_matches"] == [{"name": "large-payment", "action": "review", "reason": "large payment"}]
+    assert scored["decision"] in ("review", "decline")
+    queue = next(l for l in lines if "/v1/risk/reviews" in l).split("http://127.0.0.1:8000")[1].rstrip("'")
+    entries = client.get(queue, headers=risk_headers).get_json()["entries"]
+    assert scored["score_id"] in [e["score_id"] for e in entries]
+
     # the printed recommendation call answers, with its promotion's places filled
     line = next(l for l in result.output.splitlines() if l.rstrip().endswith("/v1/recommendations"))
     body = json.loads(line.split("-d '", 1)[1].rsplit("' ", 1)[0])
