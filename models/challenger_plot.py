@@ -13,16 +13,10 @@ from typing import Any, Mapping
 
 from matplotlib.figure import Figure
 
+from models.plots import save_figure
+
 COLOURS = {"champion": "#34495e", "challenger": "#e67e22"}
 DECISIONS = ("approve", "review", "decline")
-
-
-def _save(fig: Figure, path: Path) -> Path:
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    return path
 
 
 def _interval(diff: Mapping[str, Any] | None, label: str, fmt: str) -> str:
@@ -59,7 +53,7 @@ def plot_risk_challenge(report: Mapping[str, Any], path: Path) -> Path:
         rates.bar([i + (k - 0.5) * width for i in range(len(DECISIONS))], values, width, color=COLOURS[role],
                   label=f"{role}: {arm['cases']} cases")
     rates.set_xticks(range(len(DECISIONS)), DECISIONS)
-    rates.set_ylabel("share of cases (list-decided left out)")
+    rates.set_ylabel("share of cases (list-decided and rule-matched left out)")
     rates.legend(fontsize=7)
     mode = f"{report.get('mode')}, share {report.get('share'):g}" if report.get("mode") else "ended"
     rates.set_title(f"{report.get('model', '')}: {report['challenger']} against {report['champion']} ({mode})",
@@ -80,7 +74,7 @@ def plot_risk_challenge(report: Mapping[str, Any], path: Path) -> Path:
         matrix.set_ylabel("champion decided")
         agreement = "-" if paired["agreement"] is None else f"{paired['agreement']:.1%}"
         matrix.set_title(f"same {paired['cases']} cases: decisions agree on {agreement}", fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_recommender_split(test: Mapping[str, Any], path: Path) -> Path:
@@ -97,4 +91,4 @@ def plot_recommender_split(test: Mapping[str, Any], path: Path) -> Path:
     ax.legend(fontsize=7)
     ax.set_title(_interval(test.get("purchase_rate_difference"), "purchase-rate difference", "+.2%")
                  + f"; verdict {test['verdict']}", fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)

@@ -9,6 +9,7 @@ from typing import Any, Mapping
 
 from matplotlib.figure import Figure
 
+from models.plots import save_figure
 from models.risk.monitoring import PSI_DRIFT, PSI_WATCH
 
 TOP_FEATURES = 12
@@ -46,8 +47,4 @@ def plot_monitoring(report: Mapping[str, Any], path: Path) -> Path:
         right.axvline(line, color="grey", linestyle=":", linewidth=1)
     right.set_xlabel("population stability index against training")
     right.set_title(f"drift: {report['status']} ({report['scores']} scores, {report['days']} days)", fontsize=9)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    return path
+    return save_figure(fig, path)

@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
 
+from models.plots import save_figure
 from models.risk.table import TrainResult
 
 PLOTS = {"roc": "roc.png", "pr": "precision_recall.png", "calibration": "calibration.png",
@@ -24,11 +25,6 @@ PLOTS = {"roc": "roc.png", "pr": "precision_recall.png", "calibration": "calibra
 def _models(result: TrainResult) -> list[str]:
     """Models to draw: kefu_raw ranks exactly like kefu, so it only appears on the calibration plot."""
     return [m for m in result.metrics if m != "kefu_raw"]
-
-
-def _save(fig: Figure, path: Path) -> None:
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
 
 
 def _plot_roc(result: TrainResult, path: Path) -> None:
@@ -42,7 +38,7 @@ def _plot_roc(result: TrainResult, path: Path) -> None:
     ax.plot([0, 1], [0, 1], ls=":", c="grey", lw=1)
     ax.set(xlabel="false positive rate", ylabel="true positive rate (recall)", title="ROC, test part")
     ax.legend(loc="lower right", fontsize=8)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def _plot_pr(result: TrainResult, path: Path) -> None:
@@ -57,7 +53,7 @@ def _plot_pr(result: TrainResult, path: Path) -> None:
     ax.axhline(y.mean(), ls=":", c="grey", lw=1, label=f"base rate {y.mean():.3f}")
     ax.set(xlabel="recall", ylabel="precision", title="Precision–recall, test part", ylim=(0, 1.02))
     ax.legend(loc="upper right", fontsize=8)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def _plot_calibration(result: TrainResult, path: Path) -> None:
@@ -74,7 +70,7 @@ def _plot_calibration(result: TrainResult, path: Path) -> None:
     ax.set(xlabel="mean predicted score (quantile bins)", ylabel="observed positive rate",
            title="Reliability, test part")
     ax.legend(loc="upper left", fontsize=8)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def _plot_distribution(result: TrainResult, path: Path) -> None:
@@ -90,7 +86,7 @@ def _plot_distribution(result: TrainResult, path: Path) -> None:
         ax.text(value, ax.get_ylim()[1] * 0.95, f" {name}", fontsize=8, va="top")
     ax.set(xlabel="kefu calibrated score", ylabel="density", title="Score distribution by class, test part")
     ax.legend(fontsize=8)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def _fmt(value: Any) -> str:

@@ -49,10 +49,10 @@ def _shown(rows: list[dict]) -> list[dict]:
 def list_promotions():
     """Every scheduled promotion, ended ones included, and the one each channel's lists get now"""
     promotions = _promotions()
-    promotions.forget()                             # what is stored now, not this worker's cached copy
+    rows = promotions.store.all()                   # what is stored now, not this worker's cached copy
     now = {channel: (found or {}).get("name") for channel in CHANNELS
-           for found in [promotions.current(channel)]}
-    return {"promotions": _shown(promotions.store.all()), "applies_now": now}
+           for found in [promotions.current(channel, rows)]}
+    return {"promotions": _shown(rows), "applies_now": now}
 
 
 @blp.route("/promotions/<string:name>", methods=["GET"])

@@ -12,13 +12,13 @@ clock, so one starts and ends on time.
 """
 from __future__ import annotations
 
-import time
 from datetime import datetime
 from typing import Any, Callable, Mapping
 
 from features.ingest.events import to_naive_utc
 from features.storage.promotions import PromotionStore
 from features.storage.store import utcnow
+from service.pipelines.worker_cache import WorkerCache
 
 PROMOTION_CACHE_SECONDS = 5.0
 #: The share of a list's places a promotion keeps when it does not say (at least one place).
@@ -44,17 +44,15 @@ def as_request(promotion: Mapping[str, Any]) -> dict:
             "categories": list(promotion["categories"]), "share": float(promotion["share"])}
 
 
-class ScheduledPromotions:
+class ScheduledPromotions(WorkerCache[list[dict]]):
     def __init__(self, store: PromotionStore, ttl: float = PROMOTION_CACHE_SECONDS,
                  clock: Callable[[], datetime] = utcnow) -> None:
+        super().__init__(ttl)
         self.store = store
-        self.ttl = ttl
         self.clock = clock
-        self._rows: list[dict] | None = None
-        self._read_at = 0.0
 
-    def forget(self) -> None:
-        self._rows = None
+    def _read(self) -> list[dict]:
+        return self.store.all()
 
     def put(self, name: str, body: Mapping[str, Any], by: str | None = None) -> dict:
         """Schedule or replace ``name`` from a loaded ScheduledPromotionRequestSchema body; applies at once here."""
@@ -70,16 +68,10 @@ class ScheduledPromotions:
         self.forget()
         return gone
 
-    def _all(self) -> list[dict]:
-        rows, now = self._rows, time.monotonic()
-        if rows is None or now - self._read_at > self.ttl:
-            rows = self.store.all()
-            self._rows, self._read_at = rows, now
-        return rows
-
-    def current(self, channel: str) -> dict | None:
-        """The live promotion a list on ``channel`` gets now, as a request's ``promotion``; None when none is."""
-        rows = self._all()
+    def current(self, channel: str, rows: list[dict] | None = None) -> dict | None:
+        """The live promotion a list on ``channel`` gets now, as a request's ``promotion``; None when none is.
+        ``rows``: the promotions to choose from (default: this worker's cached copy of the table)."""
+        rows = self.cached() if rows is None else rows
         if not rows:
             return None
         at = self.clock()

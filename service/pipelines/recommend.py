@@ -43,7 +43,8 @@ def _clean(value: Any) -> Any:
 
 @dataclass(frozen=True)
 class Promotion:
-    """A request's promotion: its items and categories, and how many of the k places it keeps."""
+    """A list's promotion (the request's own or the scheduled one): its items and categories, and how many of the
+    k places it keeps."""
 
     name: str
     items: frozenset

@@ -15,7 +15,7 @@ from models.registry import CorruptModel, ModelNotFound
 from models.serving import LoadedModels
 from service.ids import uuid7_hex
 from service.pipelines.risk_lists import DECISION
-from service.pipelines.risk_rules import RAW_PAYMENT_FIELDS, SCORE, escalate, matching
+from service.pipelines.risk_rules import RAW_PAYMENT_FIELDS, SCORE, judge
 
 log = logging.getLogger(__name__)
 
@@ -165,10 +165,8 @@ class RiskScorer:
         model's decision rules (service.pipelines.risk_rules), judged on this version's features and score."""
         score, reasons = model.score_and_explain(features, top=top_reasons)
         thresholds = self.thresholds(name, model)
-        decision = self._decide(model, score, thresholds, listed)
-        matches = matching(rules, _rule_values(features, raw), score) if rules else []
-        if matches and listed is None:
-            decision = escalate(decision, matches)
+        decision, matches = judge(rules, _rule_values(features, raw), score,
+                                  self._decide(model, score, thresholds, listed), listed)
         return {
             "score_id": uuid7_hex(),
             "model": name,
@@ -236,11 +234,8 @@ class RiskScorer:
                    for score, why, hit in zip(scores.tolist(), reasons, listed)]
         if rules:
             for result, case in zip(results, features):
-                matches = matching(rules, case, result["score"])
-                if matches:
-                    result["rule_matches"] = matches
-                    if result["list_match"] is None:
-                        result["decision"] = escalate(result["decision"], matches)
+                result["decision"], result["rule_matches"] = judge(rules, case, result["score"], result["decision"],
+                                                                   result["list_match"])
         return results
 
     def _batch_row(self, name: str, result: Mapping[str, Any], features: Mapping[str, Any], request_id: str | None,

@@ -10,38 +10,31 @@ applies at once, in the others within that time), so a score costs a dictionary 
 """
 from __future__ import annotations
 
-import time
 from typing import Any, Mapping
 
 from features.storage.risk_lists import RiskListStore
 from features.storage.store import utcnow
+from service.pipelines.worker_cache import WorkerCache
 
 LIST_CACHE_SECONDS = 5.0
 DECISION = {"block": "decline", "allow": "approve"}
 
 
-class RiskLists:
+class RiskLists(WorkerCache[dict[str, dict[str, dict]]]):
     def __init__(self, store: RiskListStore, ttl: float = LIST_CACHE_SECONDS) -> None:
+        super().__init__(ttl)
         self.store = store
-        self.ttl = ttl
-        self._snapshot: dict[str, dict[str, dict]] | None = None
-        self._read_at = 0.0
 
-    def forget(self) -> None:
-        self._snapshot = None
-
-    def _entries(self) -> dict[str, dict[str, dict]]:
-        snapshot, now = self._snapshot, time.monotonic()
-        if snapshot is None or now - self._read_at > self.ttl:
-            snapshot = {}
-            for e in self.store.entries(active_at=utcnow()):
-                snapshot.setdefault(e["field"], {})[e["value"]] = e
-            self._snapshot, self._read_at = snapshot, now
+    def _read(self) -> dict[str, dict[str, dict]]:
+        """field → value → the unexpired entry."""
+        snapshot: dict[str, dict[str, dict]] = {}
+        for e in self.store.entries(active_at=utcnow()):
+            snapshot.setdefault(e["field"], {})[e["value"]] = e
         return snapshot
 
     def match(self, customer_id: str | None, attrs: Mapping[str, Any] | None) -> dict | None:
         """The entry that decides this case ({field, value, action, reason}), or None."""
-        entries = self._entries()
+        entries = self.cached()
         if not entries:
             return None
         found = None

@@ -23,13 +23,13 @@ import logging
 import math
 import numbers
 import operator
-import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable, Mapping, Sequence
 
 from features.storage.risk_rules import RiskRuleStore
 from features.storage.store import utcnow
+from service.pipelines.worker_cache import WorkerCache
 
 log = logging.getLogger(__name__)
 
@@ -135,30 +135,34 @@ def escalate(decision: str, matches: Sequence[Mapping[str, Any]]) -> str:
     return decision
 
 
-class RiskRules:
+def judge(rules: Sequence[Rule], values: Mapping[str, Any], score: float, decision: str,
+          listed: Mapping[str, Any] | None) -> tuple[str, list[dict]]:
+    """(the case's decision after the rules, the rules that matched): the rules escalate the decision unless a
+    list entry (``listed``) made it; the matches are named either way."""
+    matches = matching(rules, values, score) if rules else []
+    if matches and listed is None:
+        decision = escalate(decision, matches)
+    return decision, matches
+
+
+class RiskRules(WorkerCache[dict[str, tuple[Rule, ...]]]):
     """The enabled, unexpired rules per model, read at most every ``ttl`` seconds."""
 
     def __init__(self, store: RiskRuleStore, ttl: float = RULE_CACHE_SECONDS) -> None:
+        super().__init__(ttl)
         self.store = store
-        self.ttl = ttl
-        self._snapshot: dict[str, tuple[Rule, ...]] | None = None
-        self._read_at = 0.0
 
-    def forget(self) -> None:
-        self._snapshot = None
+    def _read(self) -> dict[str, tuple[Rule, ...]]:
+        grouped: dict[str, list[Rule]] = {}
+        for row in self.store.rules(active_at=utcnow()):
+            try:
+                grouped.setdefault(row["model"], []).append(compile_rule(row))
+            except (KeyError, TypeError, ValueError) as exc:   # a row written by hand: skipped, not fatal
+                log.warning("risk rule %r is not usable and is skipped: %s", row.get("name"), exc)
+        return {model: tuple(rules) for model, rules in grouped.items()}
 
     def for_model(self, name: str) -> tuple[Rule, ...]:
-        snapshot, now = self._snapshot, time.monotonic()
-        if snapshot is None or now - self._read_at > self.ttl:
-            grouped: dict[str, list[Rule]] = {}
-            for row in self.store.rules(active_at=utcnow()):
-                try:
-                    grouped.setdefault(row["model"], []).append(compile_rule(row))
-                except (KeyError, TypeError, ValueError) as exc:   # a row written by hand: skipped, not fatal
-                    log.warning("risk rule %r is not usable and is skipped: %s", row.get("name"), exc)
-            snapshot = {model: tuple(rules) for model, rules in grouped.items()}
-            self._snapshot, self._read_at = snapshot, now
-        return snapshot.get(name, ())
+        return self.cached().get(name, ())
 
 
 def condition_errors(when: Sequence[Mapping[str, Any]], fields: Mapping[str, str]) -> dict[str, dict[str, list[str]]]:

@@ -175,7 +175,9 @@ class ShadowScoreSchema(Schema):
     decision = fields.String()
 
 
-class RiskScoreRecordSchema(Schema):
+class ScoredCaseSchema(Schema):
+    """A stored score as the audit trail gives it back: what every view of one shows."""
+
     score_id = fields.String()
     model = fields.String()
     model_version = fields.String()
@@ -184,10 +186,12 @@ class RiskScoreRecordSchema(Schema):
     score = fields.Float()
     decision = fields.String(metadata={"description": "approve, review or decline"})
     reasons = fields.List(fields.Nested(ReasonSchema), allow_none=True)
-    features = fields.Dict(allow_none=True, metadata={"description": "The case's features as stored for audit."})
     list_match = fields.Nested(ListMatchSchema, allow_none=True)
-    rule_matches = fields.List(fields.Nested(RuleMatchSchema), metadata={
-        "description": "The decision rules that matched the case when it was scored (empty when none)."})
+    rule_matches = fields.List(fields.Nested(RuleMatchSchema), metadata={"description": RULE_MATCHES_DOC})
+
+
+class RiskScoreRecordSchema(ScoredCaseSchema):
+    features = fields.Dict(allow_none=True, metadata={"description": "The case's features as stored for audit."})
     request_id = fields.String(allow_none=True)
     created_at = fields.DateTime()
     outcome = fields.Boolean(allow_none=True, metadata={"description": "null until an analyst records one."})
@@ -217,17 +221,7 @@ class ReviewQuerySchema(StrictSchema):
                        "first page's window (its `since`) holds for the pages that follow."})
 
 
-class ReviewEntrySchema(Schema):
-    score_id = fields.String()
-    model = fields.String()
-    model_version = fields.String()
-    customer_id = fields.String(allow_none=True)
-    transaction_id = fields.String(allow_none=True)
-    score = fields.Float()
-    decision = fields.String()
-    reasons = fields.List(fields.Nested(ReasonSchema), allow_none=True)
-    list_match = fields.Nested(ListMatchSchema, allow_none=True)
-    rule_matches = fields.List(fields.Nested(RuleMatchSchema), metadata={"description": RULE_MATCHES_DOC})
+class ReviewEntrySchema(ScoredCaseSchema):
     created_at = fields.DateTime()
 
 
@@ -325,7 +319,7 @@ class MonitoringFeatureSchema(Schema):
 
 class AlertRateSchema(Schema):
     served = fields.Float(metadata={"description": "Share of the model's own decisions that were review or "
-                                                   "decline (list decisions left out)."})
+                                                   "decline (cases a list decided or a rule matched left out)."})
     decline_served = fields.Float()
     expected = fields.Float(metadata={"description": "Share of held-out training scores at or above today's "
                                                      "review threshold."})
