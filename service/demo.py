@@ -139,6 +139,7 @@ def prepare_demo(n_customers: int = 2000, seed: int = 7, echo: Callable[[str], N
             f"curl -s -X POST -H 'Authorization: Bearer {keys['risk']}' -H 'Content-Type: application/json' "
             f"-d '{risk_case}' {base}/v1/risk/scores",
             f"curl -s -H 'Authorization: Bearer {keys['risk']}' '{base}/v1/risk/reviews?decisions=review,decline'",
+            f"curl -s -H 'Authorization: Bearer {keys['risk']}' '{base}/v1/risk/rules/large-payment/backtest?days=7'",
             f"curl -s -H 'Authorization: Bearer {keys['risk']}' {base}/v1/customers/{chatty}/risk",
             f"curl -s -H 'Authorization: Bearer {keys['risk']}' {base}/v1/risk/models/transactions/monitoring",
         ] if trained else []

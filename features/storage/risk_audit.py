@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 from sqlalchemy import Engine, and_, func, or_, select, text
@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 # The columns an audit row carries (``risk_scores`` less id/created_at), in the order of the prepared INSERT.
 AUDIT_COLUMNS = ("score_id", "model", "model_version", "customer_id", "transaction_id", "score", "decision",
-                 "reasons", "features", "request_id", "list_match", "shadow_of", "rule_matches")
+                 "reasons", "features", "request_id", "list_match", "shadow_of", "rule_matches", "payment")
 _PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
 
 #: The review queue's orders: ``score`` (highest first, the riskiest cases first) or ``newest``; each is a keyset
@@ -68,7 +68,8 @@ def audit_tuple(row: Mapping) -> tuple:
     g = row.get
     return (row["score_id"], row["model"], row["model_version"], g("customer_id"), g("transaction_id"),
             row["score"], row["decision"], _dumps(g("reasons")), _dumps(g("features"), json_features),
-            g("request_id"), _dumps(g("list_match")), g("shadow_of"), _dumps(g("rule_matches") or None))
+            g("request_id"), _dumps(g("list_match")), g("shadow_of"), _dumps(g("rule_matches") or None),
+            _dumps(g("payment"), json_features))
 
 
 def _rules_listed(row: Mapping) -> dict:
@@ -125,8 +126,8 @@ class RiskAuditStore:
         c = s.risk_scores.c
         with self.engine.connect() as conn:
             row = conn.execute(select(c.score_id, c.model, c.model_version, c.customer_id, c.transaction_id,
-                                      c.score, c.decision, c.reasons, c.features, c.list_match, c.rule_matches,
-                                      c.request_id,
+                                      c.score, c.decision, c.reasons, c.features, c.payment, c.list_match,
+                                      c.rule_matches, c.request_id, c.assigned_to, c.assigned_at,
                                       c.created_at, c.outcome, c.outcome_at, c.outcome_by, c.shadow_of)
                                .where(c.score_id == score_id)).mappings().first()
             if row is None:
@@ -135,11 +136,30 @@ class RiskAuditStore:
                                    .where(c.shadow_of == score_id).order_by(c.id)).mappings().all()
         return {**_rules_listed(row), "shadows": [dict(r) for r in shadows]}
 
+    def _queue_where(self, conn, decisions: Sequence[str], since, model: str | None, *,
+                     assigned_to: str | None = None, unassigned: bool = False) -> list | None:
+        """The review queue's filters (see :meth:`review_queue`), or None when nothing can match."""
+        c = s.risk_scores.c
+        models = [model] if model is not None else list(conn.execute(_MODELS_SQL).scalars())
+        if not models or not decisions:
+            return None
+        # shadow_of || '' IS NULL is shadow_of IS NULL that no index can answer: SQLite (after ANALYZE) would
+        # otherwise read "shadow_of IS NULL" from ix_risk_scores_shadow_of, i.e. nearly every row of the table,
+        # instead of the window's range of ix_risk_scores_model_created_at
+        where = [c.model.in_(models) if len(models) > 1 else c.model == models[0], c.created_at >= since,
+                 (c.shadow_of + "").is_(None), c.outcome.is_(None), c.decision.in_(list(decisions))]
+        if assigned_to is not None:
+            where.append(c.assigned_to == assigned_to)
+        if unassigned:
+            where.append(c.assigned_to.is_(None))
+        return where
+
     def review_queue(self, decisions: Sequence[str], since, *, model: str | None = None, order: str = "score",
-                     limit: int = 50, after: tuple | None = None) -> dict:
+                     limit: int = 50, after: tuple | None = None, assigned_to: str | None = None,
+                     unassigned: bool = False) -> dict:
         """The analysts' queue: case-deciding scores (not a challenger's shadow) whose decision is one of
         ``decisions``, with no outcome recorded yet, created at or after ``since`` (naive UTC), of ``model`` (None:
-        every model).
+        every model); only the cases ``assigned_to`` holds, or only those nobody holds (``unassigned``).
 
         ``order`` ``score``: highest score first; ``newest``: latest created_at first; ties by the row id, highest
         first. ``after`` = (the key, the row id) of the previous page's last entry (``entries[-1]["id"]`` and its
@@ -153,20 +173,76 @@ class RiskAuditStore:
         c = s.risk_scores.c
         key = c.score if order == "score" else c.created_at
         with self.engine.connect() as conn:
-            models = [model] if model is not None else list(conn.execute(_MODELS_SQL).scalars())
-            if not models or not decisions:
+            where = self._queue_where(conn, decisions, since, model, assigned_to=assigned_to, unassigned=unassigned)
+            if where is None:
                 return {"entries": [], "more": False, "open": 0}
-            # shadow_of || '' IS NULL is shadow_of IS NULL that no index can answer: SQLite (after ANALYZE) would
-            # otherwise read "shadow_of IS NULL" from ix_risk_scores_shadow_of, i.e. nearly every row of the table,
-            # instead of the window's range of ix_risk_scores_model_created_at
-            where = [c.model.in_(models) if len(models) > 1 else c.model == models[0], c.created_at >= since,
-                     (c.shadow_of + "").is_(None), c.outcome.is_(None), c.decision.in_(list(decisions))]
             opened = conn.execute(select(func.count()).select_from(s.risk_scores).where(*where)).scalar_one()
             page = where if after is None else [*where, or_(key < after[0], and_(key == after[0], c.id < after[1]))]
             rows = conn.execute(select(c.id, c.score_id, c.model, c.model_version, c.customer_id, c.transaction_id,
-                                       c.score, c.decision, c.reasons, c.list_match, c.rule_matches, c.created_at)
+                                       c.score, c.decision, c.reasons, c.list_match, c.rule_matches, c.created_at,
+                                       c.assigned_to, c.assigned_at)
                                 .where(*page).order_by(key.desc(), c.id.desc()).limit(limit + 1)).mappings().all()
         return {"entries": [_rules_listed(r) for r in rows[:limit]], "more": len(rows) > limit, "open": int(opened)}
+
+    def claim_next(self, analyst: str, decisions: Sequence[str], since, *, model: str | None = None,
+                   order: str = "score") -> dict | None:
+        """Give ``analyst`` the first case of the queue (:meth:`review_queue`'s filters and order) that nobody
+        holds, and answer it whole (:meth:`score`); None when there is none. Analysts claiming at the same time
+        never get the same case: PostgreSQL skips the rows another claim has locked (FOR UPDATE SKIP LOCKED);
+        SQLite runs one writer at a time, and a claim whose row another took between its read and its write
+        (the UPDATE matches only an unheld row) tries the next one."""
+        if order not in QUEUE_ORDERS:
+            raise ValueError(f"order must be one of {QUEUE_ORDERS}")
+        c = s.risk_scores.c
+        key = c.score if order == "score" else c.created_at
+        locking = self.engine.dialect.name == "postgresql"
+        while True:                                     # a lost race means another analyst took a case: progress
+            with self.engine.begin() as conn:
+                where = self._queue_where(conn, decisions, since, model, unassigned=True)
+                if where is None:
+                    return None
+                pick = select(c.id, c.score_id).where(*where).order_by(key.desc(), c.id.desc()).limit(1)
+                if locking:
+                    pick = pick.with_for_update(skip_locked=True)
+                row = conn.execute(pick).first()
+                if row is None:
+                    return None
+                taken = conn.execute(s.risk_scores.update().where(c.id == row.id, c.assigned_to.is_(None))
+                                     .values(assigned_to=analyst, assigned_at=utcnow()))
+            if taken.rowcount == 1:
+                return self.score(row.score_id)
+
+    def unassigned_count(self, decisions: Sequence[str], since, *, model: str | None = None) -> int:
+        """How many cases of the queue nobody holds."""
+        with self.engine.connect() as conn:
+            where = self._queue_where(conn, decisions, since, model, unassigned=True)
+            if where is None:
+                return 0
+            return int(conn.execute(select(func.count()).select_from(s.risk_scores).where(*where)).scalar_one())
+
+    def assign(self, score_id: str, analyst: str | None) -> dict | None:
+        """Give the case to ``analyst`` (whoever held it), or release it (None); None for an unknown id."""
+        c = s.risk_scores.c
+        at = utcnow() if analyst is not None else None
+        with self.engine.begin() as conn:
+            done = conn.execute(s.risk_scores.update().where(c.score_id == score_id)
+                                .values(assigned_to=analyst, assigned_at=at))
+        if done.rowcount == 0:
+            return None
+        return {"score_id": score_id, "assigned_to": analyst, "assigned_at": at}
+
+    def decided_cases(self, model: str, since, limit: int) -> Iterator[dict]:
+        """The case-deciding scores (not a challenger's shadow) of ``model``, every version, created at or after
+        ``since`` (naive UTC), newest first, at most ``limit``: what a decision rule is back-tested on. Streamed
+        in batches, so a caller that keeps only what it needs of each row never holds them all."""
+        c = s.risk_scores.c
+        q = (select(c.score_id, c.model_version, c.score, c.decision, c.features, c.payment, c.list_match,
+                    c.rule_matches, c.outcome, c.created_at)
+             .where(c.model == model, c.created_at >= since, (c.shadow_of + "").is_(None))
+             .order_by(c.created_at.desc(), c.id.desc()).limit(limit))
+        with self.engine.connect() as conn:
+            for row in conn.execution_options(yield_per=2000).execute(q).mappings():
+                yield _rules_listed(row)
 
     def model_scores(self, model: str, version: str, since, until, limit: int) -> list[dict]:
         """A model version's scores in [since, until] (naive UTC), newest first, at most ``limit``: what
@@ -261,9 +337,28 @@ class BufferedAuditWriter(BufferedRows):
         return self.audit.score(score_id)
 
     def review_queue(self, decisions: Sequence[str], since, *, model: str | None = None, order: str = "score",
-                     limit: int = 50, after: tuple | None = None) -> dict:
+                     limit: int = 50, after: tuple | None = None, assigned_to: str | None = None,
+                     unassigned: bool = False) -> dict:
         self.flush()
-        return self.audit.review_queue(decisions, since, model=model, order=order, limit=limit, after=after)
+        return self.audit.review_queue(decisions, since, model=model, order=order, limit=limit, after=after,
+                                       assigned_to=assigned_to, unassigned=unassigned)
+
+    def claim_next(self, analyst: str, decisions: Sequence[str], since, *, model: str | None = None,
+                   order: str = "score") -> dict | None:
+        self.flush()
+        return self.audit.claim_next(analyst, decisions, since, model=model, order=order)
+
+    def unassigned_count(self, decisions: Sequence[str], since, *, model: str | None = None) -> int:
+        self.flush()
+        return self.audit.unassigned_count(decisions, since, model=model)
+
+    def assign(self, score_id: str, analyst: str | None) -> dict | None:
+        self.flush()
+        return self.audit.assign(score_id, analyst)
+
+    def decided_cases(self, model: str, since, limit: int) -> Iterator[dict]:
+        self.flush()
+        return self.audit.decided_cases(model, since, limit)
 
     def model_scores(self, model: str, version: str, since, until, limit: int) -> list[dict]:
         self.flush()

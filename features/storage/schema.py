@@ -221,6 +221,12 @@ risk_scores = Table(
     # the decision rules that matched the case ([{name, action, reason}]); NULL when none did (0012,
     # service/pipelines/risk_rules.py)
     Column("rule_matches", JSON(none_as_null=True)),
+    # a behavioural payment's raw fields as sent ({amount, country, device_id, ip}: what decision rules test next
+    # to the computed features); NULL for a table model (0013)
+    Column("payment", JSON(none_as_null=True)),
+    # the analyst who holds the case in the review queue, and since when; NULL while nobody does (0014)
+    Column("assigned_to", String(200)),
+    Column("assigned_at", DateTime),
     UniqueConstraint("score_id"),
     Index("ix_risk_scores_customer_id_created_at", "customer_id", "created_at"),
     Index("ix_risk_scores_model_created_at", "model", "created_at"),

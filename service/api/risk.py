@@ -12,10 +12,15 @@ from service.api.lane import LaneRoute
 from service.auth import require_scope
 from service.pipelines.risk_challenge import challenger_report
 from service.pipelines.risk_monitor import monitoring_report
-from service.pipelines.risk_reviews import review_queue, scored_case
+from service.pipelines.risk_reviews import assign_case, claim_case, review_queue, scored_case
 from service.schemas.risk import (
+    AssignmentSchema,
+    AssignRequestSchema,
+    BacktestWindowSchema,
     ChallengerQuerySchema,
     ChallengerReportSchema,
+    ClaimRequestSchema,
+    ClaimResponseSchema,
     CustomerRiskQuerySchema,
     CustomerRiskResponseSchema,
     MonitoringQuerySchema,
@@ -30,6 +35,8 @@ from service.schemas.risk import (
     RiskListEntrySchema,
     RiskListPathSchema,
     RiskListsResponseSchema,
+    RiskRuleBacktestRequestSchema,
+    RiskRuleBacktestSchema,
     RiskRulePathSchema,
     RiskRuleRequestSchema,
     RiskRuleSchema,
@@ -163,7 +170,41 @@ def reviews(query: dict):
     """
     return review_queue(current_app.extensions["kefu"].extras["risk_audit"], decisions=query["decisions"],
                         model=query.get("model"), days=query["days"], order=query["order"], limit=query["limit"],
-                        before=query.get("before"))
+                        before=query.get("before"), assigned_to=query.get("assigned_to"),
+                        unassigned=query["unassigned"])
+
+
+@blp.route("/risk/reviews/claim", methods=["POST"])
+@require_scope("risk")
+@blp.arguments(ClaimRequestSchema)
+@blp.response(200, ClaimResponseSchema)
+def claim_review(body: dict):
+    """Take the next case of the review queue
+
+    Gives `analyst` (default: the API key's id) the first case of the queue that nobody holds, in the queue's
+    order (`order=score`: the riskiest; `newest`), with the same filters as `GET /v1/risk/reviews`
+    (`decisions`, `model`, `days`), and answers it whole. Analysts claiming at the same time never get the same
+    case. `case` is null when no unheld case is waiting; `unassigned` counts those left. A held case stays in the
+    queue until its outcome is recorded (`?unassigned=true` leaves it out, `?assigned_to=NAME` lists one
+    analyst's); `POST /v1/risk/scores/{score_id}/assign` hands it to someone else or releases it.
+    """
+    return claim_case(current_app.extensions["kefu"].extras["risk_audit"],
+                      analyst=body.get("analyst") or g.principal.key_id, decisions=body["decisions"],
+                      model=body.get("model"), days=body["days"], order=body["order"])
+
+
+@blp.route("/risk/scores/<string:score_id>/assign", methods=["POST"])
+@require_scope("risk")
+@blp.arguments(AssignRequestSchema)
+@blp.response(200, AssignmentSchema)
+@blp.alt_response(404, description="no score with this id")
+def assign_review(body: dict, score_id: str):
+    """Give a case to an analyst, or release it
+
+    `{"analyst": "dana"}` gives the case to dana, whoever held it; `{"analyst": null}` puts it back among the
+    unheld cases of the queue.
+    """
+    return assign_case(current_app.extensions["kefu"].extras["risk_audit"], score_id, body["analyst"])
 
 
 @blp.route("/risk/scores/<string:score_id>/outcome", methods=["POST"])
@@ -329,18 +370,8 @@ def put_rule(body: dict, name: str):
     others within 5 s. An unknown model or field, an order op on a categorical field, or a text for a numeric
     field → 422 naming the condition (`errors.json.when.<index>`), as a malformed condition is.
     """
-    from service.pipelines.risk_rules import condition_errors
-
     name = _rule_name(name)
-    scorer = _scorer()
-    try:
-        fields = scorer.rule_fields(body["model"])
-    except NotFound as exc:
-        raise InvalidInput("The rule's model does not exist.", errors={"json": {"model": [exc.message]}}) from exc
-    errors = condition_errors(body["when"], fields)
-    if errors:
-        raise InvalidInput("Some conditions do not fit the model's fields; the rule was not saved.",
-                           errors={"json": {"when": errors}})
+    _check_rule(body, "the rule was not saved")
     rules = _rules()
     expires = body.get("expires_at")
     row = rules.store.put(name, body["model"], body["when"], body["action"], reason=body.get("reason"),
@@ -348,6 +379,63 @@ def put_rule(body: dict, name: str):
                           expires_at=to_naive_utc(expires) if expires is not None else None)
     rules.forget()
     return row
+
+
+def _check_rule(body: dict, outcome: str) -> None:
+    """422 naming the field when the rule's model is unknown or a condition does not fit the model's fields."""
+    from service.pipelines.risk_rules import condition_errors
+
+    try:
+        fields = _scorer().rule_fields(body["model"])
+    except NotFound as exc:
+        raise InvalidInput("The rule's model does not exist.", errors={"json": {"model": [exc.message]}}) from exc
+    errors = condition_errors(body["when"], fields)
+    if errors:
+        raise InvalidInput(f"Some conditions do not fit the model's fields; {outcome}.",
+                           errors={"json": {"when": errors}})
+
+
+def _backtest(rule: dict, window: dict) -> dict:
+    from service.pipelines.risk_backtest import backtest_rule
+
+    return backtest_rule(rule, _scorer().audit, days=window["days"], examples=window["examples"])
+
+
+@blp.route("/risk/rules/backtest", methods=["POST"])
+@require_scope("risk")
+@blp.arguments(RiskRuleBacktestRequestSchema)
+@blp.response(200, RiskRuleBacktestSchema)
+def backtest_unsaved_rule(body: dict):
+    """Back-test a rule without saving it
+
+    What the rule (`model`, `when`, `action`, as for `PUT /v1/risk/rules/{name}`) would have done to the model's
+    cases of the last `days` days (default 30; every version, challenger shadow scores left out), judged as a
+    live score is on the features as stored, a behavioural payment's raw fields and the score: how many it
+    matches, how many decisions it raises (`changed`; a list-decided case keeps its decision), the decisions
+    before and after, and on cases with a recorded outcome its precision and recall. `missing` counts, per
+    field, the cases that did not carry it; `by_day` is the daily series; `examples` the newest matched cases.
+    The conditions are checked as for saving (422 naming the condition).
+    """
+    _check_rule(body, "nothing was tested")
+    return _backtest(body, body)
+
+
+@blp.route("/risk/rules/<string:name>/backtest", methods=["GET"])
+@require_scope("risk")
+@blp.arguments(BacktestWindowSchema, location="query")
+@blp.response(200, RiskRuleBacktestSchema)
+@blp.alt_response(404, description="no such rule")
+def backtest_saved_rule(query: dict, name: str):
+    """Back-test a saved rule, enabled or not
+
+    The same report as `POST /v1/risk/rules/backtest`, for the rule saved under `name` (save it with
+    `"enabled": false` to test it before it decides anything). For a rule that is already live, `matched_live`
+    counts the cases it matched when they were scored.
+    """
+    rule = _rules().store.get(_rule_name(name))
+    if rule is None:
+        raise NotFound(f"No risk rule named '{name}'.")
+    return _backtest(rule, query)
 
 
 @blp.route("/risk/rules/<string:name>", methods=["DELETE"])

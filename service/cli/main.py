@@ -242,10 +242,11 @@ from service.cli.models import evaluate, models, score, train  # noqa: E402
 import service.cli.challenger  # noqa: E402,F401 - adds `kefu models challenge|compare`
 from service.cli.promotions import promotions  # noqa: E402
 from service.cli.recommend import recommend  # noqa: E402
+from service.cli.rules import rules  # noqa: E402
 
 train.add_command(train_intents_cmd)
 train.add_command(train_sentiment_cmd)
-for command in (train, evaluate, score, recommend, promotions, models, kb):
+for command in (train, evaluate, score, recommend, promotions, rules, models, kb):
     cli.add_command(command)
 
 

@@ -127,12 +127,16 @@ def _metrics_table(metrics: dict) -> str:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="CSV or Parquet to write.")
 @click.option("--chunk-size", default=100_000, show_default=True)
-def score(name: str, file: Path, out: Path, chunk_size: int) -> None:
-    """Score every row of FILE; writes the rows with score and decision added."""
+@click.option("--model-decision", is_flag=True,
+              help="Decide by the model's thresholds alone: no block or allow lists, no decision rules.")
+def score(name: str, file: Path, out: Path, chunk_size: int, model_decision: bool) -> None:
+    """Score every row of FILE; writes the rows with risk_score and risk_decision added.
+
+    As the API does, a block or allow list entry matching a row's column (or its customer_id column) decides the
+    row, and the model's enabled decision rules escalate the others; risk_list and risk_rules name them."""
     import pandas as pd
 
     from features.ingest.files import read_table
-
     from models.registry import ModelNotFound
 
     state = _state()
@@ -156,6 +160,20 @@ def score(name: str, file: Path, out: Path, chunk_size: int) -> None:
     result = frame.copy()
     result["risk_score"] = pd.Series([s for chunk in scores for s in chunk], index=frame.index)
     result["risk_decision"] = [model.decide(s, thresholds) for s in result["risk_score"]]
+    if not model_decision:
+        from service.pipelines.risk_files import decide_rows
+
+        risk = state.extras["risk"]
+        decided = decide_rows(frame, result["risk_score"].to_numpy(), result["risk_decision"].tolist(),
+                              rules=risk.rules.for_model(name) if risk.rules is not None else (), lists=risk.lists)
+        changed = sum(a != b for a, b in zip(decided["decisions"], result["risk_decision"]))
+        result["risk_decision"] = decided["decisions"]
+        result["risk_list"] = [f"{m['action']} {m['field']}={m['value']}" if m else "" for m in decided["list_match"]]
+        result["risk_rules"] = [";".join(n) for n in decided["rule_matches"]]
+        listed = sum(m is not None for m in decided["list_match"])
+        ruled = sum(bool(n) for n in decided["rule_matches"])
+        click.echo(f"lists decided {listed} rows, rules matched {ruled}; {changed} decisions differ from the "
+                   f"model's own", err=True)
     if out.suffix.lower() in {".parquet", ".pq"}:
         result.to_parquet(out)
     else:

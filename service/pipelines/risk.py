@@ -150,11 +150,12 @@ class RiskScorer:
                 shadow = found[0], found[1], own
         result = self._result(name, model, version, features, top_reasons, listed, rules, raw)
         result.update(customer_id=customer_id, transaction_id=transaction_id)
-        rows = [self._audit_row(result, features, request_id)]
+        payment = payment_fields(raw)
+        rows = [self._audit_row(result, features, request_id, payment)]
         if shadow is not None:
             copy = self._result(name, shadow[0], shadow[1], shadow[2], top_reasons, listed, rules, raw)
             copy.update(customer_id=customer_id, transaction_id=transaction_id, shadow_of=result["score_id"])
-            rows.append(self._audit_row(copy, shadow[2], request_id))
+            rows.append(self._audit_row(copy, shadow[2], request_id, payment))
         self.audit.record(rows)
         return result
 
@@ -274,15 +275,25 @@ class RiskScorer:
         return payment_features(load_customer_history(self.store.engine, customer_id, transaction["ts"]), transaction)
 
     @staticmethod
-    def _audit_row(result: Mapping[str, Any], features: Mapping[str, Any], request_id: str | None) -> dict:
-        # the features as given: the audit store writes them as JSON values (NaN/inf as null, numpy as Python)
+    def _audit_row(result: Mapping[str, Any], features: Mapping[str, Any], request_id: str | None,
+                   payment: Mapping[str, Any] | None = None) -> dict:
+        # the features as given: the audit store writes them as JSON values (NaN/inf as null, numpy as Python);
+        # ``payment``: a behavioural payment's raw rule fields (payment_fields), None for a table model
         return {
             "score_id": result["score_id"], "model": result["model"], "model_version": result["model_version"],
             "customer_id": result.get("customer_id"), "transaction_id": result.get("transaction_id"),
             "score": result["score"], "decision": result["decision"], "reasons": result["reasons"],
             "features": features, "request_id": request_id, "list_match": result.get("list_match"),
-            "shadow_of": result.get("shadow_of"), "rule_matches": result.get("rule_matches"),
+            "shadow_of": result.get("shadow_of"), "rule_matches": result.get("rule_matches"), "payment": payment,
         }
+
+
+def payment_fields(raw: Mapping[str, Any] | None) -> dict | None:
+    """A behavioural payment's raw fields that decision rules test (those it carries), as the audit row keeps
+    them so a rule can be back-tested on stored cases; None for a table model's case."""
+    if raw is None:
+        return None
+    return {field: raw[field] for field in RAW_PAYMENT_FIELDS if raw.get(field) is not None}
 
 
 def _rule_values(features: Mapping[str, Any], raw: Mapping[str, Any] | None) -> Mapping[str, Any]:

@@ -54,14 +54,14 @@ def decode_cursor(cursor: str, order: str) -> tuple[tuple[Any, int], datetime]:
 
 
 def review_queue(audit, *, decisions: Sequence[str], model: str | None, days: int, order: str, limit: int,
-                 before: str | None = None) -> dict:
+                 before: str | None = None, assigned_to: str | None = None, unassigned: bool = False) -> dict:
     """The answer of GET /v1/risk/reviews (``audit``: a RiskAuditStore or its BufferedAuditWriter)."""
     if before is not None:
         after, since = decode_cursor(before, order)
     else:
         after, since = None, utcnow() - timedelta(days=days)
     page = audit.review_queue(list(dict.fromkeys(decisions)), since, model=model, order=order, limit=limit,
-                              after=after)
+                              after=after, assigned_to=assigned_to, unassigned=unassigned)
     entries = page["entries"]
     cursor = encode_cursor(order, entries[-1], since) if page["more"] and entries else None
     for entry in entries:
@@ -75,3 +75,20 @@ def scored_case(audit, score_id: str) -> dict:
     if case is None:
         raise NotFound(f"No risk score with id '{score_id}'.")
     return case
+
+
+def claim_case(audit, *, analyst: str, decisions: Sequence[str], model: str | None, days: int, order: str) -> dict:
+    """The answer of POST /v1/risk/reviews/claim: the first case of that queue nobody holds, now held by
+    ``analyst`` (None when there is none), and how many unheld cases the queue still has."""
+    since = utcnow() - timedelta(days=days)
+    decisions = list(dict.fromkeys(decisions))
+    case = audit.claim_next(analyst, decisions, since, model=model, order=order)
+    return {"case": case, "unassigned": audit.unassigned_count(decisions, since, model=model)}
+
+
+def assign_case(audit, score_id: str, analyst: str | None) -> dict:
+    """The answer of POST /v1/risk/scores/<score_id>/assign."""
+    done = audit.assign(score_id, analyst)
+    if done is None:
+        raise NotFound(f"No risk score with id '{score_id}'.")
+    return done

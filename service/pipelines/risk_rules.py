@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable, Mapping, Sequence
 
+import numpy as np
+
 from features.storage.risk_rules import RiskRuleStore
 from features.storage.store import utcnow
 from service.pipelines.worker_cache import WorkerCache
@@ -100,12 +102,18 @@ class Rule:
     expires_at: datetime | None
     tests: tuple[tuple[str, Callable[[Any], bool]], ...]
     public: dict                                        # {name, action, reason}: what an answer lists
+    conditions: tuple[tuple[str, str, Any], ...] = ()   # (field, op, value), in the order of ``tests``
 
 
 def compile_rule(row: Mapping[str, Any]) -> Rule:
     return Rule(name=row["name"], action=row["action"], expires_at=row.get("expires_at"),
                 tests=tuple((c["field"], _test(c["op"], c["value"])) for c in row["when"]),
-                public={"name": row["name"], "action": row["action"], "reason": row.get("reason")})
+                public={"name": row["name"], "action": row["action"], "reason": row.get("reason")},
+                conditions=tuple((c["field"], c["op"], c["value"]) for c in row["when"]))
+
+
+def is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def matching(rules: Sequence[Rule], values: Mapping[str, Any], score: float) -> list[dict]:
@@ -120,10 +128,48 @@ def matching(rules: Sequence[Rule], values: Mapping[str, Any], score: float) -> 
                 continue
         for field, test in rule.tests:
             value = score if field == SCORE else values.get(field)
-            if value is None or (isinstance(value, float) and math.isnan(value)) or not test(value):
+            if is_missing(value) or not test(value):
                 break
         else:
             out.append(dict(rule.public))
+    return out
+
+
+def rule_mask(rule: Rule, columns: Mapping[str, Any], scores: np.ndarray) -> np.ndarray:
+    """Which of many cases meet every condition of ``rule``: for each case the same answer as :func:`matching`
+    (the rule's expiry aside: the caller picks the rules). ``columns``: field -> the cases' values (a sequence or
+    an array; a field it lacks is missing in every case), ``scores``: the cases' calibrated scores. A numeric
+    array under an order op is compared in one numpy call; any other column calls the condition's own test once
+    per distinct value, so the two paths cannot disagree."""
+    mask = np.ones(len(scores), dtype=bool)
+    for (field, op, value), (_, test) in zip(rule.conditions, rule.tests):
+        column = scores if field == SCORE else columns.get(field)
+        if column is None:
+            return np.zeros(len(scores), dtype=bool)
+        mask &= _column_meets(op, value, test, column)
+        if not mask.any():
+            break
+    return mask
+
+
+def _column_meets(op: str, value: Any, test: Callable[[Any], bool], column: Any) -> np.ndarray:
+    if isinstance(column, np.ndarray) and column.dtype.kind in "fiu" and op in ORDER_OPS:
+        with np.errstate(invalid="ignore"):             # NaN (missing) compares False, as it meets nothing
+            return np.asarray(ORDER_OPS[op](column.astype(float, copy=False), float(value)), dtype=bool)
+    values = column.tolist() if isinstance(column, np.ndarray) and column.dtype != object else column
+    out = np.zeros(len(values), dtype=bool)
+    seen: dict[tuple[type, Any], bool] = {}
+    for i, v in enumerate(values):
+        if is_missing(v):
+            continue
+        try:
+            key = (type(v), v)
+            hit = seen.get(key)
+            if hit is None:
+                hit = seen[key] = test(v)
+        except TypeError:                               # an unhashable value (a list in a JSON feature)
+            hit = test(v)
+        out[i] = hit
     return out
 
 

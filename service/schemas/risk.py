@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import math
+from datetime import timezone
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
-
-from datetime import timezone
 
 from models.challenger import MODES
 from service.schemas.events import ID, StrictSchema, _ip, flat_dict
@@ -153,6 +152,7 @@ class CustomerRiskQuerySchema(StrictSchema):
 
 
 DECISIONS = ("approve", "review", "decline")
+ANALYST = validate.Length(min=1, max=200)
 
 
 class SplitList(fields.List):
@@ -188,10 +188,16 @@ class ScoredCaseSchema(Schema):
     reasons = fields.List(fields.Nested(ReasonSchema), allow_none=True)
     list_match = fields.Nested(ListMatchSchema, allow_none=True)
     rule_matches = fields.List(fields.Nested(RuleMatchSchema), metadata={"description": RULE_MATCHES_DOC})
+    assigned_to = fields.String(allow_none=True, metadata={
+        "description": "The analyst who holds the case (claimed or given it); null while nobody does."})
+    assigned_at = fields.DateTime(allow_none=True)
 
 
 class RiskScoreRecordSchema(ScoredCaseSchema):
     features = fields.Dict(allow_none=True, metadata={"description": "The case's features as stored for audit."})
+    payment = fields.Dict(allow_none=True, metadata={
+        "description": "A behavioural payment's raw fields as sent (amount, country, device_id, ip: those it "
+                       "carried), which decision rules test next to the features; null for a table model."})
     request_id = fields.String(allow_none=True)
     created_at = fields.DateTime()
     outcome = fields.Boolean(allow_none=True, metadata={"description": "null until an analyst records one."})
@@ -219,10 +225,44 @@ class ReviewQuerySchema(StrictSchema):
     before = fields.String(validate=validate.Length(min=1, max=512), metadata={
         "description": "The previous page's `next`, with the same order: the page continues after it. The "
                        "first page's window (its `since`) holds for the pages that follow."})
+    assigned_to = fields.String(validate=ANALYST, metadata={"description": "Only the cases this analyst holds."})
+    unassigned = fields.Boolean(load_default=False, metadata={"description": "Only the cases nobody holds."})
+
+    @validates_schema
+    def _one_assignment_filter(self, data: dict, **_kwargs) -> None:
+        if data.get("unassigned") and data.get("assigned_to") is not None:
+            raise ValidationError("Ask for one analyst's cases or for unassigned ones, not both.", "unassigned")
+
+
+class ClaimRequestSchema(StrictSchema):
+    analyst = fields.String(validate=ANALYST, metadata={
+        "description": "Who takes the case; default the API key's id."})
+    decisions = fields.List(fields.String(validate=validate.OneOf(DECISIONS)), load_default=lambda: ["review"],
+                            validate=validate.Length(min=1, max=len(DECISIONS)))
+    model = fields.String(validate=NAME, metadata={"description": "One model's cases; default every model's."})
+    days = fields.Integer(load_default=7, validate=validate.Range(min=1, max=366))
+    order = fields.String(load_default="score", validate=validate.OneOf(["score", "newest"]))
+
+
+class AssignRequestSchema(StrictSchema):
+    analyst = fields.String(required=True, allow_none=True, validate=ANALYST, metadata={
+        "description": "Who gets the case (whoever held it); null releases it to the queue."})
+
+
+class AssignmentSchema(Schema):
+    score_id = fields.String()
+    assigned_to = fields.String(allow_none=True)
+    assigned_at = fields.DateTime(allow_none=True)
 
 
 class ReviewEntrySchema(ScoredCaseSchema):
     created_at = fields.DateTime()
+
+
+class ClaimResponseSchema(Schema):
+    case = fields.Nested(lambda: RiskScoreRecordSchema(), allow_none=True, metadata={
+        "description": "The case now held by the analyst, whole; null when no unheld case is waiting."})
+    unassigned = fields.Integer(metadata={"description": "Cases of the same queue that nobody holds now."})
 
 
 class ReviewQueueResponseSchema(Schema):
@@ -472,7 +512,7 @@ class RiskRulePathSchema(StrictSchema):
     name = fields.String(required=True, validate=RULE_NAME)
 
 
-class RiskRuleRequestSchema(StrictSchema):
+class RiskRuleBodySchema(StrictSchema):
     model = fields.String(required=True, validate=NAME, metadata={"description": "The risk model it applies to."})
     when = fields.List(fields.Nested(RiskRuleConditionSchema), required=True, validate=validate.Length(min=1, max=10),
                        metadata={"description": "1-10 conditions, all of which a case must meet. A missing "
@@ -480,9 +520,82 @@ class RiskRuleRequestSchema(StrictSchema):
     action = fields.String(required=True, validate=validate.OneOf(["review", "decline"]), metadata={
         "description": "What a matching case is escalated to; a rule never lowers a decision."})
     reason = fields.String(validate=validate.Length(max=500))
+
+
+class RiskRuleRequestSchema(RiskRuleBodySchema):
     enabled = fields.Boolean(load_default=True)
     expires_at = fields.AwareDateTime(default_timezone=timezone.utc,
                                       metadata={"description": "After this the rule no longer applies."})
+
+
+class BacktestWindowSchema(StrictSchema):
+    days = fields.Integer(load_default=30, validate=validate.Range(min=1, max=366),
+                          metadata={"description": "Test on the model's cases scored in the last this many days."})
+    examples = fields.Integer(load_default=10, validate=validate.Range(min=0, max=100),
+                              metadata={"description": "How many matched cases to list, newest first."})
+
+
+class RiskRuleBacktestRequestSchema(RiskRuleBodySchema, BacktestWindowSchema):
+    """A rule to back-test without saving it, and the window."""
+
+
+class BacktestDecisionsSchema(Schema):
+    before = fields.Dict(keys=fields.String(), values=fields.Integer(), metadata={
+        "description": "Decisions as stored (the rules live then included), by decision."})
+    after = fields.Dict(keys=fields.String(), values=fields.Integer(), metadata={
+        "description": "The same cases' decisions with this rule too."})
+
+
+class BacktestOutcomesSchema(Schema):
+    labelled = fields.Integer(metadata={"description": "Cases with a recorded outcome."})
+    fraud = fields.Integer(metadata={"description": "Of those, the ones recorded as fraud."})
+    matched_labelled = fields.Integer()
+    matched_fraud = fields.Integer()
+    precision = fields.Float(allow_none=True, metadata={
+        "description": "matched_fraud / matched_labelled: how much of what the rule flags was fraud."})
+    recall = fields.Float(allow_none=True, metadata={"description": "matched_fraud / fraud: the known fraud it "
+                                                                    "matches."})
+    changed_fraud = fields.Integer(metadata={"description": "Fraud cases whose decision the rule would raise."})
+    changed_legit = fields.Integer(metadata={"description": "Cases recorded as not fraud whose decision it would "
+                                                            "raise: its extra false alerts."})
+
+
+class BacktestDaySchema(Schema):
+    date = fields.String()
+    cases = fields.Integer()
+    matched = fields.Integer()
+    changed = fields.Integer()
+    matched_fraud = fields.Integer()
+
+
+class BacktestExampleSchema(Schema):
+    score_id = fields.String()
+    created_at = fields.DateTime()
+    score = fields.Float()
+    decision = fields.String()
+    decision_after = fields.String()
+    outcome = fields.Boolean(allow_none=True)
+
+
+class RiskRuleBacktestSchema(Schema):
+    model = fields.String()
+    days = fields.Integer()
+    since = fields.DateTime()
+    truncated = fields.Boolean(metadata={"description": "True when the window held more cases than the newest "
+                                                        "200,000 tested."})
+    cases = fields.Integer(metadata={"description": "Case-deciding scores of the model in the window."})
+    matched = fields.Integer()
+    match_rate = fields.Float(allow_none=True)
+    matched_live = fields.Integer(metadata={"description": "Cases a saved rule of this name matched when they "
+                                                           "were scored."})
+    listed = fields.Integer(metadata={"description": "Matched cases a list entry decided: kept as they were."})
+    changed = fields.Integer(metadata={"description": "Cases whose decision the rule would raise."})
+    decisions = fields.Nested(BacktestDecisionsSchema)
+    outcomes = fields.Nested(BacktestOutcomesSchema)
+    missing = fields.Dict(keys=fields.String(), values=fields.Integer(), metadata={
+        "description": "Per field the rule tests, the cases that did not carry it (they cannot match)."})
+    by_day = fields.List(fields.Nested(BacktestDaySchema))
+    examples = fields.List(fields.Nested(BacktestExampleSchema))
 
 
 class RiskRuleConditionOutSchema(Schema):

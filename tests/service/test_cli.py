@@ -114,6 +114,9 @@ def test_demo_prepares_state_and_prints_working_keys(env, embedder, monkeypatch)
     queue = next(l for l in lines if "/v1/risk/reviews" in l).split("http://127.0.0.1:8000")[1].rstrip("'")
     entries = client.get(queue, headers=risk_headers).get_json()["entries"]
     assert scored["score_id"] in [e["score_id"] for e in entries]
+    tested = next(l for l in lines if "/backtest" in l).split("http://127.0.0.1:8000")[1].rstrip("'")
+    report = client.get(tested, headers=risk_headers).get_json()
+    assert report["matched"] == report["matched_live"] == 1 and report["examples"][0]["score_id"] == scored["score_id"]
 
     # the printed recommendation call answers, with its promotion's places filled
     line = next(l for l in result.output.splitlines() if l.rstrip().endswith("/v1/recommendations"))
@@ -148,6 +151,92 @@ def test_train_risk_then_score_a_file(env):
     assert set(frame["risk_decision"]) <= {"approve", "review", "decline"}
     missing = run("score", "--name", "nope", str(data), "--out", str(out))
     assert missing.exit_code == 1 and "no loadable risk model" in missing.output
+
+
+def test_score_applies_lists_and_rules_as_the_api_does(env):
+    import pandas as pd
+
+    from service.app import create_app
+    from tests_helpers_risk import table
+
+    data = env / "cases.csv"
+    cases = table(400, seed=3)
+    cases.insert(0, "customer_id", [f"c{i}" for i in range(len(cases))])
+    cases.drop(columns=["is_bad"]).to_csv(data, index=False)
+    table(600).to_csv(env / "train.csv", index=False)
+    assert run("train", "risk", "--name", "cards", "--data", str(env / "train.csv"), "--label", "is_bad").exit_code == 0
+    own = env / "own.csv"
+    assert run("score", "--name", "cards", str(data), "--out", str(own), "--model-decision").exit_code == 0
+    model_only = pd.read_csv(own)
+    assert "risk_rules" not in model_only and "risk_list" not in model_only
+
+    state = create_app().extensions["kefu"]
+    risk = state.extras["risk"]
+    risk.lists.store.put("country", "DE", "block", reason="not served")
+    risk.lists.store.put("customer_id", "c1", "allow")
+    risk.rules.store.put("big", "cards", [{"field": "amount", "op": ">=", "value": 150}], "decline")
+    risk.rules.store.put("night", "cards", [{"field": "hour", "op": "<", "value": 5},
+                                           {"field": "score", "op": ">=", "value": 0.0}], "review")
+    risk.rules.store.put("off", "cards", [{"field": "amount", "op": ">=", "value": 0}], "decline", enabled=False)
+    risk.rules.forget()
+    risk.lists.forget()
+    out = env / "scored.csv"
+    scored = run("score", "--name", "cards", str(data), "--out", str(out))
+    assert scored.exit_code == 0, scored.output
+    frame = pd.read_csv(out, keep_default_na=False)
+    assert frame["risk_score"].tolist() == model_only["risk_score"].tolist()
+    assert (frame.loc[frame["country"] == "DE", "risk_decision"] == "decline").all()
+    assert (frame.loc[frame["country"] == "DE", "risk_list"] == "block country=DE").all()
+    assert frame.loc[1, "risk_list"] == ("block country=DE" if frame.loc[1, "country"] == "DE" else
+                                         "allow customer_id=c1")
+    free = frame[frame["risk_list"] == ""]
+    assert (free.loc[free["amount"] >= 150, "risk_decision"] == "decline").all()
+    assert set(frame["risk_rules"]) >= {"", "big", "night", "big;night"}
+    assert "off" not in ";".join(frame["risk_rules"])
+    differs = int((frame["risk_decision"] != model_only["risk_decision"]).sum())
+    assert differs > 0 and f"{differs} decisions differ" in scored.output
+
+    # row by row, the API gives the same decision, rules and list entry
+    for i in range(0, len(cases), 7):
+        row = cases.iloc[i]
+        answer = risk.score("cards", {"amount": float(row.amount), "country": row.country, "hour": int(row.hour)},
+                            customer_id=row.customer_id)
+        assert answer["decision"] == frame.loc[i, "risk_decision"], i
+        assert ";".join(m["name"] for m in answer["rule_matches"]) == frame.loc[i, "risk_rules"], i
+        listed = answer["list_match"]
+        assert (f"{listed['action']} {listed['field']}={listed['value']}" if listed else "") == frame.loc[i, "risk_list"]
+
+
+def test_rules_list_and_backtest_with_a_plot(env):
+    from service.app import create_app
+    from tests_helpers_risk import table
+
+    table(600).to_csv(env / "train.csv", index=False)
+    assert run("train", "risk", "--name", "cards", "--data", str(env / "train.csv"), "--label", "is_bad").exit_code == 0
+    assert "no decision rules" in run("rules", "list").output
+    state = create_app().extensions["kefu"]
+    risk = state.extras["risk"]
+    cases = [{"features": {"amount": a, "country": "XX", "hour": 12}} for a in (10.0, 50.0, 200.0, 300.0, 400.0)]
+    scored = risk.score_batch("cards", cases)["results"]
+    state.extras["risk_audit"].flush()
+    risk.audit.record_outcome(scored[4]["score_id"], True)
+    risk.audit.record_outcome(scored[0]["score_id"], False)
+    risk.rules.store.put("big", "cards", [{"field": "amount", "op": ">=", "value": 150}], "decline", enabled=False)
+
+    listed = run("rules", "list", "--model", "cards")
+    assert listed.exit_code == 0 and "big" in listed.output and "off" in listed.output
+    assert "amount >= 150" in listed.output
+    plot = env / "backtest.png"
+    shown = run("rules", "backtest", "big", "--plot", str(plot))
+    assert shown.exit_code == 0, shown.output
+    raised = sum(r["decision"] != "decline" for r in scored[2:])
+    assert f"5 cases in 30 days, 3 matched (60.0%), {raised} decisions raised" in shown.output
+    assert "2 labelled, 1 fraud; matched 1 labelled, 1 fraud; precision 1.000, recall 1.000" in shown.output
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    report = json.loads(run("rules", "backtest", "big", "--json", "--days", "2").output)
+    assert report["matched"] == 3 and report["days"] == 2 and len(report["examples"]) == 3
+    unknown = run("rules", "backtest", "nope")
+    assert unknown.exit_code == 1 and "no decision rule named 'nope'" in unknown.output
 
 
 def test_models_monitor_reads_the_served_scores(env):

@@ -8,7 +8,7 @@ from test_risk_api import train
 
 CASE = {"amount": 180.0, "country": "XX", "hour": 3}
 ENTRY_KEYS = {"score_id", "model", "model_version", "customer_id", "transaction_id", "score", "decision", "reasons",
-              "list_match", "rule_matches", "created_at"}
+              "list_match", "rule_matches", "created_at", "assigned_to", "assigned_at"}
 
 
 @pytest.fixture
@@ -177,7 +177,7 @@ def test_openapi_documents_both(client):
     assert "404" in one["responses"] and one["security"] == [{"bearerAuth": ["risk"]}]
     queue = spec["paths"]["/v1/risk/reviews"]["get"]
     params = {p["name"]: p for p in queue["parameters"]}
-    assert set(params) == {"decisions", "model", "days", "order", "limit", "before"}
+    assert set(params) == {"decisions", "model", "days", "order", "limit", "before", "assigned_to", "unassigned"}
     assert params["decisions"]["schema"]["type"] == "array"
     assert set(params["decisions"]["schema"]["items"]["enum"]) == {"approve", "review", "decline"}
     assert queue["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/ReviewQueueResponse")

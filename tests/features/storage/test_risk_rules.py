@@ -1,5 +1,5 @@
 """Risk decision rules on SQLite and PostgreSQL: written, replaced (keeping the creation time), read per model and
-by activity, deleted; the audit row's rule_matches; migration 0012."""
+by activity, deleted; the audit row's rule_matches and payment fields; migrations 0012 and 0013."""
 from __future__ import annotations
 
 import time
@@ -85,3 +85,29 @@ def test_migration_0012_adds_and_drops_the_rules_table_and_column(migrated_engin
     assert scores["rule_matches"]["nullable"]
     assert RiskRuleStore(migrated_engine).rules() == []
     assert RiskAuditStore(migrated_engine).score("s1")["rule_matches"] == []
+
+
+def test_the_audit_row_keeps_a_payments_raw_fields_for_backtests(migrated_engine):
+    from datetime import timedelta
+
+    audit = RiskAuditStore(migrated_engine)
+    payment = {"amount": 12.5, "country": "DE", "device_id": "d-1"}
+    audit.record_scores([_row("s1", payment=payment), _row("s2"), _row("s3", shadow_of="s1", payment=payment),
+                         _row("s4", model="other")])
+    assert audit.score("s1")["payment"] == payment and audit.score("s2")["payment"] is None
+    cases = list(audit.decided_cases("cards", utcnow() - timedelta(days=1), 10))
+    assert [c["score_id"] for c in cases] == ["s2", "s1"]          # newest first, no shadow, one model
+    assert cases[1]["payment"] == payment and cases[1]["features"] == {"amount": 1.0}
+    assert cases[0]["rule_matches"] == [] and cases[0]["outcome"] is None
+    assert [c["score_id"] for c in audit.decided_cases("cards", utcnow() - timedelta(days=1), 1)] == ["s2"]
+    assert list(audit.decided_cases("cards", utcnow() + timedelta(seconds=1), 10)) == []
+
+
+def test_migration_0013_adds_and_drops_the_payment_column(migrated_engine):
+    RiskAuditStore(migrated_engine).record_scores([_row("s1", payment={"ip": "10.0.0.1"})])
+    downgrade(migrated_engine, "0012")
+    assert "payment" not in {c["name"] for c in inspect(migrated_engine).get_columns("risk_scores")}
+    upgrade(migrated_engine)
+    scores = {c["name"]: c for c in inspect(migrated_engine).get_columns("risk_scores")}
+    assert scores["payment"]["nullable"]
+    assert RiskAuditStore(migrated_engine).score("s1")["payment"] is None     # dropped with the column

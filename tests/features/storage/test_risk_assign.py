@@ -1,0 +1,88 @@
+"""Analysts claiming review cases at the same time on SQLite and PostgreSQL: each case goes to one analyst only,
+and every open case is handed out; assignment and release; migration 0014."""
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+from sqlalchemy import inspect
+
+from features.storage.migrate import downgrade, upgrade
+from features.storage.risk_audit import RiskAuditStore
+from features.storage.store import utcnow
+
+
+def _rows(n: int) -> list[dict]:
+    return [{"score_id": f"s{i:03d}", "model": "cards", "model_version": "v1", "customer_id": f"c{i}",
+             "score": (i % 17) / 17, "decision": "review" if i % 5 else "approve", "reasons": [],
+             "features": {"amount": float(i)}} for i in range(n)]
+
+
+def test_concurrent_claims_hand_each_case_to_one_analyst(migrated_engine):
+    audit = RiskAuditStore(migrated_engine)
+    audit.record_scores(_rows(60))                                  # 48 in review, 12 approved
+    audit.record_scores([{**_rows(1)[0], "score_id": "shadow", "shadow_of": "s001", "decision": "review"}])
+    since = utcnow() - timedelta(days=1)
+    claimed: dict[str, list[str]] = {}
+    errors: list[BaseException] = []
+
+    def analyst(name: str) -> None:
+        try:
+            mine = claimed.setdefault(name, [])
+            while (case := audit.claim_next(name, ["review"], since)) is not None:
+                mine.append(case["score_id"])
+        except BaseException as exc:                                 # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=analyst, args=(f"a{i}",)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    every = [sid for ids in claimed.values() for sid in ids]
+    assert len(every) == len(set(every)) == 48                      # no case twice, every review case once
+    assert "shadow" not in every and sum(1 for ids in claimed.values() if ids) >= 2
+    held = {e["score_id"]: e["assigned_to"] for e in
+            audit.review_queue(["review"], since, limit=100)["entries"]}
+    assert all(held[sid] == name for name, ids in claimed.items() for sid in ids)
+    assert audit.review_queue(["review"], since, unassigned=True)["open"] == 0
+
+
+def test_claims_follow_the_order_and_skip_held_and_decided_cases(migrated_engine):
+    audit = RiskAuditStore(migrated_engine)
+    audit.record_scores(_rows(10))
+    since = utcnow() - timedelta(days=1)
+    queue = [e["score_id"] for e in audit.review_queue(["review"], since, limit=100)["entries"]]
+    audit.assign(queue[0], "lead")
+    audit.record_outcome(queue[1], False)
+    assert audit.claim_next("x", ["review"], since)["score_id"] == queue[2]
+    free = audit.review_queue(["review"], since, order="newest", unassigned=True, limit=100)["entries"]
+    assert queue[0] not in {e["score_id"] for e in free} and queue[2] not in {e["score_id"] for e in free}
+    newest = audit.claim_next("x", ["review"], since, order="newest")
+    assert newest["score_id"] == free[0]["score_id"] and newest["assigned_to"] == "x"
+    assert audit.claim_next("x", ["review"], since, model="other") is None
+    assert audit.unassigned_count(["review"], since) == len(queue) - 4
+
+
+def test_assign_and_release(migrated_engine):
+    audit = RiskAuditStore(migrated_engine)
+    audit.record_scores(_rows(3))
+    done = audit.assign("s001", "dana")
+    assert done["assigned_to"] == "dana" and done["assigned_at"] is not None
+    assert audit.score("s001")["assigned_to"] == "dana"
+    released = audit.assign("s001", None)
+    assert released["assigned_to"] is None and released["assigned_at"] is None
+    assert audit.assign("nope", "x") is None
+
+
+def test_migration_0014_adds_and_drops_the_assignment_columns(migrated_engine):
+    audit = RiskAuditStore(migrated_engine)
+    audit.record_scores(_rows(2))
+    audit.assign("s001", "dana")
+    downgrade(migrated_engine, "0013")
+    assert not {"assigned_to", "assigned_at"} & {c["name"] for c in inspect(migrated_engine).get_columns("risk_scores")}
+    upgrade(migrated_engine)
+    columns = {c["name"]: c for c in inspect(migrated_engine).get_columns("risk_scores")}
+    assert columns["assigned_to"]["nullable"] and columns["assigned_at"]["nullable"]
+    assert RiskAuditStore(migrated_engine).score("s001")["assigned_to"] is None

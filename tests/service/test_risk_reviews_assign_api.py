@@ -1,0 +1,126 @@
+"""Analysts sharing the review queue over HTTP: claiming the next case, assigning and releasing one, and the queue
+filtered by who holds its cases."""
+from __future__ import annotations
+
+import pytest
+
+from conftest import bearer
+from test_risk_api import train
+
+AMOUNTS = [20.0, 60.0, 120.0, 250.0, 400.0]
+
+
+@pytest.fixture
+def queue(app, client, keys):
+    """Five cards cases, every one queued for review (review threshold 0), riskiest = largest amount."""
+    train(app)
+    r = client.put("/v1/models/cards/thresholds", json={"review": 0.0, "decline": 1.0}, headers=bearer(keys["admin"]))
+    assert r.status_code == 200
+    body = {"model": "cards", "cases": [{"customer_id": f"c{i}", "features": {"amount": a, "country": "XX", "hour": 3}}
+                                        for i, a in enumerate(AMOUNTS)]}
+    r = client.post("/v1/risk/scores/batch", json=body, headers=bearer(keys["risk"]))
+    assert r.status_code == 200, r.get_json()
+    results = r.get_json()["results"]
+    assert {x["decision"] for x in results} == {"review"}
+    for i, x in enumerate(results):
+        x["case_id_order"] = i
+    return sorted(results, key=lambda x: (-x["score"], -x["case_id_order"]))   # the queue's order
+
+
+def queue_by_storage(queue: list[dict]) -> list[dict]:
+    """The cases in the order they were stored (the batch's order, AMOUNTS')."""
+    return sorted(queue, key=lambda x: x["case_id_order"])
+
+
+def claim(client, keys, **body) -> dict:
+    r = client.post("/v1/risk/reviews/claim", json=body, headers=bearer(keys["risk"]))
+    assert r.status_code == 200, r.get_json()
+    return r.get_json()
+
+
+def reviews(client, keys, **query) -> dict:
+    r = client.get("/v1/risk/reviews", query_string=query, headers=bearer(keys["risk"]))
+    assert r.status_code == 200, r.get_json()
+    return r.get_json()
+
+
+def test_claims_hand_out_the_riskiest_unassigned_cases_one_each(client, keys, queue):
+    first = claim(client, keys, analyst="alice")
+    assert first["case"]["score_id"] == queue[0]["score_id"] and first["unassigned"] == 4
+    assert first["case"]["assigned_to"] == "alice" and first["case"]["assigned_at"]
+    assert first["case"]["features"] == {"amount": AMOUNTS[queue[0]["case_id_order"]], "country": "XX",
+                                         "hour": 3}                                   # the whole case
+    second = claim(client, keys, analyst="bob")
+    assert second["case"]["score_id"] == queue[1]["score_id"] and second["unassigned"] == 3
+    newest = claim(client, keys, analyst="bob", order="newest")       # the latest stored case not yet held
+    taken = {first["case"]["score_id"], second["case"]["score_id"]}
+    latest_free = next(x for x in reversed(queue_by_storage(queue)) if x["score_id"] not in taken)
+    assert newest["case"]["score_id"] == latest_free["score_id"]
+
+    everything = reviews(client, keys)
+    assert everything["open"] == 5                                       # claimed cases are still open
+    held = {e["score_id"]: e["assigned_to"] for e in everything["entries"]}
+    assert held[queue[0]["score_id"]] == "alice" and held[queue[1]["score_id"]] == "bob"
+    free = reviews(client, keys, unassigned="true")
+    assert free["open"] == 2 and all(e["assigned_to"] is None for e in free["entries"])
+    bobs = reviews(client, keys, assigned_to="bob")
+    assert {e["score_id"] for e in bobs["entries"]} == {second["case"]["score_id"], newest["case"]["score_id"]}
+
+    assert claim(client, keys, analyst="carol")["case"] is not None
+    assert claim(client, keys, analyst="carol")["case"] is not None
+    empty = claim(client, keys, analyst="carol")
+    assert empty == {"case": None, "unassigned": 0}
+    assert {e["assigned_to"] for e in reviews(client, keys)["entries"]} == {"alice", "bob", "carol"}
+
+
+def test_a_claim_honours_the_queue_filters_and_outcomes(client, keys, queue):
+    r = client.post(f"/v1/risk/scores/{queue[0]['score_id']}/outcome", json={"outcome": True},
+                    headers=bearer(keys["risk"]))
+    assert r.status_code == 200
+    got = claim(client, keys, analyst="alice")
+    assert got["case"]["score_id"] == queue[1]["score_id"]               # a decided case is not handed out
+    assert claim(client, keys, analyst="alice", decisions=["decline"]) == {"case": None, "unassigned": 0}
+    assert claim(client, keys, analyst="alice", model="other") == {"case": None, "unassigned": 0}
+    mine = claim(client, keys)                                            # no analyst: the key's id holds it
+    assert mine["case"]["assigned_to"] and mine["case"]["assigned_to"] != "alice"
+
+
+def test_a_case_is_assigned_reassigned_and_released(client, keys, queue):
+    target = queue[2]["score_id"]
+    r = client.post(f"/v1/risk/scores/{target}/assign", json={"analyst": "dana"}, headers=bearer(keys["risk"]))
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["assigned_to"] == "dana" and r.get_json()["score_id"] == target
+    case = client.get(f"/v1/risk/scores/{target}", headers=bearer(keys["risk"])).get_json()
+    assert case["assigned_to"] == "dana" and case["assigned_at"]
+    assert target not in {e["score_id"] for e in reviews(client, keys, unassigned="true")["entries"]}
+    r = client.post(f"/v1/risk/scores/{target}/assign", json={"analyst": "erin"}, headers=bearer(keys["risk"]))
+    assert r.get_json()["assigned_to"] == "erin"                        # a lead moves it
+    r = client.post(f"/v1/risk/scores/{target}/assign", json={"analyst": None}, headers=bearer(keys["risk"]))
+    assert r.status_code == 200 and r.get_json()["assigned_to"] is None and r.get_json()["assigned_at"] is None
+    assert target in {e["score_id"] for e in reviews(client, keys, unassigned="true")["entries"]}
+    missing = client.post("/v1/risk/scores/nope/assign", json={"analyst": "x"}, headers=bearer(keys["risk"]))
+    assert missing.status_code == 404 and missing.get_json()["code"] == 404
+
+
+@pytest.mark.parametrize("path, body", [
+    ("/v1/risk/reviews/claim", {"analyst": ""}),
+    ("/v1/risk/reviews/claim", {"analyst": "x" * 201}),
+    ("/v1/risk/reviews/claim", {"decisions": ["maybe"]}),
+    ("/v1/risk/reviews/claim", {"order": "oldest"}),
+    ("/v1/risk/reviews/claim", {"days": 0}),
+    ("/v1/risk/reviews/claim", {"limit": 3}),
+    ("/v1/risk/scores/s1/assign", {}),
+    ("/v1/risk/scores/s1/assign", {"analyst": 7}),
+])
+def test_bad_claims_and_assignments_are_422(client, keys, path, body):
+    r = client.post(path, json=body, headers=bearer(keys["risk"]))
+    assert r.status_code == 422 and r.get_json()["code"] == 422
+
+
+def test_the_queue_takes_one_assignment_filter_and_the_risk_scope(client, keys):
+    both = client.get("/v1/risk/reviews", query_string={"assigned_to": "a", "unassigned": "true"},
+                      headers=bearer(keys["risk"]))
+    assert both.status_code == 422 and "unassigned" in both.get_json()["errors"]["query"]
+    assert client.post("/v1/risk/reviews/claim", json={}, headers=bearer(keys["chat"])).status_code == 403
+    assert client.post("/v1/risk/scores/s1/assign", json={"analyst": "a"},
+                       headers=bearer(keys["profiles"])).status_code == 403
