@@ -24,6 +24,11 @@ from models.recommend.user_knn import CustomerNeighbours
 
 SOURCE_INDEX = {name: i for i, name in enumerate(SOURCES)}
 NEIGHBOUR_SOURCES = ("bought_together", "similar_text", "item_knn")
+#: How several context items (a session) are combined in context_affinity: "together" sums their raw neighbour
+#: scores and scales the sum, so an item with strong co-purchase evidence weighs more; "each" scales every item's
+#: scores on their own first, so all count alike. One item: the same either way. "together" won on
+#: bench/session_context.py's even Ta-Feng baskets (docs/benchmarks.md), so it is the rule.
+CONTEXT_SCALING = "together"
 
 
 @dataclass
@@ -161,9 +166,10 @@ class CandidateGenerator:
                           self.n_items)
 
     def context_affinity(self, batch: CustomerBatch, cands: CandidateSet) -> np.ndarray | None:
-        """How much each candidate goes with its row's context items: the bought-together and item-kNN scores
-        from those items alone, each table's scaled to its maximum over the row's candidates (0..2); None
-        without context."""
+        """How much each candidate goes with its row's context items: per table (bought together, item-kNN) the
+        items' neighbour scores summed and scaled to their maximum over the row's candidates, the two tables
+        added (0..2); None without context. With ``CONTEXT_SCALING = "each"``, each context item's scores are
+        scaled on their own before the sum instead (an item given twice counts once)."""
         if batch.context_rows is None or len(batch.context_rows) == 0:
             return None
         keys = cands.row.astype(np.int64) * np.int64(self.n_items) + cands.item
@@ -172,12 +178,20 @@ class CandidateGenerator:
             if name not in self.neighbours:
                 continue
             items, scores = self.neighbours[name]
-            near = coo.expand(batch.context_rows, np.ones(len(batch.context_rows)), batch.context_items,
-                              items, scores, self.n_items)
-            value = coo.lookup(near, keys)
-            peak = np.zeros(len(batch))
-            np.maximum.at(peak, cands.row, value)
-            out += np.divide(value, peak[cands.row], out=np.zeros(len(cands)), where=peak[cands.row] > 0)
+            if CONTEXT_SCALING == "together":           # the rule: the items' raw scores summed, then scaled
+                near = coo.expand(batch.context_rows, np.ones(len(batch.context_rows)), batch.context_items,
+                                  items, scores, self.n_items)
+                value = coo.lookup(near, keys)
+                peak = np.zeros(len(batch))
+                np.maximum.at(peak, cands.row, value)
+                out += np.divide(value, peak[cands.row], out=np.zeros(len(cands)), where=peak[cands.row] > 0)
+                continue
+            for row, anchor in sorted(set(zip(batch.context_rows.tolist(), batch.context_items.tolist()))):
+                near = coo.expand(np.array([row]), np.ones(1), np.array([anchor]), items, scores, self.n_items)
+                value = coo.lookup(near, keys)
+                peak = value[cands.row == row].max(initial=0.0)
+                if peak > 0:
+                    out += value / peak
         return out
 
     def factors(self, h: History) -> np.ndarray | None:

@@ -16,9 +16,9 @@ import numpy as np
 
 from features.errors import NotFound
 from features.storage.recommend_reads import RecommendReads
+from models.challenger import SPLIT
 from models.recommend import Proposals
 from models.recommend.recommender import INCLUDED
-from models.challenger import SPLIT
 from models.registry import ModelNotFound
 from models.serving import LoadedModels
 from service.pipelines.promotions import DEFAULT_SHARE, ScheduledPromotions
@@ -61,6 +61,15 @@ class Promotion:
 
     def covers(self, item: Mapping[str, Any]) -> bool:
         return item["item_id"] in self.items or item["category"] in self.categories
+
+
+def context_items(context: Mapping[str, Any] | None) -> list[str]:
+    """The items a request's context puts on the customer's screen: the page's item, then the session's, each
+    once; they are never recommended back and what goes with them is moved up."""
+    if not context:
+        return []
+    items = ([context["item_id"]] if context.get("item_id") else []) + list(context.get("items") or ())
+    return list(dict.fromkeys(items))
 
 
 def _sellable(item: Mapping[str, Any]) -> bool:
@@ -165,7 +174,7 @@ class RecommendationService:
         features = seen.profile_features or {}
         attributes = {"age_band": seen.age_band, "region": seen.region, **dict(segment or {})}
         exclude = set(filters.get("exclude_items", ()))
-        shown = [context["item_id"]] if context and context.get("item_id") else []
+        shown = context_items(context)
         exclude.update(shown)
         exclude |= seen.dismissed
         chat = features.get("chat_embedding")

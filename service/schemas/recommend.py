@@ -28,6 +28,11 @@ class FiltersSchema(StrictSchema):
 class ContextSchema(StrictSchema):
     item_id = fields.String(validate=ID, metadata={"description": "The item on the page being viewed: never recommended back; what goes with it "
                                         "(bought together, co-interacted) is moved up."})
+    items = fields.List(fields.String(validate=ID), validate=validate.Length(max=20), metadata={
+        "description": "Up to 20 items the visitor looked at in this session (or has in the cart), most recent "
+                       "first: like the page's item, never recommended back, and what goes with them is moved "
+                       "up. For an unknown customer (an anonymous visitor) this turns the cold start into "
+                       "recommendations for the session."})
 
 
 class PromotedSchema(StrictSchema):

@@ -249,3 +249,39 @@ def test_included_items_are_candidates_and_survive_the_cut(shop):
     assert sorted(str(shop.item_ids[i]) for i in cands.item) == ["Q", "X"]      # R bought, OFF inactive: still out
     cut = generator(quotas={"repeat": 200}, max_candidates=1).generate(batch)
     assert [str(shop.item_ids[i]) for i in cut.item] == ["Q"]
+
+
+def test_every_session_item_counts_alike_in_the_affinity():
+    """Two items on screen (a session): A1 is bought with B1 by ten customers, A2 with B2 by one. Summed raw
+    ("together", the rule: it won on Ta-Feng), B1's stronger evidence puts it above B2; scaled each on its own
+    ("each"), B2 goes with the session as much as B1. With one item the two ways agree."""
+    from models.recommend import candidates
+
+    events = [e for n in range(10) for e in (_ev(f"s{n}", "A1", "2024-01-10", f"o{n}"),
+                                             _ev(f"s{n}", "B1", "2024-01-10", f"o{n}"))]
+    events += [_ev("w", "A2", "2024-01-12", "ow"), _ev("w", "B2", "2024-01-12", "ow"),
+               _ev("x", "C", "2024-01-15", "ox")]
+    items = pd.DataFrame({"item_id": ["A1", "B1", "A2", "B2", "C"], "category": ["a", "b", "a", "b", "c"],
+                          "price": [1.0] * 5, "active": [True] * 5, "repeatable": [True] * 5})
+    customers = pd.DataFrame({"customer_id": [f"s{n}" for n in range(10)] + ["w", "x"]})
+    state = fit_state(pd.DataFrame(events), items, customers, AS_OF, RecommendConfig())
+    gen = CandidateGenerator(state)
+    code = {str(i): n for n, i in enumerate(state.item_ids)}
+
+    def affinity(context: list[str], scaling: str) -> dict[str, float]:
+        batch = batch_from_state(state, state.customer_index.get_indexer(["nobody"]))
+        batch.context_rows = np.zeros(len(context), np.int64)
+        batch.context_items = np.array([code[c] for c in context], np.int64)
+        cands = gen.generate(batch)
+        old, candidates.CONTEXT_SCALING = candidates.CONTEXT_SCALING, scaling
+        try:
+            values = gen.context_affinity(batch, cands)
+        finally:
+            candidates.CONTEXT_SCALING = old
+        return {str(state.item_ids[i]): float(v) for i, v in zip(cands.item, values)}
+
+    each, together = affinity(["A1", "A2"], "each"), affinity(["A1", "A2"], "together")
+    assert each["B1"] == pytest.approx(each["B2"]) and each["B2"] > each.get("C", 0.0)
+    assert together["B2"] < together["B1"]
+    assert affinity(["A1"], "each") == pytest.approx(affinity(["A1"], "together"))
+    assert affinity(["A1", "A1", "A2"], "each") == pytest.approx(each)          # an item given twice counts once

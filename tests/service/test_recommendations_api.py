@@ -117,6 +117,30 @@ def test_the_item_on_the_page_steers_the_answer_towards_what_goes_with_it(client
     assert shown >= 3 and sum(b in plain for _, b in shop.bundles[:5]) < shown
 
 
+def test_an_anonymous_visitors_session_steers_the_cold_start(client, keys, store, shop):
+    """The items a visitor has looked at (context.items) anchor the candidates like a page's item: an unknown
+    visitor who viewed one half of several bundles is shown other halves, explained by what was viewed, and
+    never the viewed items themselves. A session of one item is the page's item. (How much a session helps is
+    measured on Ta-Feng by bench/session_context.py; this small shop's bundles are popular anyway.)"""
+    names = store.load_items().set_index("item_id")["name"]
+    viewed = [a for a, _ in shop.bundles[:3]]
+    partners = {b: a for a, b in shop.bundles[:3]}
+    body = ask(client, keys, customer_id="anonymous-session-1", k=10, context={"items": viewed}).get_json()
+    assert body["strategy"] == "cold_start"
+    items = body["items"]
+    assert not set(viewed) & {i["item_id"] for i in items}
+    found = [i for i in items if i["item_id"] in partners and names[partners[i["item_id"]]] in i["reason"]]
+    assert found and all(i["source"] in ("bought_together", "item_knn") for i in found)
+    plain = ask(client, keys, customer_id="anonymous-session-1", k=10).get_json()["items"]
+    assert [i["item_id"] for i in plain] != [i["item_id"] for i in items]
+    one = ask(client, keys, customer_id="anonymous-session-1", k=10, context={"items": viewed[:1]}).get_json()
+    page = ask(client, keys, customer_id="anonymous-session-1", k=10, context={"item_id": viewed[0]}).get_json()
+    assert one["items"] == page["items"]
+    both = ask(client, keys, customer_id="anonymous-session-1", k=10,
+               context={"item_id": viewed[0], "items": viewed}).get_json()
+    assert both["items"] == body["items"]                      # the page's item and the session's, each once
+
+
 def test_similar_items_and_unknown_item(client, keys, shop):
     a, b = shop.bundles[0]
     r = client.get(f"/v1/items/{a}/similar?k=5", headers=bearer(keys["recommendations"]))
@@ -128,7 +152,10 @@ def test_similar_items_and_unknown_item(client, keys, shop):
 
 @pytest.mark.parametrize("body", [{"k": 5}, {"customer_id": "c1", "k": 0}, {"customer_id": "c1", "k": 101},
                                   {"customer_id": "c1", "filters": {"price_min": 5, "price_max": 1}},
-                                  {"customer_id": "c1", "filters": {"colour": "red"}}, {"customer_id": "c1", "extra": 1}])
+                                  {"customer_id": "c1", "filters": {"colour": "red"}}, {"customer_id": "c1", "extra": 1},
+                                  {"customer_id": "c1", "context": {"items": "i1"}},
+                                  {"customer_id": "c1", "context": {"items": [f"i{n}" for n in range(21)]}},
+                                  {"customer_id": "c1", "context": {"items": [""]}}])
 def test_bad_requests_are_422(client, keys, body):
     r = ask(client, keys, **body)
     assert r.status_code == 422 and r.get_json()["errors"]
@@ -222,7 +249,8 @@ def _plain_recommend(service, customer_id, k=10, filters=None, context=None, seg
     features = (profile or {}).get("features") or {}
     attributes = {**{a: (customer or {}).get(a) for a in ("age_band", "region")}, **dict(segment or {})}
     exclude = set(filters.get("exclude_items", ()))
-    shown = [context["item_id"]] if context and context.get("item_id") else []
+    shown = list(dict.fromkeys(([context["item_id"]] if context and context.get("item_id") else [])
+                               + list((context or {}).get("items") or ())))
     exclude.update(shown)
     if known:
         exclude |= set(store.load_events([customer_id], types=["dismiss"]).item_id.dropna())
@@ -251,6 +279,9 @@ def test_answers_equal_the_plain_pipeline_and_the_schema_dump(app, client, keys,
     bodies += [{"customer_id": customers[0], "k": 10, "context": {"item_id": shop.bundles[0][0]},
                 "filters": {"price_max": 8.0, "exclude_items": non_repeatable[:3]}},
                {"customer_id": customers[1], "k": 20, "filters": {"exclude_categories": ["no-such-category"]}},
+               {"customer_id": customers[2], "k": 10, "context": {"items": [b for _, b in shop.bundles[:3]]}},
+               {"customer_id": "never-seen", "k": 10, "context": {"item_id": shop.bundles[0][0],
+                                                                  "items": [shop.bundles[1][0], shop.bundles[0][0]]}},
                {"customer_id": "never-seen", "k": 5, "segment": {"age_band": "25-34", "region": "north"}},
                {"customer_id": "never-seen", "k": 5}]
     schema = RecommendationResponseSchema()
