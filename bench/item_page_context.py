@@ -43,8 +43,9 @@ def ndcg_at_10(rec: Recommender, lists: list[list[str]], truths: list[set[str]],
     return ranking_metrics(recs, np.array(rows), np.array(items), len(rec.state.item_ids))["ndcg@10"]
 
 
-def cases(rec: Recommender, events, n: int) -> list[tuple[str, str, set[str]]]:
-    """(customer, page item, the basket's other items) for n customers' first February baskets."""
+def first_february_baskets(rec: Recommender, events, n: int, min_items: int):
+    """n customers' first February baskets (of the model's known customers and items) with at least
+    ``min_items`` items, drawn with seed 0: a frame with ``customer`` and ``items`` (sorted ids)."""
     st = rec.state
     feb = events[(events.ts >= "2001-02-01") & (events.ts < "2001-03-01") & (events.type == "purchase")]
     feb = feb[feb.customer_id.astype(str).map(lambda c: st.code_of("customer", c) >= 0)
@@ -52,7 +53,23 @@ def cases(rec: Recommender, events, n: int) -> list[tuple[str, str, set[str]]]:
     first = feb.sort_values("ts").groupby("customer_id").order_id.first()
     baskets = feb[feb.order_id.isin(first.values)].groupby("order_id").agg(
         customer=("customer_id", "first"), items=("item_id", lambda s: sorted(set(map(str, s)))))
-    baskets = baskets[baskets["items"].map(len) >= 2].sample(n=min(n, len(baskets)), random_state=0)
+    baskets = baskets[baskets["items"].map(len) >= min_items]
+    return baskets.sample(n=min(n, len(baskets)), random_state=0)
+
+
+def ta_feng_model(data: Path, model_dir: Path):
+    """(the Ta-Feng dataset, eval_recommend's Ta-Feng model), trained into ``model_dir`` on the first call."""
+    ds = load_ta_feng(data / "recommend" / "ta-feng" / "ta_feng.csv.zip")
+    if not (model_dir / "model.txt").exists():
+        train, valid, test = ta_feng_periods(ds)
+        train_recommender(ds.items, ds.customers, train, valid, test.history, test.as_of,
+                          progress=_log).save(model_dir)
+    return ds, Recommender.load(model_dir, compiled=True)
+
+
+def cases(rec: Recommender, events, n: int) -> list[tuple[str, str, set[str]]]:
+    """(customer, page item, the basket's other items) for n customers' first February baskets."""
+    baskets = first_february_baskets(rec, events, n, 2)
     rng = np.random.default_rng(0)
     out = []
     for customer, items in zip(baskets["customer"], baskets["items"]):
@@ -69,12 +86,7 @@ def main() -> None:
     parser.add_argument("--model-dir", type=Path, default=Path("/tmp/kefu-item-page-model"))
     args = parser.parse_args()
 
-    ds = load_ta_feng(args.data / "recommend" / "ta-feng" / "ta_feng.csv.zip")
-    if not (args.model_dir / "model.txt").exists():
-        train, valid, test = ta_feng_periods(ds)
-        train_recommender(ds.items, ds.customers, train, valid, test.history, test.as_of,
-                          progress=_log).save(args.model_dir)
-    rec = Recommender.load(args.model_dir, compiled=True)
+    ds, rec = ta_feng_model(args.data, args.model_dir)
     todo = cases(rec, ds.events, args.baskets)
     _log(f"{len(todo)} baskets")
     table_items, _ = rec.state.tables["bought_together"]

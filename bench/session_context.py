@@ -25,12 +25,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import DEFAULT_DATA, print_table, write_result  # noqa: E402
-from bench.eval_recommend import _log, ta_feng_periods  # noqa: E402
-from bench.item_page_context import ndcg_at_10  # noqa: E402
+from bench.eval_recommend import _log  # noqa: E402
+from bench.item_page_context import first_february_baskets, ndcg_at_10, ta_feng_model  # noqa: E402
 from models.recommend import candidates as candidates_module  # noqa: E402
-from models.recommend.datasets import load_ta_feng  # noqa: E402
 from models.recommend.recommender import Recommender  # noqa: E402
-from models.recommend.training import train_recommender  # noqa: E402
 
 SESSION = 3
 #: How several session items are combined (models/recommend/candidates.py CONTEXT_SCALING), chosen on the even
@@ -40,14 +38,7 @@ SCALINGS = ("each", "together")
 
 def cases(rec: Recommender, events, n: int) -> list[tuple[str, list[str], set[str]]]:
     """(customer, the basket's first SESSION items in a random order, the rest) for n first February baskets."""
-    st = rec.state
-    feb = events[(events.ts >= "2001-02-01") & (events.ts < "2001-03-01") & (events.type == "purchase")]
-    feb = feb[feb.customer_id.astype(str).map(lambda c: st.code_of("customer", c) >= 0)
-              & feb.item_id.astype(str).map(lambda i: st.code_of("item", i) >= 0)]
-    first = feb.sort_values("ts").groupby("customer_id").order_id.first()
-    baskets = feb[feb.order_id.isin(first.values)].groupby("order_id").agg(
-        customer=("customer_id", "first"), items=("item_id", lambda s: sorted(set(map(str, s)))))
-    baskets = baskets[baskets["items"].map(len) > SESSION].sample(n=min(n, len(baskets)), random_state=0)
+    baskets = first_february_baskets(rec, events, n, SESSION + 1)
     rng = np.random.default_rng(0)
     out = []
     for customer, items in zip(baskets["customer"], baskets["items"]):
@@ -63,12 +54,7 @@ def main() -> None:
     parser.add_argument("--model-dir", type=Path, default=Path("/tmp/kefu-item-page-model"))
     args = parser.parse_args()
 
-    ds = load_ta_feng(args.data / "recommend" / "ta-feng" / "ta_feng.csv.zip")
-    if not (args.model_dir / "model.txt").exists():
-        train, valid, test = ta_feng_periods(ds)
-        train_recommender(ds.items, ds.customers, train, valid, test.history, test.as_of,
-                          progress=_log).save(args.model_dir)
-    rec = Recommender.load(args.model_dir, compiled=True)
+    ds, rec = ta_feng_model(args.data, args.model_dir)
     todo = cases(rec, ds.events, args.baskets)
     _log(f"{len(todo)} baskets")
     truths = [truth for _, _, truth in todo]

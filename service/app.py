@@ -18,6 +18,7 @@ from features.storage.promotions import PromotionStore
 from features.storage.recommend_log import RecommendationLog, RecommendationLogStore
 from features.storage.risk_audit import BufferedAuditWriter, RiskAuditStore
 from features.storage.risk_lists import RiskListStore
+from features.storage.risk_notes import RiskNoteStore
 from features.storage.risk_rules import RiskRuleStore
 from features.storage.store import SqlStore
 from features.text.embedder import make_embedder
@@ -26,6 +27,7 @@ from service.config import settings_from_env
 from service.errors import KefuApi, register_error_handlers
 from service.ids import request_id_for
 from service.logs import configure_logging
+from service.metrics import ROUTE_KEY, MetricsMiddleware, route_template
 from service.pipelines.promotions import ScheduledPromotions
 from service.pipelines.risk import RiskScorer
 from service.pipelines.risk_lists import RiskLists
@@ -112,8 +114,11 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, embedder: Any = 
     register_error_handlers(app)
     api = KefuApi(app, spec_kwargs={"info": {"description": _API_DESCRIPTION}})
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
-    from service.api import catalog, events, health, models as models_api, profiles as profiles_api
-    from service.api import chat, lane, promotions as promotions_api, recommendations, risk
+    from service.api import catalog, chat, events, health, lane, recommendations, risk
+    from service.api import metrics as metrics_api
+    from service.api import models as models_api
+    from service.api import profiles as profiles_api
+    from service.api import promotions as promotions_api
 
     api.register_blueprint(events.blp)
     api.register_blueprint(catalog.blp)
@@ -124,9 +129,11 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, embedder: Any = 
     api.register_blueprint(models_api.blp)
     api.register_blueprint(chat.blp)
     app.register_blueprint(health.blp)
+    app.register_blueprint(metrics_api.blp)
 
     if settings.fast_lane:
         lane.install(app, state.verifier, risk.lane_routes(state), settings.max_request_bytes)
+    app.wsgi_app = MetricsMiddleware(app.wsgi_app)         # outermost: the lane's answers are counted too
 
     @app.get("/docs/static/<path:filename>")
     def swagger_static(filename: str):
@@ -138,16 +145,15 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, embedder: Any = 
 def _wire_models(state: KefuState) -> None:
     """The registry, the per-worker loaded models (loaded lazily: after gunicorn forks), scoring, readiness."""
     from models.registry import ModelRegistry
-    from models.serving import LoadedModels
     from models.risk.model import RiskModel
+    from models.serving import LoadedModels
 
     registry = ModelRegistry(state.settings.resolved_model_dir)
-    from models.recommend.recommender import Recommender
-    from service.pipelines.recommend import RecommendationService
-
     from models.chat.intent import IntentModel
     from models.chat.knowledge import KnowledgeBase
     from models.chat.sentiment import SentimentModel
+    from models.recommend.recommender import Recommender
+    from service.pipelines.recommend import RecommendationService
 
     compiled = state.settings.risk_compiled
     load_risk = lambda mv: RiskModel.load(mv.path, compiled=compiled)  # noqa: E731
@@ -159,6 +165,7 @@ def _wire_models(state: KefuState) -> None:
         "chat_sentiment": lambda mv: SentimentModel.load(mv.path),
     })
     audit = BufferedAuditWriter(RiskAuditStore(state.store.engine), state.settings.risk_audit_flush_seconds)
+    state.extras["risk_notes"] = RiskNoteStore(state.store.engine)
     history = make_history_cache(state.store.engine, state.settings.risk_history_cache)
     state.extras.update(registry=registry, models=loaded, risk_audit=audit,
                         risk=RiskScorer(loaded, audit, state.store, history=history,
@@ -225,6 +232,9 @@ def _register_request_hooks(app: Flask) -> None:
         # the X-Request-ID header as request.headers reads it (WSGI puts it in the environ under this key)
         g.request_id = request_id_for(request.environ.get("HTTP_X_REQUEST_ID", ""))
         g.started = time.perf_counter()
+        rule = request.url_rule
+        if rule is not None:                               # the route's template, for the request metrics
+            request.environ[ROUTE_KEY] = route_template(rule.rule)
 
     @app.after_request
     def _echo_request_id(response):
@@ -241,5 +251,5 @@ def _register_request_hooks(app: Flask) -> None:
 _API_DESCRIPTION = """kefu turns customer data into recommendations, fraud-risk scores and grounded support chat.
 
 Authenticate with `Authorization: Bearer <key>`; keys carry scopes (`events`, `profiles`, `recommendations`,
-`risk`, `chat`, `admin`; `admin` grants all) and are made with `kefu keys create --scope ...`.
+`risk`, `chat`, `metrics`, `admin`; `admin` grants all) and are made with `kefu keys create --scope ...`.
 Every error has one shape: `{code, status, message, errors, request_id}`."""

@@ -20,7 +20,7 @@ from flask_smorest import Blueprint
 
 from service.errors import error_response
 
-SCOPES: tuple[str, ...] = ("events", "profiles", "recommendations", "risk", "chat", "admin")
+SCOPES: tuple[str, ...] = ("events", "profiles", "recommendations", "risk", "chat", "metrics", "admin")
 PREFIX = "kefu"
 
 

@@ -159,6 +159,7 @@ def prepare_demo(n_customers: int = 2000, seed: int = 7, echo: Callable[[str], N
             f"curl -s -X POST -H 'Authorization: Bearer {keys['chat']}' -H 'Content-Type: application/json' "
             f"-d '{completion}' {base}/v1/chat/completions",
             f"curl -s -H 'Authorization: Bearer {keys['admin']}' {base}/v1/models",
+            f"curl -s -H 'Authorization: Bearer {keys['metrics']}' {base}/metrics",
         ]
 
     return keys, example

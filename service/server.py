@@ -8,7 +8,6 @@ import sys
 
 from gunicorn.app.base import BaseApplication
 
-
 _THREAD_LIMITS = None
 
 
@@ -36,6 +35,12 @@ def _post_worker_init(worker) -> None:
     # over the loaded heap were the slowest 1 % of chat turns.
     gc.collect()
     gc.freeze()
+
+
+def _child_exit(_server, worker) -> None:
+    from service.metrics import worker_exited
+
+    worker_exited(worker.pid)
 
 
 class KefuGunicorn(BaseApplication):
@@ -77,6 +82,11 @@ def run_gunicorn(host: str, port: int, workers: int = 2) -> None:
     # One OpenMP thread per worker: LightGBM's default threading inside web workers cut throughput 6x here.
     for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(name, "1")
+    # Each worker's metrics go to files that a scrape adds up (service/metrics.py); set before the app is loaded.
+    from service.config import settings_from_env
+    from service.metrics import prepare_multiprocess_dir
+
+    prepare_multiprocess_dir(os.path.join(settings_from_env().data_dir, "metrics"))
     # Profiles touched by chat are refreshed by a process beside the workers, not inside them.
     os.environ.setdefault("KEFU_CHAT_PROFILE_REFRESH", "external")
     KefuGunicorn(
@@ -89,6 +99,7 @@ def run_gunicorn(host: str, port: int, workers: int = 2) -> None:
             "post_worker_init": _post_worker_init,
             "when_ready": _start_profile_watcher,
             "on_exit": _stop_profile_watcher,
+            "child_exit": _child_exit,
             "timeout": 60,
             "accesslog": None,
             "loglevel": "warning",

@@ -309,6 +309,18 @@ risk_rules = Table(
     Column("updated_at", DateTime, nullable=False),
 )
 
+# Analysts' notes on scored cases (features/storage/risk_notes.py): never edited, read oldest first (0015).
+risk_case_notes = Table(
+    "risk_case_notes",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("score_id", String(64), nullable=False),
+    Column("author", String(200)),
+    Column("text", Text, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Index("ix_risk_case_notes_score_id", "score_id"),
+)
+
 # Decision thresholds per model, changed by an admin without retraining (the trainer's defaults live in the
 # artifact; a row here overrides them).
 model_thresholds = Table(

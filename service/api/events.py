@@ -10,6 +10,7 @@ from marshmallow import ValidationError
 from service.api.blueprint import Blueprint
 from service.auth import require_scope
 from service.errors import error_response
+from service.metrics import events_received
 from service.schemas.events import EventBatchRequestSchema, EventBatchResponseSchema, EventSchema
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ class Events(MethodView):
             )
         outcome = state.extras["ingestor"].ingest(valid)
         log.info("events batch: %d accepted, %d duplicates, %d rejected", outcome.accepted, outcome.duplicates, len(rejected))
+        events_received(outcome.accepted, outcome.duplicates, len(rejected))
         return {
             "accepted": outcome.accepted,
             "duplicates": outcome.duplicates,

@@ -38,6 +38,7 @@ from service.api.fastview import load_json
 from service.auth import bearer_key
 from service.ids import request_id_for
 from service.logs import lane_request_id
+from service.metrics import ROUTE_KEY
 from service.schemas.quick import plain_loader
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ class FastLane:
         if environ.get("REQUEST_METHOD") == "POST":
             found = self.routes.get(environ.get("PATH_INFO", ""))
             if found is not None:
+                environ[ROUTE_KEY] = found[0].path
                 answer = self._answer(environ, *found)
                 if answer is not None:
                     start_response("200 OK", answer[0])

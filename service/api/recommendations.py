@@ -8,6 +8,7 @@ from service.api.blueprint import Blueprint
 from service.api.fastview import fast_json_view
 from service.auth import require_scope
 from service.ids import uuid7_hex
+from service.metrics import recommendation_list
 from service.pipelines.recommend import MODEL, SCHEDULED
 from service.pipelines.recommend_online import performance_report, split_versions
 from service.schemas.recommend import (
@@ -87,6 +88,7 @@ def recommend(body: dict):
     result = _service().recommend(body["customer_id"], body["k"], filters=body["filters"], context=body["context"],
                                   segment=body.get("segment"), promotion=body.get("promotion", SCHEDULED))
     result["recommendation_id"] = uuid7_hex()
+    recommendation_list(result["strategy"])
     current_app.extensions["kefu"].extras["recommend_log"].record(
         result["recommendation_id"], result, (body["context"] or {}).get("item_id"), g.request_id, channel="api")
     return _as_response(result)

@@ -10,9 +10,10 @@ from service.api.blueprint import Blueprint
 from service.api.fastview import fast_json_view
 from service.api.lane import LaneRoute
 from service.auth import require_scope
+from service.metrics import risk_decisions
 from service.pipelines.risk_challenge import challenger_report
 from service.pipelines.risk_monitor import monitoring_report
-from service.pipelines.risk_reviews import assign_case, claim_case, review_queue, scored_case
+from service.pipelines.risk_reviews import add_note, assign_case, claim_case, review_queue, scored_case
 from service.schemas.risk import (
     AssignmentSchema,
     AssignRequestSchema,
@@ -25,6 +26,8 @@ from service.schemas.risk import (
     CustomerRiskResponseSchema,
     MonitoringQuerySchema,
     MonitoringResponseSchema,
+    NoteRequestSchema,
+    NoteSchema,
     OutcomeRequestSchema,
     OutcomeResponseSchema,
     ReviewQuerySchema,
@@ -76,14 +79,19 @@ def score_case(scorer, body: dict, request_id: str) -> dict:
         tx = dict(body["transaction"])
         tx["ts"] = to_naive_utc(tx.pop("timestamp", None))
         tx.setdefault("transaction_id", body.get("transaction_id"))
-        return scorer.score_transaction(body["model"], body["customer_id"], tx, request_id=request_id)
-    return scorer.score(body["model"], body["features"], customer_id=body.get("customer_id"),
-                        transaction_id=body.get("transaction_id"), request_id=request_id)
+        result = scorer.score_transaction(body["model"], body["customer_id"], tx, request_id=request_id)
+    else:
+        result = scorer.score(body["model"], body["features"], customer_id=body.get("customer_id"),
+                              transaction_id=body.get("transaction_id"), request_id=request_id)
+    risk_decisions(body["model"], (result["decision"],))
+    return result
 
 
 def score_cases(scorer, body: dict, request_id: str) -> dict:
     """The answer to a loaded POST /v1/risk/scores/batch body."""
-    return scorer.score_batch(body["model"], body["cases"], request_id=request_id)
+    result = scorer.score_batch(body["model"], body["cases"], request_id=request_id)
+    risk_decisions(body["model"], [r["decision"] for r in result["results"]])
+    return result
 
 
 def lane_routes(state) -> list[LaneRoute]:
@@ -151,7 +159,8 @@ def get_score(score_id: str):
     this is a challenger's shadow score (null otherwise); `shadows` lists the challenger shadow scores of the
     same case. A score answered a moment ago is readable at once.
     """
-    return scored_case(current_app.extensions["kefu"].extras["risk_audit"], score_id)
+    extras = current_app.extensions["kefu"].extras
+    return scored_case(extras["risk_audit"], score_id, extras["risk_notes"])
 
 
 @blp.route("/risk/reviews", methods=["GET"])
@@ -221,7 +230,26 @@ def record_outcome(body: dict, score_id: str):
     customer) takes the outcome as its fraud label, so the next training learns from it
     (`payment_labelled`).
     """
-    return _scorer().record_outcome(score_id, body["outcome"], by=g.principal.key_id)
+    result = _scorer().record_outcome(score_id, body["outcome"], by=g.principal.key_id)
+    if body.get("note"):
+        current_app.extensions["kefu"].extras["risk_notes"].add(score_id, body["note"], g.principal.key_id)
+    return result
+
+
+@blp.route("/risk/scores/<string:score_id>/notes", methods=["POST"])
+@require_scope("risk")
+@blp.arguments(NoteRequestSchema)
+@blp.response(201, NoteSchema)
+@blp.alt_response(404, description="no score with this id")
+def add_case_note(body: dict, score_id: str):
+    """Leave a note on a case
+
+    What was checked, who was called, why the outcome is what it is. Notes are never edited (write another);
+    `GET /v1/risk/scores/{score_id}` lists them oldest first. `author` defaults to the API key's id.
+    """
+    extras = current_app.extensions["kefu"].extras
+    return add_note(extras["risk_audit"], extras["risk_notes"], score_id, body["text"],
+                    body.get("author") or g.principal.key_id)
 
 
 @blp.route("/risk/models/<string:name>/monitoring", methods=["GET"])

@@ -237,9 +237,9 @@ def demo(do_serve: bool, host: str, port: int, workers: int, n_customers: int, s
         run_gunicorn(host, port, workers)
 
 
+import service.cli.challenger  # noqa: E402,F401 - adds `kefu models challenge|compare`
 from service.cli.chat import kb, train_intents_cmd, train_sentiment_cmd  # noqa: E402
 from service.cli.models import evaluate, models, score, train  # noqa: E402
-import service.cli.challenger  # noqa: E402,F401 - adds `kefu models challenge|compare`
 from service.cli.promotions import promotions  # noqa: E402
 from service.cli.recommend import recommend  # noqa: E402
 from service.cli.rules import rules  # noqa: E402

@@ -42,6 +42,7 @@ from models.chat.phrases import format_date, format_money, join_names, phrase, s
 from models.chat.sentiment import anger_cues
 from models.registry import ModelNotFound
 from service.ids import uuid7_hex
+from service.metrics import chat_reply
 
 log = logging.getLogger(__name__)
 
@@ -454,6 +455,8 @@ class ChatService:
                 "device_id": None, "ip": None, "country": None, "status": None, "is_fraud": None}
 
     def _answer(self, turn: PreparedTurn, result: GenerationResult | None) -> dict:
+        generator = result.generator if result is not None else self.generator.name
+        chat_reply(generator, bool(turn.handoff.get("needed")))
         return {
             "conversation_id": turn.conversation["conversation_id"],
             "reply": result.text if result is not None else None,
@@ -465,7 +468,7 @@ class ChatService:
             "recommendations": list(turn.recommendations),
             "recommendation_id": turn.recommendation_id,
             "slots": dict(turn.state.slots),
-            "generator": result.generator if result is not None else self.generator.name,
+            "generator": generator,
             "fact_check": None if result is None else {
                 "passed": not result.fell_back, "fallback_reason": result.fallback_reason,
                 "missing": list(result.missing)},

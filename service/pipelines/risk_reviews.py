@@ -69,12 +69,21 @@ def review_queue(audit, *, decisions: Sequence[str], model: str | None, days: in
     return {"order": order, "since": since, "open": page["open"], "next": cursor, "entries": entries}
 
 
-def scored_case(audit, score_id: str) -> dict:
-    """The answer of GET /v1/risk/scores/<score_id>."""
+def scored_case(audit, score_id: str, notes=None) -> dict:
+    """The answer of GET /v1/risk/scores/<score_id>, with the case's notes (``notes``: a RiskNoteStore)."""
     case = audit.score(score_id)
     if case is None:
         raise NotFound(f"No risk score with id '{score_id}'.")
+    case["notes"] = notes.notes(score_id) if notes is not None else []
     return case
+
+
+def add_note(audit, notes, score_id: str, text: str, author: str | None) -> dict:
+    """The answer of POST /v1/risk/scores/<score_id>/notes: the stored note; NotFound for an unknown case (a
+    score answered a moment ago is known: the audit read flushes this worker's pending rows first)."""
+    if audit.score(score_id) is None:
+        raise NotFound(f"No risk score with id '{score_id}'.")
+    return notes.add(score_id, text, author)
 
 
 def claim_case(audit, *, analyst: str, decisions: Sequence[str], model: str | None, days: int, order: str) -> dict:

@@ -23,6 +23,7 @@ import logging
 import math
 import numbers
 import operator
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable, Mapping, Sequence
@@ -194,8 +195,9 @@ def judge(rules: Sequence[Rule], values: Mapping[str, Any], score: float, decisi
 class RiskRules(WorkerCache[dict[str, tuple[Rule, ...]]]):
     """The enabled, unexpired rules per model, read at most every ``ttl`` seconds."""
 
-    def __init__(self, store: RiskRuleStore, ttl: float = RULE_CACHE_SECONDS) -> None:
-        super().__init__(ttl)
+    def __init__(self, store: RiskRuleStore, ttl: float = RULE_CACHE_SECONDS,
+                 ticker: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(ttl, ticker)
         self.store = store
 
     def _read(self) -> dict[str, tuple[Rule, ...]]:

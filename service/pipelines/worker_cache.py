@@ -7,14 +7,15 @@ other workers within ``ttl`` seconds, without any message between them.
 from __future__ import annotations
 
 import time
-from typing import Generic, TypeVar
+from typing import Callable, Generic, TypeVar
 
 T = TypeVar("T")
 
 
 class WorkerCache(Generic[T]):
-    def __init__(self, ttl: float) -> None:
+    def __init__(self, ttl: float, ticker: Callable[[], float] = time.monotonic) -> None:
         self.ttl = ttl
+        self.ticker = ticker                            # seconds, for the ttl (a test's own clock)
         self._value: T | None = None
         self._read_at = 0.0
 
@@ -26,7 +27,7 @@ class WorkerCache(Generic[T]):
         self._value = None
 
     def cached(self) -> T:
-        value, now = self._value, time.monotonic()
+        value, now = self._value, self.ticker()
         if value is None or now - self._read_at > self.ttl:
             value = self._read()
             self._value, self._read_at = value, now

@@ -7,9 +7,13 @@ from datetime import datetime, timezone
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-from features.events import AMOUNT_EVENT_TYPES, CHAT_FIELDS, EVENT_TYPES, ITEM_EVENT_TYPES
-
-from features.events import MAX_CLOCK_SKEW  # noqa: E402
+from features.events import (
+    AMOUNT_EVENT_TYPES,
+    CHAT_FIELDS,
+    EVENT_TYPES,
+    ITEM_EVENT_TYPES,
+    MAX_CLOCK_SKEW,
+)
 
 ID = validate.Length(min=1, max=128)
 STATUSES = {"payment": {"approved", "declined", "pending"}, "login": {"success", "failure"}}

@@ -153,6 +153,7 @@ class CustomerRiskQuerySchema(StrictSchema):
 
 DECISIONS = ("approve", "review", "decline")
 ANALYST = validate.Length(min=1, max=200)
+NOTE = validate.Length(min=1, max=2000)
 
 
 class SplitList(fields.List):
@@ -208,6 +209,8 @@ class RiskScoreRecordSchema(ScoredCaseSchema):
                        "for a case-deciding score."})
     shadows = fields.List(fields.Nested(ShadowScoreSchema), metadata={
         "description": "Challenger shadow scores of the same case (empty when none), oldest first."})
+    notes = fields.List(fields.Nested(lambda: NoteSchema()), metadata={
+        "description": "Analysts' notes on the case, oldest first."})
 
 
 class ReviewQuerySchema(StrictSchema):
@@ -418,6 +421,20 @@ class OutcomeRequestSchema(StrictSchema):
     outcome = JsonBoolean(required=True,
                              metadata={"description": "true: the case was fraud (or the label's positive "
                                                       "class); false: it was not."})
+    note = fields.String(validate=NOTE, metadata={
+        "description": "Why, kept as a note on the case (GET /v1/risk/scores/{score_id} lists them)."})
+
+
+class NoteRequestSchema(StrictSchema):
+    text = fields.String(required=True, validate=NOTE)
+    author = fields.String(validate=ANALYST, metadata={"description": "Who writes it; default the API key's id."})
+
+
+class NoteSchema(Schema):
+    note_id = fields.Integer()
+    author = fields.String(allow_none=True)
+    text = fields.String()
+    created_at = fields.DateTime()
 
 
 class OutcomeResponseSchema(Schema):

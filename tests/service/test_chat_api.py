@@ -497,3 +497,23 @@ def test_gold_customers_hear_they_go_first_and_the_queue_serves_them_first(say, 
     order = [c["conversation_id"] for c in queue["conversations"]]
     assert order.index(gold["conversation_id"]) < order.index(bronze["conversation_id"])
     assert next(c for c in queue["conversations"] if c["conversation_id"] == gold["conversation_id"])["tier"] == "gold"
+
+
+def test_replies_are_counted_in_the_metrics_by_handoff(say):
+    from service.metrics import metrics
+
+    def counted() -> dict[str, float]:
+        out: dict[str, float] = {}
+        for family in metrics().registry.collect():
+            for s in family.samples:
+                if s.name == "kefu_chat_replies_total":
+                    out[s.labels["handoff"]] = out.get(s.labels["handoff"], 0.0) + s.value
+        return out
+
+    before = counted()
+    plain = say("c-metrics", "Where is my order?")
+    person = say("c-metrics-2", "I want to talk to a real person")
+    after = counted()
+    assert not plain["handoff"]["needed"] and person["handoff"]["needed"]
+    assert after.get("false", 0) - before.get("false", 0) == 1
+    assert after.get("true", 0) - before.get("true", 0) == 1

@@ -77,7 +77,7 @@ def test_demo_prepares_state_and_prints_working_keys(env, embedder, monkeypatch)
     assert result.exit_code == 0, result.output
     assert "profiles built" in result.output and "curl" in result.output
     keys = json.loads((env / "data" / "demo-keys.json").read_text())
-    assert set(keys) == {"events", "profiles", "recommendations", "risk", "chat", "admin"}
+    assert set(keys) == {"events", "profiles", "recommendations", "risk", "chat", "metrics", "admin"}
 
     from service.app import create_app
 
@@ -117,6 +117,12 @@ def test_demo_prepares_state_and_prints_working_keys(env, embedder, monkeypatch)
     tested = next(l for l in lines if "/backtest" in l).split("http://127.0.0.1:8000")[1].rstrip("'")
     report = client.get(tested, headers=risk_headers).get_json()
     assert report["matched"] == report["matched_live"] == 1 and report["examples"][0]["score_id"] == scored["score_id"]
+
+    # the printed metrics call answers with the requests made above
+    scraped = next(l for l in lines if l.rstrip().endswith("/metrics"))
+    metrics_key = scraped.split("Bearer ", 1)[1].split("'", 1)[0]
+    text = client.get("/metrics", headers={"Authorization": f"Bearer {metrics_key}"}).get_data(as_text=True)
+    assert 'kefu_http_requests_total{method="POST",route="/v1/risk/scores",status="200"}' in text
 
     # the printed recommendation call answers, with its promotion's places filled
     line = next(l for l in result.output.splitlines() if l.rstrip().endswith("/v1/recommendations"))

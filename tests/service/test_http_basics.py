@@ -63,6 +63,7 @@ def test_docs_page_works_offline(client):
 JSON_ROUTES = [("post", "/v1/events"), ("post", "/v1/customers"), ("post", "/v1/items"), ("post", "/v1/risk/scores"),
                ("post", "/v1/risk/scores/batch"), ("post", "/v1/risk/scores/m/outcome"), ("put", "/v1/risk/lists/m/m"), ("put", "/v1/risk/rules/m"),
                ("post", "/v1/risk/rules/backtest"), ("post", "/v1/risk/reviews/claim"), ("post", "/v1/risk/scores/m/assign"),
+               ("post", "/v1/risk/scores/m/notes"),
                ("post", "/v1/recommendations"),
                ("put", "/v1/promotions/m"),
                ("put", "/v1/models/m/thresholds"), ("post", "/v1/models/m/activate"), ("post", "/v1/models/m/rollback"),

@@ -410,3 +410,16 @@ def test_performance_per_channel_and_for_one_channel(app, client, keys, store, s
     bad = client.get("/v1/recommendations/performance?channel=email", headers=bearer(keys["recommendations"]))
     body = bad.get_json()
     assert bad.status_code == 422 and body["code"] == 422 and "channel" in str(body["errors"]) and body["request_id"]
+
+
+def test_lists_are_counted_in_the_metrics_by_strategy(client, keys, store, shop):
+    from service.metrics import metrics
+
+    def count(strategy: str) -> float:
+        return metrics().registry.get_sample_value("kefu_recommendation_lists_total", {"strategy": strategy}) or 0.0
+
+    before = count("personalised"), count("cold_start")
+    assert ask(client, keys, customer_id=buyer(store), k=5).status_code == 200
+    assert ask(client, keys, customer_id="never-seen-metrics", k=5).status_code == 200
+    assert ask(client, keys, customer_id="never-seen-metrics", k=5).status_code == 200
+    assert (count("personalised") - before[0], count("cold_start") - before[1]) == (1, 2)

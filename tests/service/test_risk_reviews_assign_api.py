@@ -124,3 +124,27 @@ def test_the_queue_takes_one_assignment_filter_and_the_risk_scope(client, keys):
     assert client.post("/v1/risk/reviews/claim", json={}, headers=bearer(keys["chat"])).status_code == 403
     assert client.post("/v1/risk/scores/s1/assign", json={"analyst": "a"},
                        headers=bearer(keys["profiles"])).status_code == 403
+
+
+def test_notes_are_left_on_a_case_and_read_with_it(client, keys, queue):
+    target = queue[0]["score_id"]
+    r = client.post(f"/v1/risk/scores/{target}/notes", json={"text": "Called the customer.", "author": "alice"},
+                    headers=bearer(keys["risk"]))
+    assert r.status_code == 201, r.get_json()
+    assert r.get_json()["author"] == "alice" and r.get_json()["note_id"]
+    r = client.post(f"/v1/risk/scores/{target}/outcome", json={"outcome": True, "note": "Chargeback confirmed."},
+                    headers=bearer(keys["risk"]))
+    assert r.status_code == 200 and r.get_json()["outcome"] is True
+    case = client.get(f"/v1/risk/scores/{target}", headers=bearer(keys["risk"])).get_json()
+    assert [(n["author"], n["text"]) for n in case["notes"]] == [
+        ("alice", "Called the customer."), (case["outcome_by"], "Chargeback confirmed.")]
+    other = client.get(f"/v1/risk/scores/{queue[1]['score_id']}", headers=bearer(keys["risk"])).get_json()
+    assert other["notes"] == []
+    missing = client.post("/v1/risk/scores/nope/notes", json={"text": "x"}, headers=bearer(keys["risk"]))
+    assert missing.status_code == 404
+    for bad in ({"text": ""}, {"text": "x" * 2001}, {}, {"text": "x", "mood": "angry"}):
+        assert client.post(f"/v1/risk/scores/{target}/notes", json=bad,
+                           headers=bearer(keys["risk"])).status_code == 422, bad
+    assert client.post(f"/v1/risk/scores/{target}/notes", json={"text": "x"},
+                       headers=bearer(keys["chat"])).status_code == 403
+    assert len(client.get(f"/v1/risk/scores/{target}", headers=bearer(keys["risk"])).get_json()["notes"]) == 2

@@ -1,0 +1,87 @@
+"""Prometheus metrics over HTTP: every request counted and timed by its route's template (through the fast lane
+and Flask alike), what the risk scorer decided, and the scope that guards the scrape."""
+from __future__ import annotations
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from conftest import bearer
+from test_risk_api import CASE, train
+
+
+def scrape(client, keys) -> dict:
+    r = client.get("/metrics", headers=bearer(keys["metrics"]))
+    assert r.status_code == 200 and r.mimetype == "text/plain", r.data[:200]
+    return {(s.name, frozenset(s.labels.items())): s.value
+            for family in text_string_to_metric_families(r.get_data(as_text=True)) for s in family.samples}
+
+
+def delta(before: dict, after: dict, name: str, **labels) -> float:
+    key = (name, frozenset(labels.items()))
+    return after.get(key, 0.0) - before.get(key, 0.0)
+
+
+def test_requests_are_counted_by_route_template_and_status(app, client, keys):
+    train(app)
+    before = scrape(client, keys)
+    answers = [client.post("/v1/risk/scores", json={"model": "cards", "features": CASE, "customer_id": "c1"},
+                           headers=bearer(keys["risk"])).get_json() for _ in range(3)]
+    bad = client.post("/v1/risk/scores", json={"model": "cards"}, headers=bearer(keys["risk"]))
+    assert bad.status_code == 422
+    batch = client.post("/v1/risk/scores/batch", json={"model": "cards", "cases": [{"features": CASE}] * 2},
+                        headers=bearer(keys["risk"]))
+    assert batch.status_code == 200
+    assert client.get("/v1/customers/c1/risk", headers=bearer(keys["risk"])).status_code == 200
+    assert client.get("/v1/no/such/thing", headers=bearer(keys["risk"])).status_code == 404
+    after = scrape(client, keys)
+
+    total = "kefu_http_requests_total"
+    assert delta(before, after, total, route="/v1/risk/scores", method="POST", status="200") == 3
+    assert delta(before, after, total, route="/v1/risk/scores", method="POST", status="422") == 1
+    assert delta(before, after, total, route="/v1/risk/scores/batch", method="POST", status="200") == 1
+    assert delta(before, after, total, route="/v1/customers/{customer_id}/risk", method="GET", status="200") == 1
+    assert delta(before, after, total, route="unmatched", method="GET", status="404") == 1
+    assert delta(before, after, total, route="/metrics", method="GET", status="200") == 1     # the first scrape
+    assert not any(name == total and "c1" in dict(labels)["route"] for name, labels in after)  # no raw ids
+    assert delta(before, after, "kefu_http_request_duration_seconds_count", route="/v1/risk/scores",
+                 method="POST") == 4
+    assert delta(before, after, "kefu_http_request_duration_seconds_sum", route="/v1/risk/scores",
+                 method="POST") > 0
+    decided = [a["decision"] for a in answers] + [r["decision"] for r in batch.get_json()["results"]]
+    for decision in ("approve", "review", "decline"):
+        assert delta(before, after, "kefu_risk_decisions_total", model="cards",
+                     decision=decision) == decided.count(decision), decision
+
+
+def test_the_lane_and_flask_count_alike(app, client, keys, monkeypatch):
+    """The lane answers plainly valid scores without Flask; the count and the route are the same either way."""
+    train(app)
+    before = scrape(client, keys)
+    body = {"model": "cards", "features": CASE}
+    assert client.post("/v1/risk/scores", json=body, headers=bearer(keys["risk"])).status_code == 200
+    from service.api import lane
+
+    monkeypatch.setattr(lane.FastLane, "_answer", lambda self, *a: None)          # every request to Flask
+    assert client.post("/v1/risk/scores", json=body, headers=bearer(keys["risk"])).status_code == 200
+    after = scrape(client, keys)
+    assert delta(before, after, "kefu_http_requests_total", route="/v1/risk/scores", method="POST",
+                 status="200") == 2
+
+
+def test_events_are_counted_by_outcome(client, keys):
+    events = [{"event_id": "m1", "type": "view", "customer_id": "c1", "item_id": "i1",
+               "timestamp": "2026-05-01T10:00:00Z"},
+              {"event_id": "m2", "type": "view", "customer_id": "c1", "item_id": "i2",
+               "timestamp": "2026-05-01T10:01:00Z"}]
+    before = scrape(client, keys)
+    first = client.post("/v1/events", json={"events": events}, headers=bearer(keys["events"])).get_json()
+    again = client.post("/v1/events", json={"events": events[:1]}, headers=bearer(keys["events"])).get_json()
+    assert first["accepted"] == 2 and again["duplicates"] == 1
+    after = scrape(client, keys)
+    assert delta(before, after, "kefu_events_total", outcome="accepted") == 2
+    assert delta(before, after, "kefu_events_total", outcome="duplicate") == 1
+
+
+def test_the_scrape_needs_the_metrics_scope(client, keys):
+    assert client.get("/metrics").status_code == 401
+    assert client.get("/metrics", headers=bearer(keys["risk"])).status_code == 403
+    assert client.get("/metrics", headers=bearer(keys["admin"])).status_code == 200
