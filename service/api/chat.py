@@ -62,7 +62,8 @@ def chat(body: dict):
     person (`handoff`) when the customer asks for one, is angry twice, is out of scope twice, or is high-risk
     and asks for money back. With `"stream": true` the answer comes as server-sent events.
     """
-    request = ChatRequest(body["customer_id"], body["message"], body.get("conversation_id"), g.request_id)
+    request = ChatRequest(body["customer_id"], body["message"], body.get("conversation_id"), g.request_id,
+                          context=body.get("context"))
     if not body["stream"]:
         return _service().respond(request)
     events = _service().respond_stream(request)

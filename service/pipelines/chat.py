@@ -65,6 +65,7 @@ class ChatRequest:
     message: str
     conversation_id: str | None = None
     request_id: str | None = None       # the HTTP request's id, kept with a logged recommendation list
+    context: dict | None = None         # what the customer looks at in the shop: {item_id, items} (recommendations)
 
 
 @dataclass
@@ -285,7 +286,7 @@ class ChatService:
             slots = {p.lower().replace(" ", "") for p in placeholders(entry.answer)}
             extra: dict[str, str] = {}
             if (entry.category or "").lower() in PRODUCT_CATEGORIES or "recommendations" in slots:
-                recommended = self._recommendations(request.customer_id)
+                recommended = self._recommendations(request.customer_id, request.context)
                 recommendations = recommended["items"] if recommended else []
                 names = [r["name"] or r["item_id"] for r in recommendations]
                 if names:
@@ -396,10 +397,11 @@ class ChatService:
             text, _ = fill(text, {m: "" for m in missing})
         return text, values, True
 
-    def _recommendations(self, customer_id: str) -> dict | None:
-        """The recommender's answer (items, model_version, strategy); None without a model."""
+    def _recommendations(self, customer_id: str, context: dict | None = None) -> dict | None:
+        """The recommender's answer (items, model_version, strategy); None without a model. ``context``: the
+        request's page and session items, which steer the list as they do on POST /v1/recommendations."""
         try:
-            return self.recommend.recommend(customer_id, k=RECOMMENDATIONS_K, channel="chat")
+            return self.recommend.recommend(customer_id, k=RECOMMENDATIONS_K, channel="chat", context=context)
         except (ModelNotFound, NotFound):
             return None
 
@@ -408,7 +410,8 @@ class ChatService:
         if self.recommend_log is None or turn.recommendation_id is None:
             return
         answer = {**turn.recommendation, "customer_id": request.customer_id, "items": turn.recommendations}
-        self.recommend_log.record(turn.recommendation_id, answer, None, request.request_id, channel="chat")
+        self.recommend_log.record(turn.recommendation_id, answer, (request.context or {}).get("item_id"),
+                                  request.request_id, channel="chat")
 
     @staticmethod
     def _context(customer: Mapping, orders: list[Order], high_risk: bool, language: str) -> tuple[str, ...]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from service.schemas.events import ID, StrictSchema
-from service.schemas.recommend import RecommendedItemSchema
+from service.schemas.recommend import ContextSchema, RecommendedItemSchema
 
 MAX_MESSAGE_CHARS = 4000
 
@@ -14,6 +14,9 @@ class ChatRequestSchema(StrictSchema):
     conversation_id = fields.String(validate=ID, metadata={
         "description": "Continue this conversation; omit to start one (its id comes back in the answer)."})
     message = fields.String(required=True, validate=validate.Length(min=1, max=MAX_MESSAGE_CHARS))
+    context = fields.Nested(ContextSchema, metadata={
+        "description": "What the customer is looking at in the shop while chatting: the page's item and the "
+                       "session's items. Products the reply recommends go with them, and are never these."})
     stream = fields.Boolean(load_default=False, metadata={
         "description": "Answer as server-sent events: `meta`, then `delta` pieces, maybe `replace` (the fact "
                        "check or the time budget replaced the generated text), then `done` with the full answer."})

@@ -517,3 +517,28 @@ def test_replies_are_counted_in_the_metrics_by_handoff(say):
     assert not plain["handoff"]["needed"] and person["handoff"]["needed"]
     assert after.get("false", 0) - before.get("false", 0) == 1
     assert after.get("true", 0) - before.get("true", 0) == 1
+
+
+def test_what_the_customer_is_looking_at_steers_the_products_in_the_reply(chat_app, chat_keys):
+    """A chat request's context (the page's item, the session's items) steers the reply's products as it does
+    POST /v1/recommendations: the items on screen are never offered back, the list is the recommender's answer
+    for that context on the chat channel, and the logged list keeps the page's item."""
+    from datetime import timezone
+
+    client = chat_app.test_client()
+    ask = {"customer_id": "c-en", "message": "Can you recommend something for me?"}
+    plain = client.post("/v1/chat", json=ask, headers=bearer(chat_keys["chat"])).get_json()
+    shown = [r["item_id"] for r in plain["recommendations"]]
+    assert shown
+    context = {"item_id": shown[0], "items": shown[1:]}
+    steered = client.post("/v1/chat", json={**ask, "context": context}, headers=bearer(chat_keys["chat"])).get_json()
+    assert steered["recommendations"] and not set(shown) & {r["item_id"] for r in steered["recommendations"]}
+    expected = chat_app.extensions["kefu"].extras["recommend"].recommend("c-en", k=len(steered["recommendations"]),
+                                                                         channel="chat", context=context)
+    assert [r["item_id"] for r in steered["recommendations"]] == [i["item_id"] for i in expected["items"]]
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    logged = chat_app.extensions["kefu"].extras["recommend_log"].served(
+        now - timedelta(hours=1), now + timedelta(minutes=1), 10_000, channel="chat").set_index("recommendation_id")
+    assert logged.loc[steered["recommendation_id"], "context_item_id"] == shown[0]
+    bad = client.post("/v1/chat", json={**ask, "context": {"items": "x"}}, headers=bearer(chat_keys["chat"]))
+    assert bad.status_code == 422
