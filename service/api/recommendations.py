@@ -14,6 +14,8 @@ from service.pipelines.recommend_online import performance_report, split_version
 from service.schemas.recommend import (
     PerformanceQuerySchema,
     PerformanceResponseSchema,
+    PopularQuerySchema,
+    PopularResponseSchema,
     RecommendationRequestSchema,
     RecommendationResponseSchema,
     SimilarQuerySchema,
@@ -102,6 +104,22 @@ def recommend(body: dict):
 def similar(query: dict, item_id: str):
     """Items to show on an item's page: bought together, then similar by description"""
     return _service().similar(item_id, query["k"])
+
+
+@blp.route("/items/popular", methods=["GET"])
+@require_scope("recommendations")
+@blp.arguments(PopularQuerySchema, location="query")
+@blp.response(200, PopularResponseSchema)
+def popular(query: dict):
+    """What sells now, not personalised
+
+    For landing pages, new subscribers' e-mails and anyone kefu does not know: the most bought items of the 30
+    days before the model's data ends (its training or latest refresh: `as_of`), for everyone, a `region` or an
+    `age_band`, optionally in one `category`, under the live catalogue's rules (active, in stock). `basis` names
+    the list that answered: an unknown region or age band gets everyone's.
+    """
+    return _service().popular(query["k"], category=query.get("category"), region=query.get("region"),
+                              age_band=query.get("age_band"))
 
 
 @blp.route("/recommendations/performance", methods=["GET"])

@@ -91,6 +91,7 @@ def reason_text(reason: tuple[str, Any], catalogue: Mapping[str, dict]) -> str:
         "popular_age_band": lambda: f"popular with customers aged {anchor}",
         "popular_region": lambda: "popular in your area this week",
         "popular": lambda: "popular right now",
+        "popular_category": lambda: f"popular in {anchor} right now",
         INCLUDED: lambda: f"featured in {anchor}",          # the anchor: the promotion's name
     }
     return texts.get(kind, lambda: kind.replace("_", " "))()
@@ -271,6 +272,43 @@ class RecommendationService:
     def _answer_item(item: Mapping[str, Any], score: float, source: str, reason: tuple, catalogue) -> dict:
         return {"item_id": item["item_id"], "name": item["name"], "score": round(float(score), 6), "source": source,
                 "reason": reason_text(reason, catalogue), "category": item["category"], "price": item["price"]}
+
+    def popular(self, k: int = 10, *, category: str | None = None, region: str | None = None,
+                age_band: str | None = None) -> dict:
+        """What sells now, not personalised: the model's popularity lists (its recent window, as of its training
+        or refresh) for everyone, a region or an age band, optionally in one category, under the live catalogue's
+        rules (active, in stock). A segment the model does not know gets everyone's list (``basis`` says which
+        list answered); a category filters exactly, even to nothing."""
+        rec, version = self._model()
+        catalogue = self._items()
+        st = rec.state
+        basis, items, scores, source, anchor = "everyone", st.popular[0], st.popular[1], "popular", None
+        for field, value, table in (("region", region, "popular_region"), ("age_band", age_band, "popular_age_band")):
+            code = st.code_of(field, str(value)) if value is not None else -1
+            if code >= 0 and table in st.tables:
+                basis, source, anchor = field, table, value
+                items, scores = st.tables[table][0][code], st.tables[table][1][code]
+        if category is not None and basis == "everyone":
+            codes = {str(c): i for i, c in enumerate(st.categories)}
+            if category in codes and "category_items" in st.tables:
+                items, scores = (st.tables["category_items"][0][codes[category]],
+                                 st.tables["category_items"][1][codes[category]])
+            else:
+                items, scores = items[:0], scores[:0]
+        out = []
+        for code, score in zip(items.tolist(), scores.tolist()):
+            if code < 0:
+                continue
+            item = catalogue.get(str(st.item_ids[code]))
+            if item is None or not _sellable(item) or (category is not None and item["category"] != category):
+                continue
+            kind, seed = (source, anchor) if category is None or basis != "everyone" else ("popular_category",
+                                                                                      category)
+            out.append(self._answer_item(item, score, source, (kind, seed), catalogue))
+            if len(out) == k:
+                break
+        return {"items": out, "basis": basis, "category": category, "as_of": st.as_of, "model": MODEL,
+                "model_version": version.version}
 
     def similar(self, item_id: str, k: int = 10) -> dict:
         """Items for an item page: bought together first, then similar by description, from the model's tables."""

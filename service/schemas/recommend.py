@@ -113,6 +113,31 @@ class SimilarResponseSchema(Schema):
     model_version = fields.String()
 
 
+class PopularQuerySchema(StrictSchema):
+    k = fields.Integer(load_default=10, validate=validate.Range(min=1, max=100))
+    category = fields.String(validate=validate.Length(min=1, max=128), metadata={
+        "description": "Only this category's items (exactly: an unknown category gives none)."})
+    region = fields.String(validate=validate.Length(min=1, max=64), metadata={
+        "description": "What sells in this region (customers' region); an unknown one gets everyone's list."})
+    age_band = fields.String(validate=validate.Length(min=1, max=32), metadata={
+        "description": "What sells with this age band; an unknown one gets everyone's list."})
+
+    @validates_schema
+    def _one_segment(self, data: dict, **_kwargs) -> None:
+        if data.get("region") is not None and data.get("age_band") is not None:
+            raise ValidationError("Ask for a region or an age band, not both.", "age_band")
+
+
+class PopularResponseSchema(Schema):
+    items = fields.List(fields.Nested(RecommendedItemSchema))
+    basis = fields.String(metadata={"description": "The list that answered: everyone, region or age_band."})
+    category = fields.String(allow_none=True)
+    as_of = fields.DateTime(metadata={"description": "The end of the popularity window: the model's training or "
+                                                     "refresh data (kefu train recommender --refresh updates it)."})
+    model = fields.String()
+    model_version = fields.String()
+
+
 class PerformanceQuerySchema(StrictSchema):
     days = fields.Integer(load_default=7, validate=validate.Range(min=1, max=366),
                           metadata={"description": "Lists served in the last this many days."})

@@ -102,7 +102,7 @@ def test_no_key_is_401_everywhere(client, method, path):
     assert getattr(client, method)(path, json={}).status_code == 401
 
 
-QUERY_ROUTES = ["/v1/items/m/similar", "/v1/recommendations/performance", "/v1/customers/m/risk",
+QUERY_ROUTES = ["/v1/items/m/similar", "/v1/items/popular", "/v1/recommendations/performance", "/v1/customers/m/risk",
                 "/v1/risk/reviews", "/v1/risk/rules", "/v1/risk/rules/m/backtest", "/v1/risk/models/m/monitoring", "/v1/risk/models/m/challenger",
                 "/v1/conversations"]
 

@@ -423,3 +423,59 @@ def test_lists_are_counted_in_the_metrics_by_strategy(client, keys, store, shop)
     assert ask(client, keys, customer_id="never-seen-metrics", k=5).status_code == 200
     assert ask(client, keys, customer_id="never-seen-metrics", k=5).status_code == 200
     assert (count("personalised") - before[0], count("cold_start") - before[1]) == (1, 2)
+
+
+def test_popular_items_for_everyone_a_segment_and_a_category(app, client, keys, store, shop):
+    """GET /v1/items/popular answers the model's popularity lists in order, under the live catalogue's rules:
+    everyone's, a region's (an unknown region gets everyone's), one category's (exactly), and a region's items
+    of one category."""
+    service = app.extensions["kefu"].extras["recommend"]
+    st = service._model()[0].state
+    catalogue = service._items()
+
+    def expected(codes, category=None) -> list[str]:
+        ids = [str(st.item_ids[c]) for c in codes.tolist() if c >= 0]
+        return [i for i in ids if catalogue[i]["active"] and (catalogue[i]["stock"] is None or catalogue[i]["stock"] > 0)
+                and (category is None or catalogue[i]["category"] == category)]
+
+    def popular(**query) -> dict:
+        r = client.get("/v1/items/popular", query_string=query, headers=bearer(keys["recommendations"]))
+        assert r.status_code == 200, r.get_json()
+        return r.get_json()
+
+    everyone = popular(k=8)
+    assert everyone["basis"] == "everyone" and everyone["as_of"] and everyone["model_version"]
+    assert [i["item_id"] for i in everyone["items"]] == expected(st.popular[0])[:8]
+    assert all(i["source"] == "popular" and i["reason"] == "popular right now" for i in everyone["items"])
+
+    region = str(st.regions[0])
+    local = popular(k=8, region=region)
+    assert local["basis"] == "region"
+    assert [i["item_id"] for i in local["items"]] == expected(st.tables["popular_region"][0][0])[:8]
+    assert popular(k=8, region="nowhere")["items"] == everyone["items"]
+
+    category = everyone["items"][0]["category"]
+    cat = popular(k=5, category=category)
+    code = [str(c) for c in st.categories].index(category)
+    assert [i["item_id"] for i in cat["items"]] == expected(st.tables["category_items"][0][code], category)[:5]
+    assert all(i["category"] == category and category in i["reason"] for i in cat["items"])
+    both = popular(k=5, region=region, category=category)
+    assert [i["item_id"] for i in both["items"]] == expected(st.tables["popular_region"][0][0], category)[:5]
+    assert popular(category="no-such-category")["items"] == []
+
+    # the live catalogue: an item switched off leaves the list at once
+    top = everyone["items"][0]["item_id"]
+    r = client.post("/v1/items", json={"items": [{"item_id": top, "active": False}]}, headers=bearer(keys["events"]))
+    assert r.status_code in (200, 202), r.get_json()
+    try:
+        after = [i["item_id"] for i in popular(k=8)["items"]]
+        assert top not in after and after[:7] == [i["item_id"] for i in everyone["items"][1:8]]
+    finally:
+        client.post("/v1/items", json={"items": [{"item_id": top, "active": True}]}, headers=bearer(keys["events"]))
+
+
+@pytest.mark.parametrize("query", [{"k": 0}, {"k": 101}, {"region": "north", "age_band": "25-34"}, {"colour": "red"},
+                                   {"category": ""}])
+def test_bad_popular_queries_are_422(client, keys, shop, query):
+    r = client.get("/v1/items/popular", query_string=query, headers=bearer(keys["recommendations"]))
+    assert r.status_code == 422 and r.get_json()["code"] == 422
