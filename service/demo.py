@@ -152,6 +152,7 @@ def prepare_demo(n_customers: int = 2000, seed: int = 7, echo: Callable[[str], N
             *([f"curl -s -X POST -H 'Authorization: Bearer {keys['recommendations']}' -H 'Content-Type: application/json' "
                f"-d '{rec_case}' {base}/v1/recommendations",
                f"curl -s -H 'Authorization: Bearer {keys['recommendations']}' {base}/v1/items/{item}/similar?k=5",
+               f"curl -s -H 'Authorization: Bearer {keys['recommendations']}' '{base}/v1/items/popular?k=5'",
                f"curl -s -H 'Authorization: Bearer {keys['recommendations']}' {base}/v1/recommendations/performance"]
               if recommender else []),
             *[f"curl -s -X POST -H 'Authorization: Bearer {keys['chat']}' -H 'Content-Type: application/json' "

@@ -124,6 +124,11 @@ def test_demo_prepares_state_and_prints_working_keys(env, embedder, monkeypatch)
     text = client.get("/metrics", headers={"Authorization": f"Bearer {metrics_key}"}).get_data(as_text=True)
     assert 'kefu_http_requests_total{method="POST",route="/v1/risk/scores",status="200"}' in text
 
+    # the printed popular-now call answers five sellable items
+    popular = next(l for l in lines if "/v1/items/popular" in l).split("http://127.0.0.1:8000")[1].rstrip("'")
+    listed = client.get(popular, headers={"Authorization": f"Bearer {keys['recommendations']}"}).get_json()
+    assert len(listed["items"]) == 5 and listed["basis"] == "everyone"
+
     # the printed recommendation call answers, with its promotion's places filled
     line = next(l for l in result.output.splitlines() if l.rstrip().endswith("/v1/recommendations"))
     body = json.loads(line.split("-d '", 1)[1].rsplit("' ", 1)[0])
