@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
@@ -23,6 +23,8 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 #: Where a Flask view or the lane writes the matched route's template in the WSGI environ.
 ROUTE_KEY = "kefu.route"
 UNMATCHED = "unmatched"
+#: Calibrated probabilities: fine where most legitimate cases sit, coarser above.
+SCORE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 1.0)
 #: Seconds: from well under a score's p50 (0.9 ms) to a slow chat turn.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -40,6 +42,9 @@ class Metrics:
                                  "method.", ["route", "method"], buckets=LATENCY_BUCKETS, registry=r)
         self.risk_decisions = Counter("kefu_risk_decisions", "Risk scores served, by model and decision.",
                                       ["model", "decision"], registry=r)
+        self.risk_scores = Histogram("kefu_risk_score", "Calibrated risk scores served, by model: a shift in "
+                                     "their distribution is the first sign of drift.", ["model"],
+                                     buckets=SCORE_BUCKETS, registry=r)
         self.recommendation_lists = Counter("kefu_recommendation_lists", "Recommendation lists served over the "
                                             "API, by strategy (personalised or cold_start).", ["strategy"], registry=r)
         self.chat_replies = Counter("kefu_chat_replies", "Chat replies, by generator and whether the customer was "
@@ -64,10 +69,14 @@ def route_template(rule: str) -> str:
     return _RULE_PARAM.sub(r"{\1}", rule)
 
 
-def risk_decisions(model: str, decisions: Iterable[str]) -> None:
+def risk_scored(model: str, results: Iterable[Mapping[str, Any]]) -> None:
+    """Count the served results' decisions and observe their scores."""
     counted: dict[str, int] = {}
-    for decision in decisions:
+    histogram = _metrics.risk_scores.labels(model)
+    for result in results:
+        decision = result["decision"]
         counted[decision] = counted.get(decision, 0) + 1
+        histogram.observe(result["score"])
     for decision, n in counted.items():
         _metrics.risk_decisions.labels(model, decision).inc(n)
 

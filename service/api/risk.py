@@ -10,7 +10,7 @@ from service.api.blueprint import Blueprint
 from service.api.fastview import fast_json_view
 from service.api.lane import LaneRoute
 from service.auth import require_scope
-from service.metrics import risk_decisions
+from service.metrics import risk_scored
 from service.pipelines.risk_challenge import challenger_report
 from service.pipelines.risk_monitor import monitoring_report
 from service.pipelines.risk_reviews import add_note, assign_case, claim_case, review_queue, scored_case
@@ -83,14 +83,14 @@ def score_case(scorer, body: dict, request_id: str) -> dict:
     else:
         result = scorer.score(body["model"], body["features"], customer_id=body.get("customer_id"),
                               transaction_id=body.get("transaction_id"), request_id=request_id)
-    risk_decisions(body["model"], (result["decision"],))
+    risk_scored(body["model"], (result,))
     return result
 
 
 def score_cases(scorer, body: dict, request_id: str) -> dict:
     """The answer to a loaded POST /v1/risk/scores/batch body."""
     result = scorer.score_batch(body["model"], body["cases"], request_id=request_id)
-    risk_decisions(body["model"], [r["decision"] for r in result["results"]])
+    risk_scored(body["model"], result["results"])
     return result
 
 

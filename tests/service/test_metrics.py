@@ -2,6 +2,7 @@
 and Flask alike), what the risk scorer decided, and the scope that guards the scrape."""
 from __future__ import annotations
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import bearer
@@ -46,10 +47,16 @@ def test_requests_are_counted_by_route_template_and_status(app, client, keys):
                  method="POST") == 4
     assert delta(before, after, "kefu_http_request_duration_seconds_sum", route="/v1/risk/scores",
                  method="POST") > 0
-    decided = [a["decision"] for a in answers] + [r["decision"] for r in batch.get_json()["results"]]
+    served = answers + batch.get_json()["results"]
+    decided = [a["decision"] for a in served]
     for decision in ("approve", "review", "decline"):
         assert delta(before, after, "kefu_risk_decisions_total", model="cards",
                      decision=decision) == decided.count(decision), decision
+    assert delta(before, after, "kefu_risk_score_count", model="cards") == 5
+    assert delta(before, after, "kefu_risk_score_sum", model="cards") == pytest.approx(sum(a["score"] for a in served))
+    for bound in ("0.05", "0.5", "1.0"):
+        assert delta(before, after, "kefu_risk_score_bucket", model="cards", le=bound) == sum(
+            a["score"] <= float(bound) for a in served), bound
 
 
 def test_the_lane_and_flask_count_alike(app, client, keys, monkeypatch):
