@@ -12,6 +12,7 @@ do not multiply the series. A streamed answer (chat's server-sent events) is tim
 """
 from __future__ import annotations
 
+import functools
 import os
 import re
 import time
@@ -27,7 +28,6 @@ UNMATCHED = "unmatched"
 SCORE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 1.0)
 #: Seconds: from well under a score's p50 (0.9 ms) to a slow chat turn.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-
 
 
 class Metrics:
@@ -63,6 +63,7 @@ def metrics() -> Metrics:
 _RULE_PARAM = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 
 
+@functools.lru_cache(maxsize=1024)
 def route_template(rule: str) -> str:
     """A Flask rule as the OpenAPI page writes it: ``/v1/customers/<string:customer_id>/risk`` →
     ``/v1/customers/{customer_id}/risk``."""
