@@ -72,6 +72,13 @@ def audit_tuple(row: Mapping) -> tuple:
             _dumps(g("payment"), json_features))
 
 
+def _queue_key(order: str):
+    """The column a queue order sorts on (highest first): the score, or created_at for ``newest``."""
+    if order not in QUEUE_ORDERS:
+        raise ValueError(f"order must be one of {QUEUE_ORDERS}")
+    return s.risk_scores.c.score if order == "score" else s.risk_scores.c.created_at
+
+
 def _rules_listed(row: Mapping) -> dict:
     """A read row with ``rule_matches`` as a list: stored NULL when no rule matched (or before rules existed)."""
     out = dict(row)
@@ -168,10 +175,8 @@ class RiskAuditStore:
         after it, never twice). Answers ``entries`` (at most ``limit``, each with its row ``id``), ``more``
         (whether rows follow) and ``open`` (how many rows match the filters, the cursor aside).
         """
-        if order not in QUEUE_ORDERS:
-            raise ValueError(f"order must be one of {QUEUE_ORDERS}")
         c = s.risk_scores.c
-        key = c.score if order == "score" else c.created_at
+        key = _queue_key(order)
         with self.engine.connect() as conn:
             where = self._queue_where(conn, decisions, since, model, assigned_to=assigned_to, unassigned=unassigned)
             if where is None:
@@ -191,10 +196,8 @@ class RiskAuditStore:
         never get the same case: PostgreSQL skips the rows another claim has locked (FOR UPDATE SKIP LOCKED);
         SQLite runs one writer at a time, and a claim whose row another took between its read and its write
         (the UPDATE matches only an unheld row) tries the next one."""
-        if order not in QUEUE_ORDERS:
-            raise ValueError(f"order must be one of {QUEUE_ORDERS}")
         c = s.risk_scores.c
-        key = c.score if order == "score" else c.created_at
+        key = _queue_key(order)
         locking = self.engine.dialect.name == "postgresql"
         while True:                                     # a lost race means another analyst took a case: progress
             with self.engine.begin() as conn:

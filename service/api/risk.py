@@ -62,6 +62,15 @@ def _scorer():
     return current_app.extensions["kefu"].extras["risk"]
 
 
+def _audit():
+    """The worker's audit trail (its buffered writer: reads see this worker's pending rows)."""
+    return current_app.extensions["kefu"].extras["risk_audit"]
+
+
+def _notes():
+    return current_app.extensions["kefu"].extras["risk_notes"]
+
+
 def _as_response(result: dict):
     """The scorer's dict is already in the documented response shape (strings, floats, the schemas' key order),
     so it is sent as JSON directly rather than re-serialised field by field through marshmallow;
@@ -142,7 +151,7 @@ def score_batch(body: dict):
 @blp.response(200, CustomerRiskResponseSchema)
 def customer_risk(query: dict, customer_id: str):
     """A customer's risk scores and decisions, newest first"""
-    audit = current_app.extensions["kefu"].extras["risk_audit"]
+    audit = _audit()
     return {"customer_id": customer_id, "scores": audit.customer_scores(customer_id, query["limit"])}
 
 
@@ -159,8 +168,7 @@ def get_score(score_id: str):
     this is a challenger's shadow score (null otherwise); `shadows` lists the challenger shadow scores of the
     same case. A score answered a moment ago is readable at once.
     """
-    extras = current_app.extensions["kefu"].extras
-    return scored_case(extras["risk_audit"], score_id, extras["risk_notes"])
+    return scored_case(_audit(), score_id, _notes())
 
 
 @blp.route("/risk/reviews", methods=["GET"])
@@ -177,10 +185,9 @@ def reviews(query: dict):
     `before`), null on the last. Paging visits every case once even while new cases arrive. Recording an
     outcome (POST /v1/risk/scores/<score_id>/outcome) takes a case out of the queue.
     """
-    return review_queue(current_app.extensions["kefu"].extras["risk_audit"], decisions=query["decisions"],
-                        model=query.get("model"), days=query["days"], order=query["order"], limit=query["limit"],
-                        before=query.get("before"), assigned_to=query.get("assigned_to"),
-                        unassigned=query["unassigned"])
+    return review_queue(_audit(), decisions=query["decisions"], model=query.get("model"), days=query["days"],
+                        order=query["order"], limit=query["limit"], before=query.get("before"),
+                        assigned_to=query.get("assigned_to"), unassigned=query["unassigned"])
 
 
 @blp.route("/risk/reviews/claim", methods=["POST"])
@@ -197,8 +204,7 @@ def claim_review(body: dict):
     queue until its outcome is recorded (`?unassigned=true` leaves it out, `?assigned_to=NAME` lists one
     analyst's); `POST /v1/risk/scores/{score_id}/assign` hands it to someone else or releases it.
     """
-    return claim_case(current_app.extensions["kefu"].extras["risk_audit"],
-                      analyst=body.get("analyst") or g.principal.key_id, decisions=body["decisions"],
+    return claim_case(_audit(), analyst=body.get("analyst") or g.principal.key_id, decisions=body["decisions"],
                       model=body.get("model"), days=body["days"], order=body["order"])
 
 
@@ -213,7 +219,7 @@ def assign_review(body: dict, score_id: str):
     `{"analyst": "dana"}` gives the case to dana, whoever held it; `{"analyst": null}` puts it back among the
     unheld cases of the queue.
     """
-    return assign_case(current_app.extensions["kefu"].extras["risk_audit"], score_id, body["analyst"])
+    return assign_case(_audit(), score_id, body["analyst"])
 
 
 @blp.route("/risk/scores/<string:score_id>/outcome", methods=["POST"])
@@ -232,7 +238,7 @@ def record_outcome(body: dict, score_id: str):
     """
     result = _scorer().record_outcome(score_id, body["outcome"], by=g.principal.key_id)
     if body.get("note"):
-        current_app.extensions["kefu"].extras["risk_notes"].add(score_id, body["note"], g.principal.key_id)
+        _notes().add(score_id, body["note"], g.principal.key_id)
     return result
 
 
@@ -247,9 +253,7 @@ def add_case_note(body: dict, score_id: str):
     What was checked, who was called, why the outcome is what it is. Notes are never edited (write another);
     `GET /v1/risk/scores/{score_id}` lists them oldest first. `author` defaults to the API key's id.
     """
-    extras = current_app.extensions["kefu"].extras
-    return add_note(extras["risk_audit"], extras["risk_notes"], score_id, body["text"],
-                    body.get("author") or g.principal.key_id)
+    return add_note(_audit(), _notes(), score_id, body["text"], body.get("author") or g.principal.key_id)
 
 
 @blp.route("/risk/models/<string:name>/monitoring", methods=["GET"])

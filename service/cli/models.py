@@ -165,7 +165,7 @@ def score(name: str, file: Path, out: Path, chunk_size: int, model_decision: boo
 
         risk = state.extras["risk"]
         decided = decide_rows(frame, result["risk_score"].to_numpy(), result["risk_decision"].tolist(),
-                              rules=risk.rules.for_model(name) if risk.rules is not None else (), lists=risk.lists)
+                              rules=risk.rules_for(name), lists=risk.lists)
         changed = sum(a != b for a, b in zip(decided["decisions"], result["risk_decision"]))
         result["risk_decision"] = decided["decisions"]
         result["risk_list"] = [f"{m['action']} {m['field']}={m['value']}" if m else "" for m in decided["list_match"]]

@@ -116,7 +116,8 @@ class RiskScorer:
         fields[SCORE] = "numeric"
         return fields
 
-    def _rules_of(self, name: str) -> tuple:
+    def rules_for(self, name: str) -> tuple:
+        """Model ``name``'s enabled, unexpired decision rules (none without a rule cache)."""
         return () if self.rules is None else self.rules.for_model(name)
 
     def _listed(self, customer_id: str | None, attrs: Mapping[str, Any] | None) -> dict | None:
@@ -139,7 +140,7 @@ class RiskScorer:
         model, or None when they do not fit it. ``raw``: a behavioural model's payment as sent (its raw fields are
         what decision rules test besides the computed features), None for a table model."""
         listed = self._listed(customer_id, attrs)
-        rules = self._rules_of(name)
+        rules = self.rules_for(name)
         shadow = None
         found = self.models.challenger(name)
         if found is not None and found[2].takes(customer_id):
@@ -191,7 +192,7 @@ class RiskScorer:
         if errors:
             raise InvalidInput("Some cases do not match the model's features; nothing was scored.", errors={"cases": errors})
         listed = [self._listed(c.get("customer_id"), c["features"]) for c in cases]
-        rules = self._rules_of(name)
+        rules = self.rules_for(name)
         taken: dict[int, dict] = {}
         found = self.models.challenger(name)
         if found is not None:
