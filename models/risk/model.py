@@ -21,6 +21,8 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
+from models.risk.linear import LinearPart
+
 FORMAT_VERSION = 1
 BOOSTER_FILE = "booster.txt"
 META_FILE = "risk_model.json"   # model.json in a version folder belongs to models.registry
@@ -71,8 +73,14 @@ class FeatureSpec:
         for i, name, is_cat in self._plan:
             col = frame[name]
             if is_cat:
-                text = col if col.dtype == "str" else col.astype(str)
-                codes = pd.Index(self.levels[name]).get_indexer(text).astype(np.float64)
+                if col.dtype == "str":
+                    # a text column (as read from a file): each distinct value looked up once, 4-5x faster on
+                    # 100,000 rows; exact for strings, which hash equal only when equal
+                    positions, distinct = pd.factorize(col, use_na_sentinel=True)
+                    lookup = np.append(pd.Index(self.levels[name]).get_indexer(distinct).astype(np.float64), -1.0)
+                    codes = lookup[positions]                  # NA: position -1, the appended -1
+                else:
+                    codes = pd.Index(self.levels[name]).get_indexer(col.astype(str)).astype(np.float64)
                 codes[codes < 0] = np.nan                      # missing or unseen level -> missing
                 out[:, i] = codes
             else:
@@ -261,7 +269,7 @@ class RiskModel:
 
     def __init__(self, spec: FeatureSpec, booster: lgb.Booster, calibrator: Calibrator, label: Mapping[str, Any],
                  thresholds: Mapping[str, float], meta: Mapping[str, Any] | None = None,
-                 num_threads: int = 1, compiled: bool = True) -> None:
+                 num_threads: int = 1, compiled: bool = True, linear: LinearPart | None = None) -> None:
         if booster.num_feature() != len(spec.names):
             raise ValueError(f"booster has {booster.num_feature()} features, spec {len(spec.names)}")
         self.spec = spec
@@ -270,6 +278,7 @@ class RiskModel:
         self.label = dict(label)
         self.thresholds = {"review": float(thresholds["review"]), "decline": float(thresholds["decline"])}
         self.meta = dict(meta or {})
+        self.linear = linear                     # a stacked linear model (models/risk/linear.py), or None
         self.num_threads = num_threads
         self.compiled = compiled                 # False: LightGBM only (KEFU_RISK_COMPILED=0), to compare or rule out
         self.source_file: Path | None = None     # booster.txt when loaded from disk (lleaves compiles from it)
@@ -298,7 +307,8 @@ class RiskModel:
                 "created": self.meta.get("created") or time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                 "feature_names": list(self.spec.names), "features": self.spec.to_json(),
                 "calibrator": self.calibrator.to_json(), "label": self.label, "thresholds": self.thresholds,
-                **{k: v for k, v in self.meta.items() if k != "created"}}
+                **({"linear": self.linear.to_json()} if self.linear is not None else {}),
+                **{k: v for k, v in self.meta.items() if k not in ("created", "linear")}}
         tmp = folder / (META_FILE + ".tmp")
         tmp.write_text(json.dumps(_finite(meta), indent=2, default=_json_default, allow_nan=False))
         tmp.replace(folder / META_FILE)
@@ -315,9 +325,10 @@ class RiskModel:
         booster = lgb.Booster(model_file=str(folder / meta.get("booster_file", BOOSTER_FILE)))
         rest = {k: v for k, v in meta.items() if k not in
                 {"format_version", "kind", "booster_file", "feature_names", "features", "calibrator", "label",
-                 "thresholds"}}
+                 "thresholds", "linear"}}
+        linear = LinearPart.from_json(meta["linear"]) if meta.get("linear") else None
         model = cls(FeatureSpec.from_json(meta["features"]), booster, Calibrator.from_json(meta["calibrator"]),
-                    meta["label"], meta["thresholds"], rest, compiled=compiled)
+                    meta["label"], meta["thresholds"], rest, compiled=compiled, linear=linear)
         model.source_file = folder / meta.get("booster_file", BOOSTER_FILE)
         if prepare:
             model.fast_explainer()          # a server loads before it takes requests: no first-request compile
@@ -357,18 +368,19 @@ class RiskModel:
         return self.spec.encode_frame(frame)
 
     def margin(self, matrix: np.ndarray, num_threads: int | None = None) -> np.ndarray:
-        """Raw booster output (log-odds) for an encoded matrix.
+        """The raw margin (log-odds) for an encoded matrix: the booster's, stacked with the linear part if any.
 
         From LLEAVES_MIN_ROWS rows on, lleaves' compiled trees when installed (the same scores to ~1e-12 at
         ~5× the rows/s; the first call compiles and caches the object beside the artifact); otherwise LightGBM.
         ``num_threads`` 0 means all cores (as in LightGBM); the default is the model's (1 in a web worker).
         """
         threads = num_threads if num_threads is not None else self.num_threads
-        if len(matrix) >= LLEAVES_MIN_ROWS:
-            batch = self.batch_predictor()
-            if batch is not None:
-                return batch.predict(matrix, n_jobs=threads if threads > 0 else (os.cpu_count() or 1))
-        return self.booster.predict(matrix, raw_score=True, num_threads=threads or 0)
+        batch = self.batch_predictor() if len(matrix) >= LLEAVES_MIN_ROWS else None
+        if batch is not None:
+            raw = batch.predict(matrix, n_jobs=threads if threads > 0 else (os.cpu_count() or 1))
+        else:
+            raw = self.booster.predict(matrix, raw_score=True, num_threads=threads or 0)
+        return raw if self.linear is None else self.linear.blend(raw, matrix)
 
     def score(self, rows: pd.DataFrame | Iterable[Mapping[str, Any]], *, num_threads: int | None = None) -> np.ndarray:
         """Calibrated probabilities, vectorised."""
@@ -376,7 +388,10 @@ class RiskModel:
 
     def score_one(self, features: Mapping[str, Any]) -> float:
         """One request: numpy row + Booster.predict on one thread + scalar calibration (no pandas)."""
-        margin = self.booster.predict(self.spec.encode_row(features), raw_score=True, num_threads=1)
+        row = self.spec.encode_row(features)
+        margin = self.booster.predict(row, raw_score=True, num_threads=1)
+        if self.linear is not None:
+            margin = self.linear.blend(margin, row)
         return self.calibrator.apply_one(float(margin[0]))
 
     def explain(self, features: Mapping[str, Any], top: int = 5) -> list[dict]:
@@ -404,9 +419,13 @@ class RiskModel:
         """(raw margins, contributions with the bias last) for encoded rows; identical layout either way."""
         fast = self.fast_explainer()
         if fast is not None:
-            return fast.explain_rows(matrix)
-        contrib = self.booster.predict(matrix, pred_contrib=True, num_threads=1)
-        return contrib.sum(axis=1), contrib
+            margins, contrib = fast.explain_rows(matrix)
+        else:
+            contrib = self.booster.predict(matrix, pred_contrib=True, num_threads=1)
+            margins = contrib.sum(axis=1)
+        if self.linear is not None:
+            return self.linear.blend_contributions(contrib, matrix)
+        return margins, contrib
 
     def _reasons(self, contrib: np.ndarray, features: Mapping[str, Any], top: int) -> list[dict]:
         """The ``top`` largest |contributions|, ties in feature order (a stable sort, as numpy's stable argsort

@@ -14,7 +14,8 @@ Small tables (random split, train + validation under `CROSS_FIT_MAX_ROWS` rows) 
 15 % validation part of a 1,500-row table is about 200 rows, too few to spend on early stopping and calibration
 alone. `_cross_fit` runs K-fold over train + validation, early-stops each fold model on its held-out fold, picks
 the candidate, calibrator and thresholds from the out-of-fold predictions, and serves the mean of the K models'
-margins, merged into one booster (`models.risk.bagging`) so every serving fast path works unchanged.
+margins, merged into one booster (`models.risk.bagging`) so every serving fast path works unchanged, stacked with
+a regularised logistic regression cross-fitted on the same folds (`models.risk.linear`).
 
 Where the boosting of the single-split path runs is a swappable part (`BoosterFitter`): `LocalFitter` here, or
 `models.risk.dask_fit.DaskFitter` on a Dask cluster, chosen by the caller (`kefu train risk --dask-scheduler`).
@@ -36,6 +37,7 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 from threadpoolctl import threadpool_limits
 
 from models.risk.bagging import merge_boosters
+from models.risk.linear import LINEAR_C, LinearPart, fit_linear
 from models.risk.model import Calibrator, FeatureSpec, RiskModel
 from models.risk.monitoring import reference
 
@@ -69,6 +71,9 @@ EARLY_STOP = 100
 # validation part then has under 750 rows; Taiwan (25,500) and vehicle (13,107) stay on the single-split path.
 CROSS_FIT_MAX_ROWS = 5_000
 CROSS_FIT_FOLDS = 5
+#: Cross-fitted tables stack the booster with a linear model (`_stack_linear`); off only to measure what it adds
+#: (bench/risk_stacking.py).
+STACK_LINEAR = True
 CALIBRATIONS = ("none", "platt", "isotonic")   # simplest first
 
 
@@ -427,11 +432,12 @@ def _select_kefu(prep: Prepared, parts: dict[str, np.ndarray], seed: int, thread
 
 
 def _cross_fit(prep: Prepared, rows: np.ndarray, seed: int, threads: int, progress: Callable[[str], None]
-               ) -> tuple[list[lgb.Booster], np.ndarray, dict, list[dict], int]:
+               ) -> tuple[list[lgb.Booster], np.ndarray, dict, list[dict], list]:
     """K-fold over `rows` (train + validation): every candidate fits K models, each early-stopped on its held-out
     fold; the candidate with the lowest out-of-fold log-loss wins.
 
-    -> (its K boosters, its out-of-fold margins in the order of `rows`, its params, the trials, K). Every row's
+    -> (its K boosters, its out-of-fold margins in the order of `rows`, its params, the trials, the K (fit,
+    held) index pairs into `rows`). Every row's
     out-of-fold margin comes from the one model that did not train on it, so the calibrator and the thresholds
     chosen from them are as honest as the single split's validation scores (the held-out fold also chose its
     model's rounds, as validation does on the single-split path).
@@ -455,7 +461,33 @@ def _cross_fit(prep: Prepared, rows: np.ndarray, seed: int, threads: int, progre
         if best is None or loss < best[0]:
             best = (loss, boosters, oof, params)
     _, boosters, oof, params = best
-    return boosters, oof, params, trials, folds
+    return boosters, oof, params, trials, splits
+
+
+def _stack_linear(prep: Prepared, rows: np.ndarray, booster_oof: np.ndarray, splits: list,
+                  progress: Callable[[str], None]) -> tuple[LinearPart, np.ndarray, dict]:
+    """The linear model of a cross-fitted table (models/risk/linear.py) and its stacking weights.
+
+    The linear model is cross-fitted on the boosters' folds, so both out-of-fold margins are honest; a plain
+    (unpenalised) logistic regression on the pair learns the weights. -> (the linear part fitted on every row,
+    weighted, the stacked out-of-fold margins in the order of `rows`, what to record)."""
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = prep.X[rows], prep.y[rows]
+    linear_oof = np.empty(len(rows))
+    for fit, held in splits:
+        linear_oof[held] = fit_linear(X[fit], y[fit], prep.spec).linear_margin(X[held])
+    stacker = LogisticRegression(C=1e6, max_iter=1000).fit(np.c_[booster_oof, linear_oof], y)
+    (a, b), c = stacker.coef_[0], float(stacker.intercept_[0])
+    part = fit_linear(X, y, prep.spec).stacked(a, b, c)
+    stacked = part.booster_weight * booster_oof + part.linear_weight * linear_oof + part.bias
+    loss = {name: float(log_loss(y, 1.0 / (1.0 + np.exp(-m)), labels=[0, 1]))
+            for name, m in (("booster", booster_oof), ("linear", linear_oof), ("stacked", stacked))}
+    progress(f"kefu: stacked with a linear model (booster weight {a:.3f}, linear {b:.3f}); out-of-fold log-loss "
+             f"{loss['booster']:.4f} booster, {loss['linear']:.4f} linear, {loss['stacked']:.4f} stacked")
+    record = {"booster_weight": part.booster_weight, "linear_weight": part.linear_weight, "bias": part.bias,
+              "C": LINEAR_C, "out_of_fold_log_loss": loss}
+    return part, stacked, record
 
 
 def _refit(prep: Prepared, rows: np.ndarray, params: dict, rounds: int, fitter: BoosterFitter) -> lgb.Booster:
@@ -540,12 +572,16 @@ def train_risk_model(frame: pd.DataFrame, label: str, *, id_column: str | None =
                                if where["engine"] != "local" else ""))
         if cross_fit:
             # held-out scores: every train + validation row, each scored by the fold model that did not see it
-            fold_boosters, margin_val, params, trials, folds = _cross_fit(prep, fit_rows, seed, threads, say)
+            fold_boosters, margin_val, params, trials, splits = _cross_fit(prep, fit_rows, seed, threads, say)
+            folds = len(splits)
+            linear, stacking = None, None
+            if STACK_LINEAR:
+                linear, margin_val, stacking = _stack_linear(prep, fit_rows, margin_val, splits, say)
             held = fit_rows
         else:
             chosen, params, trials = _select_kefu(prep, parts, seed, threads, say, fitter)
             margin_val = chosen.predict(prep.X[va], raw_score=True)
-            held = va
+            held, linear = va, None
         calibrator, calibration = choose_calibration(margin_val, y[held], seed)
         p_val = calibrator.apply(margin_val)
         calibration["validation_brier_raw"] = float(brier_score_loss(y[held], Calibrator("none").apply(margin_val)))
@@ -562,6 +598,8 @@ def train_risk_model(frame: pd.DataFrame, label: str, *, id_column: str | None =
             say(f"refitting kefu on train + validation ({rounds} rounds)")
             booster = _refit(prep, fit_rows, params, rounds, fitter)
         margin_test = booster.predict(prep.X[te], raw_score=True)
+        if linear is not None:
+            margin_test = linear.blend(margin_test, prep.X[te])
         scores = {"kefu": calibrator.apply(margin_test), "kefu_raw": Calibrator("none").apply(margin_test)}
         scores.update(_baselines(prep, fit_rows, te, seed, say, threads))
 
@@ -571,9 +609,13 @@ def train_risk_model(frame: pd.DataFrame, label: str, *, id_column: str | None =
         notes.append(f"kefu: {folds} LightGBM models cross-fitted over train + validation ({len(fit_rows)} rows, "
                      f"under {CROSS_FIT_MAX_ROWS:,}: no rows spent on validation alone), {params['num_leaves']} "
                      f"leaves chosen by out-of-fold log-loss, each early-stopped on its held-out fold "
-                     f"({fold_rounds} rounds); served as their mean margin, one booster of {rounds} trees; no class "
-                     f"weights; calibration {calibration['method']!r} chosen by Brier on the out-of-fold scores "
-                     "(one-standard-error rule); thresholds from the out-of-fold scores")
+                     f"({fold_rounds} rounds); served as their mean margin, one booster of {rounds} trees"
+                     + (f", stacked with an L2 logistic regression (C={LINEAR_C}) cross-fitted on the same folds: "
+                        f"margin = {stacking['booster_weight']:.3f} × booster + {stacking['linear_weight']:.3f} × "
+                        f"linear + {stacking['bias']:.3f}, weights learned on the out-of-fold margins"
+                        if stacking else "") +
+                     f"; no class weights; calibration {calibration['method']!r} chosen by Brier on the out-of-fold "
+                     "scores (one-standard-error rule); thresholds from the out-of-fold scores")
     else:
         notes += rules
         notes.append(f"kefu: LightGBM, {params['num_leaves']} leaves chosen by validation log-loss; "
@@ -606,6 +648,8 @@ def train_risk_model(frame: pd.DataFrame, label: str, *, id_column: str | None =
     meta_params = {**saved_params, "num_boost_round": rounds}
     if cross_fit:
         meta_params["cross_fit"] = {"folds": folds, "fold_rounds": fold_rounds, "rows": int(len(fit_rows))}
+        if stacking:
+            meta_params["stacking"] = stacking
     meta = {"label_column": label, "data_hash": digest, "metrics": metrics["kefu"], "split": split,
             "params": meta_params, "calibration": calibration,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "protected_used": bool(use_protected),
@@ -614,7 +658,7 @@ def train_risk_model(frame: pd.DataFrame, label: str, *, id_column: str | None =
             # what served traffic is compared with (models/risk/monitoring.py): the rows learned from, and
             # held-out scores (validation, or out-of-fold when cross-fitted)
             "reference": reference(prep.spec, prep.X[fit_rows], p_val)}
-    model = RiskModel(prep.spec, booster, calibrator, prep.label, thresholds, meta)
+    model = RiskModel(prep.spec, booster, calibrator, prep.label, thresholds, meta, linear=linear)
     say(f"done in {time.perf_counter() - started:.1f}s: test ROC-AUC {metrics['kefu']['roc_auc']:.4f}")
     return TrainResult(model=model, metrics=metrics, threshold_table=table, split=split, notes=notes,
                        test_frame=test_frame, fairness=fairness, data_hash=digest, calibration=calibration,

@@ -10,6 +10,7 @@ from models.risk.bagging import merge_boosters, merge_model_strings
 from models.risk.model import RiskModel
 
 from test_risk_table import synthetic
+from tests_helpers_risk import served_contributions, served_margin
 
 
 def fold_boosters(k: int = 4, n: int = 1200, seed: int = 0) -> tuple[list[lgb.Booster], np.ndarray]:
@@ -124,6 +125,9 @@ def test_small_random_split_table_is_cross_fitted(result):
     assert result.model.meta["params"]["cross_fit"]["fold_rounds"] == rounds
     assert "out-of-fold" in result.calibration["fitted_on"]
     assert any("cross-fitted" in note for note in result.notes)
+    stacking = result.model.meta["params"]["stacking"]                # stacked with the linear model
+    assert result.model.linear is not None and stacking["booster_weight"] == result.model.linear.booster_weight
+    assert set(stacking["out_of_fold_log_loss"]) == {"booster", "linear", "stacked"}
     for trial in result.params["trials"]:
         assert len(trial["rounds"]) == folds and trial["out_of_fold_log_loss"] > 0
 
@@ -131,12 +135,17 @@ def test_small_random_split_table_is_cross_fitted(result):
 def test_cross_fit_out_of_fold_margins_come_from_the_model_that_did_not_see_the_row(frame):
     prep = table.prepare(frame, "label", id_column="customer_id", drop=["created"])
     rows = np.arange(0, len(prep.y), 2)
-    boosters, oof, params, trials, folds = table._cross_fit(prep, rows, 0, 1, lambda m: None)
-    assert len(boosters) == folds and oof.shape == rows.shape
+    boosters, oof, params, trials, splits = table._cross_fit(prep, rows, 0, 1, lambda m: None)
+    assert len(boosters) == len(splits) and oof.shape == rows.shape
     X = prep.X[rows]
     per_model = np.array([b.predict(X, raw_score=True) for b in boosters])
     # each row's out-of-fold margin is exactly one fold model's margin on it
     assert (np.isclose(per_model, oof, rtol=0, atol=1e-12).sum(axis=0) >= 1).all()
+    held = np.concatenate([h for _, h in splits])
+    assert sorted(held.tolist()) == list(range(len(rows)))               # every row held out once
+    for booster, (fit, out) in zip(boosters, splits):
+        assert not set(fit) & set(out)
+        np.testing.assert_allclose(oof[out], booster.predict(X[out], raw_score=True), rtol=0, atol=1e-12)
     assert params["num_leaves"] in {c["num_leaves"] for c in table.CANDIDATES}
     best = min(trials, key=lambda t: t["out_of_fold_log_loss"])
     assert best["num_leaves"] == params["num_leaves"]
@@ -157,15 +166,17 @@ def test_cross_fitted_model_serves_and_saves_like_a_single_booster(tmp_path, fra
     except ImportError:
         pass
     _, contrib = loaded._explain_matrix(matrix)
-    np.testing.assert_allclose(contrib, loaded.booster.predict(matrix, pred_contrib=True), rtol=0, atol=1e-9)
+    np.testing.assert_allclose(contrib, served_contributions(loaded, matrix), rtol=0, atol=1e-9)
+    np.testing.assert_allclose(contrib.sum(axis=1), served_margin(loaded, matrix), rtol=0, atol=1e-9)
 
 
 def test_large_or_time_split_tables_keep_the_single_split_path(frame, monkeypatch):
     shuffled = frame.sample(frac=1.0, random_state=1).reset_index(drop=True)
     timed = table.train_risk_model(shuffled, "label", id_column="customer_id", time_column="created", seed=0)
     assert timed.params["cross_fit"] is False and "fitted_on" not in timed.calibration
+    assert timed.model.linear is None and "stacking" not in timed.model.meta["params"]
     monkeypatch.setattr(table, "CROSS_FIT_MAX_ROWS", 1000)       # this table then counts as large
     large = table.train_risk_model(frame, "label", id_column="customer_id", drop=["created"], seed=0)
-    assert large.params["cross_fit"] is False
+    assert large.params["cross_fit"] is False and large.model.linear is None
     assert large.params["rounds_refit"] == large.model.booster.num_trees()
     assert "cross_fit" not in large.model.meta["params"]

@@ -11,6 +11,7 @@ from models.risk import fast
 from models.risk.model import LLEAVES_MIN_ROWS, RiskModel
 
 from test_risk_table import row, synthetic
+from tests_helpers_risk import served_contributions, served_margin
 
 llvmlite = pytest.importorskip("llvmlite", reason="the compiled kernel needs llvmlite (pip install kefu[fast])")
 
@@ -122,7 +123,7 @@ def test_risk_model_reasons_are_lightgbm_contributions(risk_model):
     for i in range(30):
         features = row(frame, model, i)
         encoded = model.spec.encode_row(features)
-        expected = model.booster.predict(encoded, pred_contrib=True)[0]
+        expected = served_contributions(model, encoded)[0]
         score, reasons = model.score_and_explain(features, top=len(model.feature_names))
         assert score == pytest.approx(model.score_one(features), abs=1e-12)
         for reason in reasons:
@@ -149,7 +150,7 @@ def test_without_llvmlite_or_when_switched_off_lightgbm_explains(risk_model, mon
     compiled = model.score_and_explain(features, top=4)
     for switch in ("off", "missing"):
         plain = RiskModel(model.spec, model.booster, model.calibrator, model.label, model.thresholds, model.meta,
-                          compiled=switch != "off")
+                          compiled=switch != "off", linear=model.linear)
         if switch == "missing":
             monkeypatch.setattr(fast, "_kernel", lambda: None)    # what _kernel() answers without llvmlite
         assert plain.fast_explainer() is None
@@ -180,7 +181,7 @@ def test_large_batches_use_lleaves_with_a_cached_object(tmp_path, risk_model):
     rows = frame.sample(LLEAVES_MIN_ROWS, replace=True, random_state=0)
     scores = loaded.score(rows)
     assert loaded.batch_predictor() is not None
-    reference = model.calibrator.apply(model.booster.predict(model.encode(rows), raw_score=True))
+    reference = model.calibrator.apply(served_margin(model, model.encode(rows)))
     np.testing.assert_allclose(scores, reference, rtol=0, atol=1e-9)
     cached = list((tmp_path / "risk" / "v1" / ".cache").glob("lleaves-*.o"))
     assert len(cached) == 1 and not list((tmp_path / "risk" / "v1" / ".cache").glob("*.tmp"))
@@ -194,7 +195,7 @@ def test_large_batches_without_lleaves_use_lightgbm(tmp_path, risk_model, monkey
     loaded = small_saved_model(tmp_path, risk_model)
     rows = frame.sample(LLEAVES_MIN_ROWS, replace=True, random_state=1)
     assert loaded.batch_predictor() is None
-    reference = model.calibrator.apply(model.booster.predict(model.encode(rows), raw_score=True))
+    reference = model.calibrator.apply(served_margin(model, model.encode(rows)))
     np.testing.assert_array_equal(loaded.score(rows), reference)
 
 

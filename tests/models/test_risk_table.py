@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from tests_helpers_risk import served_margin
 
 from models.risk import RiskModel, prepare, train_risk_model
 from models.risk.table import choose_calibration, choose_thresholds
@@ -162,7 +163,7 @@ def test_explain_contributions_add_up_to_the_raw_margin(frame, model):
     reasons = model.explain(features, top=10)
     assert len(reasons) == len(model.feature_names)
     contributions, bias = model.contributions(features)
-    margin = model.booster.predict(model.spec.encode_row(features), raw_score=True)[0]
+    margin = served_margin(model, model.spec.encode_row(features))[0]
     assert sum(contributions.values()) + bias == pytest.approx(margin, abs=1e-9)
     sizes = [abs(r["contribution"]) for r in reasons]
     assert sizes == sorted(sizes, reverse=True)
@@ -260,3 +261,19 @@ def test_numeric_text_and_boolean_columns(frame):
     assert not prep.spec.validate({"amount": np.float32(3), "age_band": np.str_("31 to 35"), "channel": "web",
                                    "noise": np.int64(1), "vip": True, "promo": None, "country": "PT", "gender": "F"},
                                   allow_extra=True)
+
+
+def test_text_columns_encode_alike_whatever_their_dtype_and_as_single_rows():
+    from models.risk.model import FeatureSpec
+
+    spec = FeatureSpec(("c", "x"), {"c": "categorical", "x": "numeric"}, {"c": ("a", "b", "nan")}, frozenset())
+    values = ["a", None, "b", "unseen", "nan", np.nan, "a", "B"]
+    x = list(range(len(values)))
+    as_text = spec.encode_frame(pd.DataFrame({"c": pd.Series(values, dtype="str"), "x": x}))
+    as_objects = spec.encode_frame(pd.DataFrame({"c": pd.Series(values, dtype=object), "x": x}))
+    np.testing.assert_array_equal(as_text, as_objects)
+    # a request (JSON) has None for a missing value, never a float NaN
+    sent = [i for i, v in enumerate(values) if v is None or isinstance(v, str)]
+    one_by_one = np.vstack([spec.encode_row({"c": values[i], "x": i}) for i in sent])
+    np.testing.assert_array_equal(as_text[sent], one_by_one)
+    np.testing.assert_array_equal(as_text[:, 0], [0, np.nan, 1, np.nan, 2, np.nan, 0, np.nan])
