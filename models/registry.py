@@ -553,6 +553,31 @@ class ModelRegistry:
                     continue
         return removed
 
+    def prune(self, name: str, keep: int, *, which: Callable[[ModelVersion], bool] = lambda mv: True) -> list[str]:
+        """Delete the versions ``which`` selects, all but the newest ``keep`` of them, never the active version or
+        the challenger; returns the deleted version ids, oldest first. For a scheduled refresh that publishes a
+        version every few hours, so the folder does not grow without end. A deleted version disappears in one
+        rename before its files go; rollback skips versions deleted since (see :meth:`rollback`), and a worker
+        that loaded one keeps serving it from memory until it loads the next."""
+        if keep < 1:
+            raise ValueError("keep at least one version")
+        removed: list[str] = []
+        with self._locked(self._read_name(name)):
+            chosen = [mv for mv in self.versions(name) if which(mv)]
+            challenger = self.challenger(name)
+            spared = {self._read_current(name), challenger.version if challenger is not None else None}
+            for mv in chosen[:-keep]:
+                if mv.version in spared:
+                    continue
+                doomed = self._model_dir(name) / f"{TMP_PREFIX}pruned-{mv.version}"
+                os.replace(mv.path, doomed)
+                shutil.rmtree(doomed, ignore_errors=True)
+                removed.append(mv.version)
+            if removed:
+                _fsync_dir(self._model_dir(name))
+                log.info("model %s: pruned %d versions (%s)", name, len(removed), ", ".join(removed))
+        return removed
+
     # -- reading ---------------------------------------------------------------------------------------------
     def names(self, *, include_empty: bool = False) -> list[str]:
         """Model names with at least one published version (or every model folder, with ``include_empty``)."""

@@ -103,7 +103,10 @@ class LoadedModels:
     A failed version is not retried on every request: it is retried when CURRENT changes or on an explicit
     :meth:`reload`. A challenger (models.challenger) is kept the same way in a second slot per name that follows
     CHALLENGER instead of CURRENT (:meth:`challenger`); its failures never touch the champion's slot. ``check_interval_s`` bounds how often :meth:`get` looks at CURRENT (0: every call);
-    ``clock`` (a monotonic clock) is there so tests can step time instead of sleeping.
+    ``clock`` (a monotonic clock) is there so tests can step time instead of sleeping. ``on_load`` (optional)
+    hears every outcome: ``on_load(name, role, version, previous, ok)``, role "version" or "challenger",
+    ``previous`` the version it replaced (None), ``ok`` False for a refused version (previous keeps serving) and
+    for a challenge that ended (version None).
     """
 
     def __init__(
@@ -114,8 +117,10 @@ class LoadedModels:
         check_interval_s: float = 2.0,
         *,
         clock: Callable[[], float] = time.monotonic,
+        on_load: Callable[[str, str, str | None, str | None, bool], None] | None = None,
     ) -> None:
         self.registry = registry
+        self._on_load = on_load
         self._clock = clock  # injectable so tests can step time instead of sleeping
         self.loaders = dict(loaders)
         self.checkers = dict(checkers or {})
@@ -232,7 +237,10 @@ class LoadedModels:
                 return
             slot.seen_stamp, slot.seen_version = stamp, version
             if version is None and slot.challenger:
+                ended = slot.entry[1].version if slot.entry else None
                 slot.entry, slot.error, slot.last_attempted_version = None, None, None  # the challenge ended
+                if ended is not None:
+                    self._heard(name, slot, None, ended, False)
                 return
             if version is None:
                 if slot.entry is not None:
@@ -259,17 +267,27 @@ class LoadedModels:
                 serving = slot.entry[1].version if slot.entry else None
                 log.error("model %s: %s %s refused (%s); serving %s", name, _role(slot), version, slot.error,
                           serving or "nothing", exc_info=not isinstance(exc, (KefuError, LookupError)))
+                self._heard(name, slot, version, serving, False)
                 return
             old, slot.entry = slot.entry, (model, mv)  # the swap: one assignment, readers never see None
             slot.loaded_at = _iso(_utcnow())
             slot.error = None
             log.info("model %s: serving %s %s (was %s) after %.0f ms", name, _role(slot), version,
                      old[1].version if old else None, (time.perf_counter() - started) * 1000)
+            self._heard(name, slot, version, old[1].version if old else None, True)
             # The old model is dropped, not closed: requests that took it before the swap may still use it;
             # it is freed when the last of them lets go.
             del old
         finally:
             slot.lock.release()
+
+    def _heard(self, name: str, slot: ModelSlot, version: str | None, previous: str | None, ok: bool) -> None:
+        if self._on_load is None:
+            return
+        try:
+            self._on_load(name, _role(slot), version, previous, ok)
+        except Exception:  # noqa: BLE001 - a listener's failure must never stop serving
+            log.exception("model %s: the load listener failed", name)
 
     def _checkers_for(self, mv: ModelVersion) -> list[Checker]:
         found: list[Checker] = []

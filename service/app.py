@@ -27,7 +27,7 @@ from service.config import settings_from_env
 from service.errors import KefuApi, register_error_handlers
 from service.ids import request_id_for
 from service.logs import configure_logging
-from service.metrics import ROUTE_KEY, MetricsMiddleware, route_template
+from service.metrics import ROUTE_KEY, MetricsMiddleware, model_loaded, route_template
 from service.pipelines.promotions import ScheduledPromotions
 from service.pipelines.risk import RiskScorer
 from service.pipelines.risk_lists import RiskLists
@@ -163,7 +163,7 @@ def _wire_models(state: KefuState) -> None:
         "chat_kb": lambda mv: KnowledgeBase.load(mv.path),
         "chat_intent": lambda mv: IntentModel.load(mv.path),
         "chat_sentiment": lambda mv: SentimentModel.load(mv.path),
-    })
+    }, on_load=model_loaded)
     audit = BufferedAuditWriter(RiskAuditStore(state.store.engine), state.settings.risk_audit_flush_seconds)
     state.extras["risk_notes"] = RiskNoteStore(state.store.engine)
     history = make_history_cache(state.store.engine, state.settings.risk_history_cache)

@@ -57,9 +57,18 @@ class Settings:
     #: Risk scoring with the compiled paths (a TreeSHAP kernel for reasons, lleaves for big batches; the `fast`
     #: extra). Off: LightGBM's own predict and pred_contrib, e.g. to compare or to rule them out.
     risk_compiled: bool = field(default=True, metadata={"env": "KEFU_RISK_COMPILED"})
+    #: Hours an analyst's hold on a review case (a claim, or an assignment) lasts; after it the case can be claimed
+    #: by someone else, so a case held by an analyst who went home is not lost. Assigning it again renews it. 0:
+    #: holds never lapse.
+    risk_hold_hours: float = field(default=8.0, metadata={"env": "KEFU_RISK_HOLD_HOURS"})
     #: Recommendations scored by lleaves-compiled trees (the `fast` extra; compiled once per model version and
     #: cached beside it). Off: LightGBM's own predict.
     recommend_compiled: bool = field(default=True, metadata={"env": "KEFU_RECOMMEND_COMPILED"})
+    #: `kefu serve` refreshes the recommender's candidate tables (popular now, bought together, new items) every
+    #: this many hours when events or catalogue items were stored since the active version; 0: only on demand.
+    recommend_refresh_hours: float = field(default=6.0, metadata={"env": "KEFU_RECOMMEND_REFRESH_HOURS"})
+    #: Scheduled refreshes kept on disk (older ones are deleted; the active version and trained ones never).
+    recommend_refresh_keep: int = field(default=4, metadata={"env": "KEFU_RECOMMEND_REFRESH_KEEP"})
     #: Most recommended items from one category in one answer (diversity).
     recommend_max_per_category: int = field(default=3, metadata={"env": "KEFU_RECOMMEND_MAX_PER_CATEGORY"})
     #: Who phrases chat replies: "template" (the filled knowledge-base answer, no model), "local" (the small

@@ -18,7 +18,7 @@ import re
 import time
 from typing import Any, Callable, Iterable, Mapping
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 #: Where a Flask view or the lane writes the matched route's template in the WSGI environ.
@@ -51,6 +51,13 @@ class Metrics:
                                     "handed to an agent.", ["generator", "handoff"], registry=r)
         self.events = Counter("kefu_events", "Events received over the API, by outcome (accepted, duplicate, "
                               "rejected).", ["outcome"], registry=r)
+        # one series per worker (pid): during a roll-out the workers' versions show apart, and a dead worker's go
+        self.model_serving = Gauge("kefu_model_serving", "1 for the version a worker serves for a model and role "
+                                   "(version: the champion; challenger), 0 for one it served before.",
+                                   ["model", "role", "version"], multiprocess_mode="liveall", registry=r)
+        self.model_loads = Counter("kefu_model_loads", "Model versions a worker loaded or refused (corrupt, "
+                                   "incompatible: the previous one kept serving), by model, role and outcome.",
+                                   ["model", "role", "outcome"], registry=r)
 
 
 _metrics = Metrics()
@@ -94,6 +101,20 @@ def recommendation_list(strategy: str) -> None:
 
 def chat_reply(generator: str, handoff: bool) -> None:
     _metrics.chat_replies.labels(generator, "true" if handoff else "false").inc()
+
+
+def model_loaded(model: str, role: str, version: str | None, previous: str | None, ok: bool) -> None:
+    """models.serving.LoadedModels' ``on_load``: the served version's gauge to 1 and the replaced one's to 0."""
+    m = _metrics
+    if ok:
+        m.model_loads.labels(model, role, "loaded").inc()
+        if previous is not None and previous != version:
+            m.model_serving.labels(model, role, previous).set(0)
+        m.model_serving.labels(model, role, version).set(1)
+    elif version is None:                                   # a challenge ended
+        m.model_serving.labels(model, role, previous).set(0)
+    else:
+        m.model_loads.labels(model, role, "refused").inc()
 
 
 def scrape() -> tuple[bytes, str]:

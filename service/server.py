@@ -58,24 +58,32 @@ class KefuGunicorn(BaseApplication):
         return create_app()
 
 
-_WATCHER: subprocess.Popen | None = None
+_HELPERS: list[subprocess.Popen] = []
 
 
-def _start_profile_watcher(_server) -> None:
-    """The profile refresher runs as its own process (see service/profile_watch.py); started before the
-    workers fork, and by exec, so no thread of it is ever inside a forked worker."""
-    global _WATCHER
+def _start_helpers(_server) -> None:
+    """The processes beside the workers, each started by exec (so no thread of theirs is ever inside a forked
+    worker): the profile refresher (service/profile_watch.py) and the recommender's refresh schedule
+    (service/pipelines/recommend_schedule.py)."""
+    from service.config import settings_from_env
+
+    command = [sys.executable, "-m", "service.cli.main"]
     if os.environ.get("KEFU_CHAT_PROFILE_REFRESH") == "external":
-        _WATCHER = subprocess.Popen([sys.executable, "-m", "service.cli.main", "profiles", "refresh", "--watch", "1"])
+        _HELPERS.append(subprocess.Popen([*command, "profiles", "refresh", "--watch", "1"]))
+    hours = settings_from_env().recommend_refresh_hours
+    if hours > 0:
+        _HELPERS.append(subprocess.Popen([*command, "train", "recommender", "--refresh", "--every", f"{hours:g}"]))
 
 
-def _stop_profile_watcher(_server) -> None:
-    if _WATCHER is not None and _WATCHER.poll() is None:
-        _WATCHER.terminate()
+def _stop_helpers(_server) -> None:
+    for helper in _HELPERS:
+        if helper.poll() is None:
+            helper.terminate()
+    for helper in _HELPERS:
         try:
-            _WATCHER.wait(timeout=10)
+            helper.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            _WATCHER.kill()
+            helper.kill()
 
 
 def run_gunicorn(host: str, port: int, workers: int = 2) -> None:
@@ -97,8 +105,8 @@ def run_gunicorn(host: str, port: int, workers: int = 2) -> None:
             "preload_app": True,
             "post_fork": _post_fork,
             "post_worker_init": _post_worker_init,
-            "when_ready": _start_profile_watcher,
-            "on_exit": _stop_profile_watcher,
+            "when_ready": _start_helpers,
+            "on_exit": _stop_helpers,
             "child_exit": _child_exit,
             "timeout": 60,
             "accesslog": None,

@@ -79,6 +79,14 @@ def _queue_key(order: str):
     return s.risk_scores.c.score if order == "score" else s.risk_scores.c.created_at
 
 
+def _unheld(lapsed_before):
+    """Nobody holds the case: never assigned, released, or (``lapsed_before``, naive UTC) held since before it."""
+    c = s.risk_scores.c
+    if lapsed_before is None:
+        return c.assigned_to.is_(None)
+    return or_(c.assigned_to.is_(None), c.assigned_at < lapsed_before)
+
+
 def _rules_listed(row: Mapping) -> dict:
     """A read row with ``rule_matches`` as a list: stored NULL when no rule matched (or before rules existed)."""
     out = dict(row)
@@ -144,7 +152,7 @@ class RiskAuditStore:
         return {**_rules_listed(row), "shadows": [dict(r) for r in shadows]}
 
     def _queue_where(self, conn, decisions: Sequence[str], since, model: str | None, *,
-                     assigned_to: str | None = None, unassigned: bool = False) -> list | None:
+                     assigned_to: str | None = None, unassigned: bool = False, lapsed_before=None) -> list | None:
         """The review queue's filters (see :meth:`review_queue`), or None when nothing can match."""
         c = s.risk_scores.c
         models = [model] if model is not None else list(conn.execute(_MODELS_SQL).scalars())
@@ -158,15 +166,16 @@ class RiskAuditStore:
         if assigned_to is not None:
             where.append(c.assigned_to == assigned_to)
         if unassigned:
-            where.append(c.assigned_to.is_(None))
+            where.append(_unheld(lapsed_before))
         return where
 
     def review_queue(self, decisions: Sequence[str], since, *, model: str | None = None, order: str = "score",
                      limit: int = 50, after: tuple | None = None, assigned_to: str | None = None,
-                     unassigned: bool = False) -> dict:
+                     unassigned: bool = False, lapsed_before=None) -> dict:
         """The analysts' queue: case-deciding scores (not a challenger's shadow) whose decision is one of
         ``decisions``, with no outcome recorded yet, created at or after ``since`` (naive UTC), of ``model`` (None:
-        every model); only the cases ``assigned_to`` holds, or only those nobody holds (``unassigned``).
+        every model); only the cases ``assigned_to`` holds, or only those nobody holds (``unassigned``; a hold
+        taken before ``lapsed_before``, naive UTC, has lapsed and counts as nobody's).
 
         ``order`` ``score``: highest score first; ``newest``: latest created_at first; ties by the row id, highest
         first. ``after`` = (the key, the row id) of the previous page's last entry (``entries[-1]["id"]`` and its
@@ -178,7 +187,8 @@ class RiskAuditStore:
         c = s.risk_scores.c
         key = _queue_key(order)
         with self.engine.connect() as conn:
-            where = self._queue_where(conn, decisions, since, model, assigned_to=assigned_to, unassigned=unassigned)
+            where = self._queue_where(conn, decisions, since, model, assigned_to=assigned_to, unassigned=unassigned,
+                                      lapsed_before=lapsed_before)
             if where is None:
                 return {"entries": [], "more": False, "open": 0}
             opened = conn.execute(select(func.count()).select_from(s.risk_scores).where(*where)).scalar_one()
@@ -190,18 +200,20 @@ class RiskAuditStore:
         return {"entries": [_rules_listed(r) for r in rows[:limit]], "more": len(rows) > limit, "open": int(opened)}
 
     def claim_next(self, analyst: str, decisions: Sequence[str], since, *, model: str | None = None,
-                   order: str = "score") -> dict | None:
+                   order: str = "score", lapsed_before=None) -> dict | None:
         """Give ``analyst`` the first case of the queue (:meth:`review_queue`'s filters and order) that nobody
-        holds, and answer it whole (:meth:`score`); None when there is none. Analysts claiming at the same time
-        never get the same case: PostgreSQL skips the rows another claim has locked (FOR UPDATE SKIP LOCKED);
-        SQLite runs one writer at a time, and a claim whose row another took between its read and its write
-        (the UPDATE matches only an unheld row) tries the next one."""
+        holds (or whose hold was taken before ``lapsed_before``), and answer it whole (:meth:`score`); None when
+        there is none. Analysts claiming at the same time never get the same case: PostgreSQL skips the rows
+        another claim has locked (FOR UPDATE SKIP LOCKED); SQLite runs one writer at a time, and a claim whose
+        row another took between its read and its write (the UPDATE matches only an unheld row, and a fresh hold
+        is not lapsed) tries the next one."""
         c = s.risk_scores.c
         key = _queue_key(order)
         locking = self.engine.dialect.name == "postgresql"
         while True:                                     # a lost race means another analyst took a case: progress
             with self.engine.begin() as conn:
-                where = self._queue_where(conn, decisions, since, model, unassigned=True)
+                where = self._queue_where(conn, decisions, since, model, unassigned=True,
+                                          lapsed_before=lapsed_before)
                 if where is None:
                     return None
                 pick = select(c.id, c.score_id).where(*where).order_by(key.desc(), c.id.desc()).limit(1)
@@ -210,15 +222,16 @@ class RiskAuditStore:
                 row = conn.execute(pick).first()
                 if row is None:
                     return None
-                taken = conn.execute(s.risk_scores.update().where(c.id == row.id, c.assigned_to.is_(None))
+                taken = conn.execute(s.risk_scores.update().where(c.id == row.id, _unheld(lapsed_before))
                                      .values(assigned_to=analyst, assigned_at=utcnow()))
             if taken.rowcount == 1:
                 return self.score(row.score_id)
 
-    def unassigned_count(self, decisions: Sequence[str], since, *, model: str | None = None) -> int:
-        """How many cases of the queue nobody holds."""
+    def unassigned_count(self, decisions: Sequence[str], since, *, model: str | None = None,
+                         lapsed_before=None) -> int:
+        """How many cases of the queue nobody holds (a hold taken before ``lapsed_before`` has lapsed)."""
         with self.engine.connect() as conn:
-            where = self._queue_where(conn, decisions, since, model, unassigned=True)
+            where = self._queue_where(conn, decisions, since, model, unassigned=True, lapsed_before=lapsed_before)
             if where is None:
                 return 0
             return int(conn.execute(select(func.count()).select_from(s.risk_scores).where(*where)).scalar_one())
@@ -341,19 +354,21 @@ class BufferedAuditWriter(BufferedRows):
 
     def review_queue(self, decisions: Sequence[str], since, *, model: str | None = None, order: str = "score",
                      limit: int = 50, after: tuple | None = None, assigned_to: str | None = None,
-                     unassigned: bool = False) -> dict:
+                     unassigned: bool = False, lapsed_before=None) -> dict:
         self.flush()
         return self.audit.review_queue(decisions, since, model=model, order=order, limit=limit, after=after,
-                                       assigned_to=assigned_to, unassigned=unassigned)
+                                       assigned_to=assigned_to, unassigned=unassigned, lapsed_before=lapsed_before)
 
     def claim_next(self, analyst: str, decisions: Sequence[str], since, *, model: str | None = None,
-                   order: str = "score") -> dict | None:
+                   order: str = "score", lapsed_before=None) -> dict | None:
         self.flush()
-        return self.audit.claim_next(analyst, decisions, since, model=model, order=order)
+        return self.audit.claim_next(analyst, decisions, since, model=model, order=order,
+                                     lapsed_before=lapsed_before)
 
-    def unassigned_count(self, decisions: Sequence[str], since, *, model: str | None = None) -> int:
+    def unassigned_count(self, decisions: Sequence[str], since, *, model: str | None = None,
+                         lapsed_before=None) -> int:
         self.flush()
-        return self.audit.unassigned_count(decisions, since, model=model)
+        return self.audit.unassigned_count(decisions, since, model=model, lapsed_before=lapsed_before)
 
     def assign(self, score_id: str, analyst: str | None) -> dict | None:
         self.flush()

@@ -303,16 +303,35 @@ def models_monitor(name: str, days: int, version: str | None, plot: Path | None,
 @click.option("--refresh", is_flag=True,
               help="Keep the active version's ranker and refit only its candidate tables on everything stored now "
                    "(new items, latest co-purchases and popularity): seconds instead of a training.")
-def train_recommender_cmd(no_activate: bool, refresh: bool) -> None:
+@click.option("--every", type=click.FloatRange(min=0, min_open=True), metavar="HOURS",
+              help="With --refresh: keep running, and refresh every HOURS when events or catalogue items were "
+                   "stored since the active version (what `kefu serve` runs when KEFU_RECOMMEND_REFRESH_HOURS > 0).")
+@click.option("--keep", type=click.IntRange(min=1), default=None,
+              help="Scheduled refreshes kept on disk; older ones are deleted, never the active version, the "
+                   "challenger or a trained version (default KEFU_RECOMMEND_REFRESH_KEEP).")
+@click.option("--scheduled", is_flag=True, hidden=True)
+def train_recommender_cmd(no_activate: bool, refresh: bool, every: float | None, keep: int | None,
+                          scheduled: bool) -> None:
     """Train the recommender (candidates + LightGBM LambdaRank) on the stored events, with a time split.
 
     With --refresh, the active version's ranker is kept and its candidate tables are refitted on the events and
     catalogue stored now, so items added since the last training can be shown; train again when customers'
-    behaviour has changed."""
+    behaviour has changed. With --refresh --every HOURS, it keeps doing so on a schedule."""
     from features.errors import NotFound
     from service.pipelines.recommend import refresh_and_register, train_and_register
 
+    if (every is not None or scheduled) and not refresh:
+        raise click.UsageError("--every and --scheduled go with --refresh")
     state = _state()
+    keep = keep if keep is not None else state.settings.recommend_refresh_keep
+    if every is not None:
+        from service.pipelines.recommend_schedule import run_schedule
+
+        click.echo(f"refreshing the recommender every {every:g} h when something new is stored "
+                   f"(keeping {keep} scheduled refreshes)", err=True)
+        run_schedule(state.store.engine, state.extras["registry"], every * 3600, keep,
+                     echo=lambda message: click.echo(message, err=True))
+        return
     with tqdm(desc="refresh recommender" if refresh else "train recommender", unit="step", file=sys.stderr) as bar:
         def progress(message: str) -> None:
             bar.set_postfix_str(message[:60])
@@ -320,7 +339,8 @@ def train_recommender_cmd(no_activate: bool, refresh: bool) -> None:
 
         if refresh:
             try:
-                version, base = refresh_and_register(state, progress=progress, activate=not no_activate)
+                version, base = refresh_and_register(state, progress=progress, activate=not no_activate,
+                                                     scheduled=scheduled)
             except (NotFound, ValueError) as exc:
                 raise click.ClickException(str(exc)) from exc
         else:
@@ -330,6 +350,12 @@ def train_recommender_cmd(no_activate: bool, refresh: bool) -> None:
         click.echo(f"recommender version {version.version}{'' if no_activate else ' (active)'}: the ranker of "
                    f"{base.version} over candidate tables as of {meta['state_as_of']}, {meta['items']} items "
                    f"({meta['new_items']} new), {meta['refresh_seconds']} s")
+        if scheduled:
+            from service.pipelines.recommend_schedule import prune_scheduled
+
+            pruned = prune_scheduled(state.extras["registry"], keep)
+            if pruned:
+                click.echo(f"deleted {len(pruned)} older scheduled refreshes: {', '.join(pruned)}")
         return
     m = version.metrics
     click.echo(f"recommender version {version.version}{'' if no_activate else ' (active)'}: "

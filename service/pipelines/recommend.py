@@ -77,8 +77,13 @@ def _sellable(item: Mapping[str, Any]) -> bool:
     return bool(item["active"]) and (stock is None or stock > 0)
 
 
-def reason_text(reason: tuple[str, Any], catalogue: Mapping[str, dict]) -> str:
-    """A sentence a customer or a merchandiser can read, from the ranker's reason seed."""
+def _period(days: int) -> str:
+    return {1: "today", 7: "this week", 30: "this month"}.get(days, f"in the last {days} days")
+
+
+def reason_text(reason: tuple[str, Any], catalogue: Mapping[str, dict], window_days: int = 30) -> str:
+    """A sentence a customer or a merchandiser can read, from the ranker's reason seed. ``window_days``: the
+    model's popularity window, which the popular-in-a-segment reasons name."""
     kind, anchor = reason
     texts = {
         "repeat": lambda: "you buy this regularly",
@@ -88,8 +93,8 @@ def reason_text(reason: tuple[str, Any], catalogue: Mapping[str, dict]) -> str:
         "user_knn": lambda: "bought by customers who shop like you",
         "collaborative": lambda: "customers with tastes like yours bought this",
         "category": lambda: f"popular in {anchor}, a category you like",
-        "popular_age_band": lambda: f"popular with customers aged {anchor}",
-        "popular_region": lambda: "popular in your area this week",
+        "popular_age_band": lambda: f"popular with customers aged {anchor} {_period(window_days)}",
+        "popular_region": lambda: f"popular in your area {_period(window_days)}",
         "popular": lambda: "popular right now",
         "popular_category": lambda: f"popular in {anchor} right now",
         INCLUDED: lambda: f"featured in {anchor}",          # the anchor: the promotion's name
@@ -194,7 +199,8 @@ class RecommendationService:
             now=seen.data_clock, context=shown,
         )
         bought = _Purchases(self.reads, customer_id) if seen.exists else frozenset()
-        items = self._apply_rules(proposals, catalogue, bought, exclude, filters, k, promoted)
+        items = self._apply_rules(proposals, catalogue, bought, exclude, filters, k, promoted,
+                                  rec.state.config.popular_window_days)
         answer = {
             "customer_id": customer_id,
             "items": items,
@@ -208,7 +214,7 @@ class RecommendationService:
 
     def _apply_rules(self, proposals: Proposals, catalogue: Mapping[str, dict], bought: Container[str],
                      exclude: set, filters: Mapping[str, Any], k: int,
-                     promotion: Promotion | None = None) -> list[dict]:
+                     promotion: Promotion | None = None, window_days: int = 30) -> list[dict]:
         """The first k proposals that pass every rule and filter, at most ``max_per_category`` a category; with a
         promotion, its best passing items then take the lowest non-promoted places until it has its slots."""
         categories = set(filters.get("categories") or ())
@@ -262,16 +268,18 @@ class RecommendationService:
                 source, reason = INCLUDED, (INCLUDED, promotion.name)
             else:
                 source, reason = proposals.sources[position], reasons[position]
-            out = self._answer_item(item, proposals.scores[position], source, reason, catalogue)
+            out = self._answer_item(item, proposals.scores[position], source, reason, catalogue, window_days)
             if promotion is not None:
                 out["promoted"] = promotion.covers(item)
             answer.append(out)
         return answer
 
     @staticmethod
-    def _answer_item(item: Mapping[str, Any], score: float, source: str, reason: tuple, catalogue) -> dict:
+    def _answer_item(item: Mapping[str, Any], score: float, source: str, reason: tuple, catalogue,
+                     window_days: int = 30) -> dict:
         return {"item_id": item["item_id"], "name": item["name"], "score": round(float(score), 6), "source": source,
-                "reason": reason_text(reason, catalogue), "category": item["category"], "price": item["price"]}
+                "reason": reason_text(reason, catalogue, window_days), "category": item["category"],
+                "price": item["price"]}
 
     def popular(self, k: int = 10, *, category: str | None = None, region: str | None = None,
                 age_band: str | None = None) -> dict:
@@ -304,7 +312,7 @@ class RecommendationService:
                 continue
             kind, seed = (source, anchor) if category is None or basis != "everyone" else ("popular_category",
                                                                                       category)
-            out.append(self._answer_item(item, score, source, (kind, seed), catalogue))
+            out.append(self._answer_item(item, score, source, (kind, seed), catalogue, st.config.popular_window_days))
             if len(out) == k:
                 break
         return {"items": out, "basis": basis, "category": category, "as_of": st.as_of, "model": MODEL,
@@ -343,6 +351,7 @@ def train_and_register(state, progress=None, activate: bool = True):
     """Train on the stored events (time split), publish as a new version of ``recommend``; returns the version."""
     from models.recommend.from_store import load_store_data, train_from_data
 
+    read_at = _now_iso()
     data = load_store_data(state.store, state.embedder, progress)
     rec = train_from_data(data, progress=progress)
     training = rec.metadata.get("training", {})
@@ -350,15 +359,25 @@ def train_and_register(state, progress=None, activate: bool = True):
                "training_seconds": training.get("seconds")}
     return _publish(state, rec, metrics, {"state_as_of": str(data.as_of),
                                           "label_window_days": rec.metadata.get("label_window_days"),
-                                          "text_embeddings": data.embeddings is not None}, activate)
+                                          "text_embeddings": data.embeddings is not None,
+                                          "data_read_at": read_at}, activate)
 
 
-def refresh_and_register(state, progress=None, activate: bool = True):
+def _now_iso() -> str:
+    """When a training or refresh starts reading the store: what was stored after it is not in the version
+    (service.pipelines.recommend_schedule compares it with the newest stored rows)."""
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def refresh_and_register(state, progress=None, activate: bool = True, scheduled: bool = False):
     """Refit the active version's candidate tables on everything stored now and publish them with the same
     ranker as a new version (``models.recommend.from_store.refresh_from_data``): items added to the catalogue
     since the last training can then be shown (similar descriptions, bought together, promotions) and the
     co-purchase and popularity tables follow the latest events, in the time of one candidate fit instead of a
-    training. Returns (the new version, the refreshed one)."""
+    training. ``scheduled``: marks the version as the schedule's (service.pipelines.recommend_schedule), which
+    may delete it later. Returns (the new version, the refreshed one)."""
     import time
 
     from models.recommend.from_store import load_store_data, refresh_from_data
@@ -369,13 +388,18 @@ def refresh_and_register(state, progress=None, activate: bool = True):
         raise NotFound("No recommender to refresh yet. Train one with `kefu train recommender`.")
     started = time.perf_counter()
     rec = Recommender.load(base.path)
+    read_at = _now_iso()
     data = load_store_data(state.store, state.embedder, progress)
     refreshed = refresh_from_data(rec, data)
     items = refreshed.state.item_ids
     extra = {"state_as_of": str(data.as_of), "label_window_days": base.meta.get("label_window_days"),
-             "text_embeddings": data.embeddings is not None, "refreshed_from": base.version,
+             "text_embeddings": data.embeddings is not None, "refreshed_from": base.version, "data_read_at": read_at,
              "refresh_seconds": round(time.perf_counter() - started, 1), "items": len(items),
              "new_items": len(set(map(str, items)) - set(map(str, rec.state.item_ids)))}
+    if scheduled:
+        from service.pipelines.recommend_schedule import SCHEDULED
+
+        extra["refreshed_by"] = SCHEDULED
     return _publish(state, refreshed, base.metrics, extra, activate), base
 
 

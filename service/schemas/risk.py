@@ -77,6 +77,8 @@ class RuleMatchSchema(Schema):
     reason = fields.String(allow_none=True)
 
 
+HOLD_DOC = ("When the analyst's hold lapses (KEFU_RISK_HOLD_HOURS after the claim or assignment) and another claim "
+            "may take the case; null while nobody holds it, or when holds never lapse. Assigning it again renews it.")
 RULE_MATCHES_DOC = ("The enabled decision rules whose every condition the case met (empty when none): the decision "
                     "is the strictest of the model's and theirs, unless a list entry decided (GET /v1/risk/rules).")
 
@@ -192,6 +194,7 @@ class ScoredCaseSchema(Schema):
     assigned_to = fields.String(allow_none=True, metadata={
         "description": "The analyst who holds the case (claimed or given it); null while nobody does."})
     assigned_at = fields.DateTime(allow_none=True)
+    hold_expires_at = fields.DateTime(allow_none=True, metadata={"description": HOLD_DOC})
 
 
 class RiskScoreRecordSchema(ScoredCaseSchema):
@@ -229,7 +232,8 @@ class ReviewQuerySchema(StrictSchema):
         "description": "The previous page's `next`, with the same order: the page continues after it. The "
                        "first page's window (its `since`) holds for the pages that follow."})
     assigned_to = fields.String(validate=ANALYST, metadata={"description": "Only the cases this analyst holds."})
-    unassigned = fields.Boolean(load_default=False, metadata={"description": "Only the cases nobody holds."})
+    unassigned = fields.Boolean(load_default=False, metadata={
+        "description": "Only the cases nobody holds (a lapsed hold counts as nobody's)."})
 
     @validates_schema
     def _one_assignment_filter(self, data: dict, **_kwargs) -> None:
@@ -256,6 +260,7 @@ class AssignmentSchema(Schema):
     score_id = fields.String()
     assigned_to = fields.String(allow_none=True)
     assigned_at = fields.DateTime(allow_none=True)
+    hold_expires_at = fields.DateTime(allow_none=True, metadata={"description": HOLD_DOC})
 
 
 class ReviewEntrySchema(ScoredCaseSchema):

@@ -328,3 +328,34 @@ def test_concurrent_readers_never_see_a_partial_current(reg, root):
         t.join()
     assert bad == []
     assert len(reg.history("taiwan")) == 63
+
+
+def test_prune_keeps_the_newest_selected_versions_and_never_the_active_one_or_the_challenger(reg):
+    def publish(flag: bool, activate: bool = True) -> str:
+        extra = {"refreshed_by": "schedule"} if flag else {}
+        return reg.save("m", "k", lambda folder: (folder / "w.bin").write_bytes(b"w"), extra=extra,
+                        activate=activate).version
+
+    trained = publish(False)
+    scheduled = [publish(True) for _ in range(5)]
+    reg.activate("m", scheduled[2])
+    reg.set_challenger("m", scheduled[0], mode="split", share=0.1)
+    removed = reg.prune("m", 2, which=lambda mv: mv.meta.get("refreshed_by") == "schedule")
+    assert removed == [scheduled[1]]                  # 0: the challenger, 2: active, 3 and 4: the newest two
+    left = [mv.version for mv in reg.versions("m")]
+    assert left == [trained, scheduled[0], *scheduled[2:]]
+    assert not [p for p in (reg.root / "m").iterdir() if p.name.startswith(".tmp") or "pruned" in p.name]
+    assert reg.prune("m", 2, which=lambda mv: mv.meta.get("refreshed_by") == "schedule") == []
+    reg.stop_challenger("m")
+    assert reg.prune("m", 2, which=lambda mv: mv.meta.get("refreshed_by") == "schedule") == [scheduled[0]]
+    with pytest.raises(ValueError):
+        reg.prune("m", 0)
+
+
+def test_rollback_skips_pruned_versions(reg):
+    write = lambda folder: (folder / "w.bin").write_bytes(b"w")  # noqa: E731
+    trained = reg.save("m", "k", write).version
+    first, second = (reg.save("m", "k", write, extra={"refreshed_by": "schedule"}).version for _ in range(2))
+    assert reg.prune("m", 1, which=lambda mv: mv.meta.get("refreshed_by") == "schedule") == [first]
+    assert reg.current("m").version == second
+    assert reg.rollback("m").version == trained       # the deleted version is skipped on the way back

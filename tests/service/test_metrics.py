@@ -3,9 +3,8 @@ and Flask alike), what the risk scorer decided, and the scope that guards the sc
 from __future__ import annotations
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
-
 from conftest import bearer
+from prometheus_client.parser import text_string_to_metric_families
 from test_risk_api import CASE, train
 
 
@@ -92,3 +91,30 @@ def test_the_scrape_needs_the_metrics_scope(client, keys):
     assert client.get("/metrics").status_code == 401
     assert client.get("/metrics", headers=bearer(keys["risk"])).status_code == 403
     assert client.get("/metrics", headers=bearer(keys["admin"])).status_code == 200
+
+
+def test_the_served_model_versions_and_refusals_are_gauged(app, client, keys, tmp_path):
+    first = train(app).version.version
+    score = lambda: client.post("/v1/risk/scores", json={"model": "cards", "features": CASE},  # noqa: E731
+                                headers=bearer(keys["risk"])).get_json()["model_version"]
+    assert score() == first
+    serving = "kefu_model_serving"
+    before = scrape(client, keys)
+    assert before[(serving, frozenset({"model": "cards", "role": "version", "version": first}.items()))] == 1
+
+    second = train(app, seed=1).version.version
+    assert client.post("/v1/models/cards/reload", headers=bearer(keys["admin"])).status_code == 200
+    assert score() == second
+    registry = app.extensions["kefu"].extras["registry"]
+    corrupt = registry.save("cards", "risk_table", lambda folder: (folder / "booster.txt").write_text("no"),
+                            activate=False).version
+    assert client.post("/v1/models/cards/activate", json={"version": corrupt},
+                       headers=bearer(keys["admin"])).status_code == 409
+    after = scrape(client, keys)
+    gauge = {labels["version"]: value for (name, key), value in after.items() if name == serving
+             for labels in [dict(key)] if labels["model"] == "cards" and labels["version"] in (first, second, corrupt)}
+    assert gauge == {first: 0, second: 1}                     # the refused version never served
+    loads = "kefu_model_loads_total"
+    # the second version, and the second again when the refused activation is undone (a forced reload)
+    assert delta(before, after, loads, model="cards", role="version", outcome="loaded") == 2
+    assert delta(before, after, loads, model="cards", role="version", outcome="refused") == 1

@@ -1,5 +1,6 @@
 """Metrics under `kefu serve` (gunicorn, two workers): a scrape adds up every worker's counts, whichever worker
-answers it (prometheus_client's multiprocess mode, set up by service.server)."""
+answers it (prometheus_client's multiprocess mode, set up by service.server); each worker's served model version;
+and the helper processes `kefu serve` runs beside the workers, gone with it."""
 from __future__ import annotations
 
 import os
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 from prometheus_client.parser import text_string_to_metric_families
+from tests_helpers_risk import table
 
 
 def _free_port() -> int:
@@ -42,6 +44,10 @@ def test_a_scrape_adds_up_every_worker(tmp_path, monkeypatch):
     created = CliRunner().invoke(cli, ["keys", "create", "--scope", "metrics", "--name", "prometheus"])
     assert created.exit_code == 0, created.output
     key = created.output.strip()
+    table(400).to_csv(tmp_path / "cases.csv", index=False)
+    trained = CliRunner().invoke(cli, ["train", "risk", "--name", "cards", "--data", str(tmp_path / "cases.csv"),
+                                       "--label", "is_bad"])
+    assert trained.exit_code == 0, trained.output
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen([sys.executable, "-m", "service.cli.main", "serve", "--port", str(port),
@@ -94,13 +100,48 @@ def test_a_scrape_adds_up_every_worker(tmp_path, monkeypatch):
             seen.append(samples[("kefu_http_requests_total",
                                  frozenset({"route": "/healthz", "method": "GET", "status": "200"}.items()))])
         assert seen == [83.0] * 6
+        version = os.listdir(tmp_path / "data" / "models" / "cards")
+        serving = [s for f in text_string_to_metric_families(text.decode()) for s in f.samples
+                   if s.name == "kefu_model_serving" and s.labels["model"] == "cards"]
+        # each worker loaded the model before it reported ready: one series per worker process
+        assert len({s.labels["pid"] for s in serving}) == 2 and {s.value for s in serving} == {1.0}
+        assert {s.labels["version"] for s in serving} < set(version)
         files = os.listdir(tmp_path / "data" / "metrics")
         pids = {name.rsplit("_", 1)[-1] for name in files if name.startswith("counter_")}
         assert len(pids) >= 2, files                                # both workers counted requests
         assert _get(f"{base}/metrics")[0] == 401
+        # beside the workers: the profile refresher and the recommender's refresh schedule (every 6 h by default)
+        helpers = _descendants(server.pid)
+        assert any("--watch" in line for line in helpers.values()), helpers
+        assert any("--every 6" in line for line in helpers.values()), helpers
     finally:
         server.terminate()
         try:
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
             server.kill()
+    time.sleep(0.5)
+    assert not [pid for pid in helpers if Path(f"/proc/{pid}").exists()], "a helper outlived the server"
+
+
+def _descendants(pid: int) -> dict[int, str]:
+    """Every process below ``pid``, with its command line (Linux /proc)."""
+    parents: dict[int, int] = {}
+    lines: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            lines[int(entry.name)] = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, frontier = {}, [pid]
+    while frontier:
+        parent = frontier.pop()
+        for child, its_parent in parents.items():
+            if its_parent == parent and child not in found:
+                found[child] = lines[child]
+                frontier.append(child)
+    return found

@@ -144,3 +144,52 @@ def test_a_refresh_is_refused_when_the_item_texts_changed_under_the_ranker(shop)
     data = StoreData(events, store.load_items(), store.load_customers(), None, events["ts"].max())
     with pytest.raises(ValueError, match="retrain"):
         refresh_from_data(rec, data)
+
+
+def test_the_schedule_refreshes_only_when_something_new_is_stored_and_keeps_the_newest(shop, keys, monkeypatch,
+                                                                                        embedder):
+    from service.pipelines.recommend_schedule import SCHEDULED, refresh_due, run_schedule
+
+    app, folder = shop
+    state = app.extensions["kefu"]
+    registry, engine = state.extras["registry"], state.store.engine
+    client = app.test_client()
+    trained = registry.current("recommend")
+    assert refresh_due(engine, registry) is None                 # nothing stored since the active version
+    cli_env(monkeypatch, folder)
+    monkeypatch.setattr("service.app.make_embedder", lambda *args, **kwargs: embedder)
+    # a child process per refresh under `kefu serve`; here the same command, in process
+    in_process = lambda command: CliRunner().invoke(cli, command[3:]).exit_code  # noqa: E731
+    echoed: list[str] = []
+    published: list[str] = []
+    for n in range(3):
+        event = {"event_id": f"sched-{n}", "type": "view", "customer_id": "c-sched", "item_id": NEW,
+                 "timestamp": datetime.now(timezone.utc).isoformat()}
+        assert client.post("/v1/events", json={"events": [event]}, headers=bearer(keys["events"])).status_code == 202
+        assert "events stored since" in refresh_due(engine, registry)
+        sleeps: list[float] = []
+        assert run_schedule(engine, registry, 7200.0, 2, cycles=2, run=in_process, sleep=sleeps.append,
+                            echo=echoed.append) == 1
+        assert sleeps == [7200.0] and "nothing new" in echoed[-1]    # the second check found its own refresh
+        current = registry.current("recommend")
+        assert current.meta["refreshed_by"] == SCHEDULED and current.version not in published
+        published.append(current.version)
+    kept = {v.version for v in registry.versions("recommend")}
+    assert published[0] not in kept and set(published[1:]) <= kept   # keep 2: the oldest scheduled one went
+    assert trained.version in kept                                   # a trained version is never deleted
+
+    failing = run_schedule(engine, registry, 60.0, 2, cycles=1, run=lambda command: 3, sleep=lambda s: None,
+                           echo=echoed.append)
+    assert failing == 0 and echoed[-1] == "recommender refresh: nothing new; next check in 0.0166667 h"
+    late = {"event_id": "sched-x", "type": "view", "customer_id": "c-sched", "item_id": NEW,
+            "timestamp": datetime.now(timezone.utc).isoformat()}
+    assert client.post("/v1/events", json={"events": [late]}, headers=bearer(keys["events"])).status_code == 202
+    assert run_schedule(engine, registry, 60.0, 2, cycles=1, run=lambda command: 3, sleep=lambda s: None,
+                        echo=echoed.append) == 0
+    assert "failed (exit 3)" in echoed[-1] and registry.current("recommend").version == published[-1]
+
+
+def test_every_needs_refresh(monkeypatch, tmp_path):
+    cli_env(monkeypatch, tmp_path)
+    result = CliRunner().invoke(cli, ["train", "recommender", "--every", "1"])
+    assert result.exit_code == 2 and "--refresh" in result.output

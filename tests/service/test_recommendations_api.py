@@ -232,6 +232,15 @@ def test_every_candidate_source_has_a_readable_reason():
         assert text and text != source.replace("_", " "), source
 
 
+def test_popular_reasons_name_the_models_window():
+    from service.pipelines.recommend import reason_text
+
+    region = ("popular_region", "north")
+    assert reason_text(region, {}, 7) == "popular in your area this week"
+    assert reason_text(region, {}, 30) == "popular in your area this month"
+    assert reason_text(("popular_age_band", "25-34"), {}, 14) == "popular with customers aged 25-34 in the last 14 days"
+
+
 def _plain_recommend(service, customer_id, k=10, filters=None, context=None, segment=None) -> dict:
     """The answer as the pipeline computed it before RecommendReads: the store's own methods, purchases read up
     front, pandas label lookups (Recommender.propose's own equality with rank is tested in tests/models)."""

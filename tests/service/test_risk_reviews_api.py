@@ -8,7 +8,7 @@ from test_risk_api import train
 
 CASE = {"amount": 180.0, "country": "XX", "hour": 3}
 ENTRY_KEYS = {"score_id", "model", "model_version", "customer_id", "transaction_id", "score", "decision", "reasons",
-              "list_match", "rule_matches", "created_at", "assigned_to", "assigned_at"}
+              "list_match", "rule_matches", "created_at", "assigned_to", "assigned_at", "hold_expires_at"}
 
 
 @pytest.fixture

@@ -2,9 +2,13 @@
 filtered by who holds its cases."""
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 import pytest
 
 from conftest import bearer
+from features.storage import schema
+from features.storage.store import utcnow
 from test_risk_api import train
 
 AMOUNTS = [20.0, 60.0, 120.0, 250.0, 400.0]
@@ -148,3 +152,44 @@ def test_notes_are_left_on_a_case_and_read_with_it(client, keys, queue):
     assert client.post(f"/v1/risk/scores/{target}/notes", json={"text": "x"},
                        headers=bearer(keys["chat"])).status_code == 403
     assert len(client.get(f"/v1/risk/scores/{target}", headers=bearer(keys["risk"])).get_json()["notes"]) == 2
+
+
+def _age_hold(app, score_id: str, hours: float) -> None:
+    c = schema.risk_scores.c
+    with app.extensions["kefu"].store.engine.begin() as conn:
+        conn.execute(schema.risk_scores.update().where(c.score_id == score_id)
+                     .values(assigned_at=utcnow() - timedelta(hours=hours)))
+
+
+def test_a_hold_lapses_after_the_configured_hours_and_the_next_claim_takes_the_case(app, client, keys, queue):
+    assert app.extensions["kefu"].settings.risk_hold_hours == 8          # the default
+    first = claim(client, keys, analyst="alice")["case"]
+    at = datetime.fromisoformat(first["assigned_at"])
+    assert datetime.fromisoformat(first["hold_expires_at"]) == at + timedelta(hours=8)
+    _age_hold(app, first["score_id"], 7)
+    assert claim(client, keys, analyst="bob")["case"]["score_id"] == queue[1]["score_id"]    # alice still holds
+    _age_hold(app, first["score_id"], 9)                                  # alice went home
+    lapsed = client.get(f"/v1/risk/scores/{first['score_id']}", headers=bearer(keys["risk"])).get_json()
+    assert lapsed["assigned_to"] == "alice" and datetime.fromisoformat(lapsed["hold_expires_at"]) < datetime.now(
+        timezone.utc).replace(tzinfo=None)
+    free = reviews(client, keys, unassigned="true")
+    assert free["open"] == 4 and first["score_id"] in {e["score_id"] for e in free["entries"]}
+    taken = claim(client, keys, analyst="carol")
+    assert taken["case"]["score_id"] == first["score_id"] and taken["case"]["assigned_to"] == "carol"
+    assert taken["unassigned"] == 3                                       # five, less carol's and bob's
+
+    _age_hold(app, queue[1]["score_id"], 9)                               # bob renews his own hold in time
+    renewed = client.post(f"/v1/risk/scores/{queue[1]['score_id']}/assign", json={"analyst": "bob"},
+                          headers=bearer(keys["risk"])).get_json()
+    assert datetime.fromisoformat(renewed["hold_expires_at"]) > datetime.fromisoformat(first["hold_expires_at"])
+    assert claim(client, keys, analyst="dave")["case"]["score_id"] not in {queue[1]["score_id"], first["score_id"]}
+
+
+def test_holds_never_lapse_when_the_hours_are_zero(app, client, keys, queue):
+    state = app.extensions["kefu"]
+    state.settings = state.settings.with_overrides({"risk_hold_hours": 0})
+    first = claim(client, keys, analyst="alice")["case"]
+    assert first["hold_expires_at"] is None
+    _age_hold(app, first["score_id"], 24 * 30)
+    assert claim(client, keys, analyst="bob")["case"]["score_id"] == queue[1]["score_id"]
+    assert reviews(client, keys, unassigned="true")["open"] == 3

@@ -5,8 +5,10 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import inspect
 
+from features.storage import schema as s
 from features.storage.migrate import downgrade, upgrade
 from features.storage.risk_audit import RiskAuditStore
 from features.storage.store import utcnow
@@ -18,18 +20,33 @@ def _rows(n: int) -> list[dict]:
              "features": {"amount": float(i)}} for i in range(n)]
 
 
-def test_concurrent_claims_hand_each_case_to_one_analyst(migrated_engine):
+def _hold_since(engine, score_ids, hours: float) -> None:
+    """Make the holds on ``score_ids`` look taken ``hours`` ago."""
+    c = s.risk_scores.c
+    with engine.begin() as conn:
+        conn.execute(s.risk_scores.update().where(c.score_id.in_(list(score_ids)))
+                     .values(assigned_at=utcnow() - timedelta(hours=hours)))
+
+
+@pytest.mark.parametrize("held", [False, True], ids=["unheld", "lapsed-holds"])
+def test_concurrent_claims_hand_each_case_to_one_analyst(migrated_engine, held):
     audit = RiskAuditStore(migrated_engine)
     audit.record_scores(_rows(60))                                  # 48 in review, 12 approved
     audit.record_scores([{**_rows(1)[0], "score_id": "shadow", "shadow_of": "s001", "decision": "review"}])
     since = utcnow() - timedelta(days=1)
+    lapsed_before = None
+    if held:                                     # every case held by someone who left: each goes out once again
+        for row in _rows(60):
+            audit.assign(row["score_id"], "gone")
+        _hold_since(migrated_engine, [r["score_id"] for r in _rows(60)], 9)
+        lapsed_before = utcnow() - timedelta(hours=8)
     claimed: dict[str, list[str]] = {}
     errors: list[BaseException] = []
 
     def analyst(name: str) -> None:
         try:
             mine = claimed.setdefault(name, [])
-            while (case := audit.claim_next(name, ["review"], since)) is not None:
+            while (case := audit.claim_next(name, ["review"], since, lapsed_before=lapsed_before)) is not None:
                 mine.append(case["score_id"])
         except BaseException as exc:                                 # noqa: BLE001 - reported below
             errors.append(exc)
@@ -46,14 +63,19 @@ def test_concurrent_claims_hand_each_case_to_one_analyst(migrated_engine):
     held = {e["score_id"]: e["assigned_to"] for e in
             audit.review_queue(["review"], since, limit=100)["entries"]}
     assert all(held[sid] == name for name, ids in claimed.items() for sid in ids)
-    assert audit.review_queue(["review"], since, unassigned=True)["open"] == 0
+    assert audit.review_queue(["review"], since, unassigned=True, lapsed_before=lapsed_before)["open"] == 0
+
+
+def _queued(engine) -> tuple[RiskAuditStore, object, list[str]]:
+    """Ten stored cases: (the audit store, the queue's window start, the review queue's score ids in order)."""
+    audit = RiskAuditStore(engine)
+    audit.record_scores(_rows(10))
+    since = utcnow() - timedelta(days=1)
+    return audit, since, [e["score_id"] for e in audit.review_queue(["review"], since, limit=100)["entries"]]
 
 
 def test_claims_follow_the_order_and_skip_held_and_decided_cases(migrated_engine):
-    audit = RiskAuditStore(migrated_engine)
-    audit.record_scores(_rows(10))
-    since = utcnow() - timedelta(days=1)
-    queue = [e["score_id"] for e in audit.review_queue(["review"], since, limit=100)["entries"]]
+    audit, since, queue = _queued(migrated_engine)
     audit.assign(queue[0], "lead")
     audit.record_outcome(queue[1], False)
     assert audit.claim_next("x", ["review"], since)["score_id"] == queue[2]
@@ -74,6 +96,24 @@ def test_assign_and_release(migrated_engine):
     released = audit.assign("s001", None)
     assert released["assigned_to"] is None and released["assigned_at"] is None
     assert audit.assign("nope", "x") is None
+
+
+def test_a_lapsed_hold_counts_as_nobodys_and_goes_to_the_next_claim(migrated_engine):
+    audit, since, queue = _queued(migrated_engine)
+    audit.assign(queue[0], "left-early")
+    audit.assign(queue[1], "at-work")
+    _hold_since(migrated_engine, [queue[0]], 9)
+    _hold_since(migrated_engine, [queue[1]], 7)
+    cut = utcnow() - timedelta(hours=8)
+    free = {e["score_id"] for e in audit.review_queue(["review"], since, unassigned=True, lapsed_before=cut,
+                                                        limit=100)["entries"]}
+    assert free == set(queue) - {queue[1]}
+    assert audit.unassigned_count(["review"], since, lapsed_before=cut) == len(queue) - 1
+    assert audit.unassigned_count(["review"], since) == len(queue) - 2          # holds that never lapse
+    assert audit.claim_next("x", ["review"], since)["score_id"] == queue[2]     # without lapsing: skipped
+    taken = audit.claim_next("y", ["review"], since, lapsed_before=cut)
+    assert taken["score_id"] == queue[0] and taken["assigned_to"] == "y"       # the riskiest unheld: the lapsed one
+    assert audit.claim_next("z", ["review"], since, lapsed_before=cut)["score_id"] == queue[3]   # y's hold is fresh
 
 
 def test_migration_0014_adds_and_drops_the_assignment_columns(migrated_engine):
