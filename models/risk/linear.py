@@ -67,9 +67,13 @@ class LinearPart:
         return out
 
     # --- stacked with the booster --------------------------------------------------------------------------
+    def stack(self, booster_margin: np.ndarray, linear_margin: np.ndarray) -> np.ndarray:
+        """The served margin from the two models' margins."""
+        return self.booster_weight * booster_margin + self.linear_weight * linear_margin + self.bias
+
     def blend(self, booster_margin: np.ndarray, matrix: np.ndarray) -> np.ndarray:
         """The served margin for encoded rows, given the booster's."""
-        return self.booster_weight * booster_margin + self.linear_weight * self.linear_margin(matrix) + self.bias
+        return self.stack(booster_margin, self.linear_margin(matrix))
 
     def blend_contributions(self, contrib: np.ndarray, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(served margins, contributions with the bias last) from the booster's contributions (LightGBM's

@@ -480,7 +480,7 @@ def _stack_linear(prep: Prepared, rows: np.ndarray, booster_oof: np.ndarray, spl
     stacker = LogisticRegression(C=1e6, max_iter=1000).fit(np.c_[booster_oof, linear_oof], y)
     (a, b), c = stacker.coef_[0], float(stacker.intercept_[0])
     part = fit_linear(X, y, prep.spec).stacked(a, b, c)
-    stacked = part.booster_weight * booster_oof + part.linear_weight * linear_oof + part.bias
+    stacked = part.stack(booster_oof, linear_oof)
     loss = {name: float(log_loss(y, 1.0 / (1.0 + np.exp(-m)), labels=[0, 1]))
             for name, m in (("booster", booster_oof), ("linear", linear_oof), ("stacked", stacked))}
     progress(f"kefu: stacked with a linear model (booster weight {a:.3f}, linear {b:.3f}); out-of-fold log-loss "

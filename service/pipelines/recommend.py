@@ -19,7 +19,7 @@ from features.storage.recommend_reads import RecommendReads
 from models.challenger import SPLIT
 from models.recommend import Proposals
 from models.recommend.recommender import INCLUDED
-from models.registry import ModelNotFound
+from models.registry import ModelNotFound, _iso, _utcnow
 from models.serving import LoadedModels
 from service.pipelines.promotions import DEFAULT_SHARE, ScheduledPromotions
 
@@ -351,7 +351,7 @@ def train_and_register(state, progress=None, activate: bool = True):
     """Train on the stored events (time split), publish as a new version of ``recommend``; returns the version."""
     from models.recommend.from_store import load_store_data, train_from_data
 
-    read_at = _now_iso()
+    read_at = _iso(_utcnow())         # what is stored after this is not in the version (recommend_schedule)
     data = load_store_data(state.store, state.embedder, progress)
     rec = train_from_data(data, progress=progress)
     training = rec.metadata.get("training", {})
@@ -361,14 +361,6 @@ def train_and_register(state, progress=None, activate: bool = True):
                                           "label_window_days": rec.metadata.get("label_window_days"),
                                           "text_embeddings": data.embeddings is not None,
                                           "data_read_at": read_at}, activate)
-
-
-def _now_iso() -> str:
-    """When a training or refresh starts reading the store: what was stored after it is not in the version
-    (service.pipelines.recommend_schedule compares it with the newest stored rows)."""
-    from datetime import datetime, timezone
-
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def refresh_and_register(state, progress=None, activate: bool = True, scheduled: bool = False):
@@ -388,7 +380,7 @@ def refresh_and_register(state, progress=None, activate: bool = True, scheduled:
         raise NotFound("No recommender to refresh yet. Train one with `kefu train recommender`.")
     started = time.perf_counter()
     rec = Recommender.load(base.path)
-    read_at = _now_iso()
+    read_at = _iso(_utcnow())
     data = load_store_data(state.store, state.embedder, progress)
     refreshed = refresh_from_data(rec, data)
     items = refreshed.state.item_ids

@@ -14,21 +14,18 @@ import logging
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Callable
 
 from sqlalchemy import func, select
 
+from features.ingest.events import to_naive_utc
 from features.storage import schema as s
+from service.pipelines.recommend import MODEL
 
 log = logging.getLogger(__name__)
 
-MODEL = "recommend"
 SCHEDULED = "schedule"
-
-
-def _naive_utc(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc).replace(tzinfo=None)
 
 
 def refresh_due(engine, registry) -> str | None:
@@ -38,7 +35,7 @@ def refresh_due(engine, registry) -> str | None:
     base = registry.current(MODEL)
     if base is None:
         return None
-    published = _naive_utc(base.meta.get("data_read_at") or base.created_at)
+    published = to_naive_utc(datetime.fromisoformat(base.meta.get("data_read_at") or base.created_at))
     with engine.connect() as conn:
         newest_event = conn.execute(select(func.max(s.events.c.received_at))).scalar()
         newest_item = conn.execute(select(func.max(s.items.c.updated_at))).scalar()
