@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import sys
 import time
 from pathlib import Path
@@ -100,7 +101,9 @@ def _test_rows(state, period: LabelPeriod, batch_size: int = 1024) -> TestRows:
 
 
 def build_cache(events, items, customers, name: str, say) -> tuple[list[PeriodData], PeriodData, TestRows]:
-    path = CACHE / f"{name}.npz"
+    # the cache belongs to one feature list: a feature added or removed builds a new one
+    digest = hashlib.sha256(" ".join(feature_names(RecommendConfig())).encode()).hexdigest()[:10]
+    path = CACHE / f"{name}-{digest}.npz"
     if path.exists():
         z = np.load(path, allow_pickle=True)
         parts = [PeriodData(z[f"x{i}"], z[f"y{i}"], z[f"g{i}"], 0.0, 0) for i in range(int(z["n_train"]))]
@@ -138,8 +141,14 @@ def ndcg_at_10(score: np.ndarray, test: TestRows) -> float:
 # Each variant: LightGBM parameter overrides and a transform of the graded (1-3) training labels. Every variant is
 # blended with the prior at the committed weight; the ranker alone and other weights are reported beside it.
 MONOTONE_UP = ("customer_item_weight", "customer_item_baskets", "customer_item_decay", "customer_item_basket_share")
+#: Ranker features added in session 15: the customer's units and price paid per item, then the item's units per
+#: line, promotion share and recent price. "before" leaves both out, "pair_only" the item's.
+QUANTITY_FEATURES = ("customer_item_quantity", "customer_item_units_per_basket", "customer_item_paid_vs_price")
+PRICE_PAID_FEATURES = ("item_units_per_line", "item_promotion_share", "item_recent_price_ratio")
 VARIANTS: dict[str, dict[str, Any]] = {
     "committed": {},
+    "before": {"without": QUANTITY_FEATURES + PRICE_PAID_FEATURES},
+    "pair_only": {"without": PRICE_PAID_FEATURES},
     "binary": {"params": {"objective": "binary"}, "labels": lambda y: (y > 0).astype(np.float32)},
     "xendcg": {"params": {"objective": "rank_xendcg"}},
     "binary_labels": {"labels": lambda y: (y > 0).astype(np.float32)},
@@ -150,6 +159,12 @@ VARIANTS: dict[str, dict[str, Any]] = {
 
 
 def run_variant(spec: dict[str, Any], parts, val, test, names, seed: int) -> dict[str, float]:
+    if spec.get("without"):
+        keep = [k for k, n in enumerate(names) if n not in spec["without"]]
+        names = [names[k] for k in keep]
+        parts = [dataclasses.replace(p, x=p.x[:, keep]) for p in parts]
+        val = dataclasses.replace(val, x=val.x[:, keep])
+        test = dataclasses.replace(test, x=test.x[:, keep])
     y = np.concatenate([p.y for p in parts])
     if "labels" in spec:
         y = spec["labels"](y)
@@ -165,7 +180,7 @@ def run_variant(spec: dict[str, Any], parts, val, test, names, seed: int) -> dic
     ranker, prior = raw / np.std(v), repeat_prior(test.x, names) / np.std(repeat_prior(val.x, names))
     return {"ranker": ndcg_at_10(raw, test), "trees": trees,
             "ndcg@10": ndcg_at_10(ranker + RecommendConfig().prior_weight * prior, test),
-            "by_prior_weight": {w: round(ndcg_at_10(ranker + w * prior, test), 4) for w in (0.25, 1.0, 2.0)}}
+            "by_prior_weight": {w: round(ndcg_at_10(ranker + w * prior, test), 4) for w in (0.25, 0.5, 1.0, 2.0)}}
 
 
 def main() -> None:
@@ -191,7 +206,7 @@ def main() -> None:
                 res["ratio"] = res["ndcg@10"] / test.baseline["ndcg@10"]
                 results[setup]["variants"].setdefault(variant, {})[str(seed)] = res
                 say(f"{setup} {variant} seed {seed}: NDCG@10 {res['ndcg@10']:.4f} ({res['ratio']:.3f}x), "
-                    f"ranker alone {res['ranker']:.4f}, other prior weights {res['by_prior_weight']}, {res['trees']} trees ({time.perf_counter() - t:.0f}s)")
+                    f"ranker alone {res['ranker']:.4f}, by prior weight {res['by_prior_weight']}, {res['trees']} trees ({time.perf_counter() - t:.0f}s)")
     write_result("recommend_variants", results)
 
 

@@ -351,3 +351,13 @@ conversations = Table(
     Index("ix_conversations_customer_id_updated_at", "customer_id", "updated_at"),
     Index("ix_conversations_status_updated_at", "status", "updated_at"),
 )
+
+# Who runs a job that must run in one place when several hosts serve the same database (the recommender's
+# scheduled refresh): a holder keeps the row while it renews it before ``expires_at`` (0016).
+job_leases = Table(
+    "job_leases",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(200), nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+)

@@ -30,6 +30,9 @@ PAIR_FEATURES: tuple[str, ...] = (
     "embedding_similarity",
     "repurchase_due_ratio",
     "svd_score",
+    "customer_item_quantity",
+    "customer_item_units_per_basket",
+    "customer_item_paid_vs_price",
 )
 
 
@@ -39,6 +42,7 @@ def feature_names(config: RecommendConfig) -> list[str]:
     item = [f"item_pop_{w}d" for w in windows] + [
         "item_pop_total", "item_buyers", "item_repeat_rate", "item_repurchase_gap_days", "item_price",
         "item_price_pct_category", "item_age_days", "item_trend_7d_30d", "category_pop_window",
+        "item_units_per_line", "item_promotion_share", "item_recent_price_ratio",
     ]
     customer = [*PROFILE_FEATURES, "customer_items", "customer_avg_unit_price"]
     return customer + item + list(PAIR_FEATURES)
@@ -65,6 +69,8 @@ def build_features(state: CandidateState, batch: CustomerBatch, cands: Candidate
     p30 = it["pop_30d"][i] if "pop_30d" in it else np.zeros(len(i))
     cols.append((p7 + 1.0) / (p30 * 7.0 / 30.0 + 1.0))
     cols.append(it["category_pop"][i])
+    for name in ("units_per_line", "promotion_share", "recent_price_ratio"):
+        cols.append(it[name][i] if name in it else np.full(len(i), np.nan))
     # --- pair
     cols.extend(cands.scores.T)
     # each source's score against the customer's best one: LambdaRank compares items within a customer
@@ -75,7 +81,10 @@ def build_features(state: CandidateState, batch: CustomerBatch, cands: Candidate
     safe = np.where(found, pos, 0)
 
     def layer(name: str, missing: float) -> np.ndarray:
-        return np.where(found, h.layers[name][safe], missing) if len(h.items) else np.full(len(r), missing)
+        """A history layer per pair; ``missing`` where never touched, or for a layer a saved state predates."""
+        if not len(h.items) or name not in h.layers:
+            return np.full(len(r), missing)
+        return np.where(found, h.layers[name][safe], missing)
 
     baskets = layer("baskets", 0.0)
     cols.extend([layer("weight", 0.0), baskets, layer("decay", 0.0)])
@@ -98,6 +107,12 @@ def build_features(state: CandidateState, batch: CustomerBatch, cands: Candidate
     gap = it["repurchase_gap_days"][i]
     cols.append(np.divide(now - last_buy, gap, out=np.full(len(r), np.nan), where=gap > 0))
     cols.append(svd_score(state, cands))
+    quantity = layer("quantity", 0.0)
+    cols.append(quantity)
+    cols.append(np.divide(quantity, baskets, out=np.full(len(r), np.nan), where=baskets > 0))
+    paid, paid_units = layer("paid", 0.0), layer("paid_units", 0.0)
+    unit_paid = np.divide(paid, paid_units, out=np.full(len(r), np.nan), where=paid_units > 0)
+    cols.append(np.divide(unit_paid, price, out=np.full(len(r), np.nan), where=price > 0))
     out = np.empty((len(r), len(cols)), dtype=np.float32)
     for k, c in enumerate(cols):
         out[:, k] = c

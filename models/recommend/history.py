@@ -23,6 +23,8 @@ LAYERS: tuple[str, ...] = (
     "first_buy_day",  # day of the first purchase; NaN if never bought
     "last_buy_day",   # day of the last purchase; NaN if never bought
     "decay",          # event weights discounted by age at as_of (half-life in the config)
+    "paid",           # amount paid on purchase lines that state one
+    "paid_units",     # units on those lines (paid / paid_units = the unit price the customer paid)
 )
 
 
@@ -131,6 +133,9 @@ def build_history(x: Interactions, n_rows: int, n_items: int, as_of_day: float,
     weight = np.bincount(inv, weights=x.weight, minlength=m)
     decay = np.bincount(inv, weights=x.weight * 0.5 ** ((as_of_day - x.day) / half_life_days), minlength=m)
     quantity = np.bincount(inv, weights=np.where(x.purchase, x.quantity, 0.0), minlength=m)
+    priced = x.purchase & ~np.isnan(x.amount)
+    paid = np.bincount(inv[priced], weights=x.amount[priced], minlength=m)
+    paid_units = np.bincount(inv[priced], weights=x.quantity[priced], minlength=m)
     last_day = np.full(m, -np.inf)
     np.maximum.at(last_day, inv, x.day)
     first_buy = np.full(m, np.inf)
@@ -144,7 +149,7 @@ def build_history(x: Interactions, n_rows: int, n_items: int, as_of_day: float,
         "weight": weight, "baskets": baskets, "quantity": quantity, "last_day": last_day,
         "first_buy_day": np.where(np.isinf(first_buy), np.nan, first_buy),
         "last_buy_day": np.where(np.isinf(last_buy), np.nan, last_buy),
-        "decay": decay,
+        "decay": decay, "paid": paid, "paid_units": paid_units,
     }
     rows = (uniq // n_items).astype(np.int64)
     indptr = np.r_[0, np.cumsum(np.bincount(rows, minlength=n_rows))].astype(np.int64)

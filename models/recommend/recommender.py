@@ -75,10 +75,7 @@ class Recommender:
         self.state = state
         self.booster = booster
         self.predictor = predictor
-        self.feature_names = feature_names(state.config)
-        if booster.feature_name() != self.feature_names:
-            raise ValueError("the model's features differ from this kefu's recommender features (a model trained by "
-                             "another version?): retrain with `kefu train recommender`")
+        self.feature_names, self._columns = model_columns(booster.feature_name(), feature_names(state.config))
         self.metadata = dict(metadata or {})
         self.generator = CandidateGenerator(state)
 
@@ -168,6 +165,8 @@ class Recommender:
 
     def score(self, batch: CustomerBatch, cands: CandidateSet, num_threads: int = 1) -> np.ndarray:
         x = build_features(self.state, batch, cands)
+        if self._columns is not None:
+            x = x[:, self._columns]
         if self.predictor is not None:
             raw = self.predictor.predict(x, n_jobs=num_threads)
         else:
@@ -229,8 +228,21 @@ class Recommender:
             predictor = LleavesBatch.build(folder / "model.txt")
         rec = cls(state, booster, meta, predictor)
         if meta.get("feature_names") != rec.feature_names:
-            raise ValueError("recommender.json feature names do not match this code's feature list")
+            raise ValueError("recommender.json feature names do not match the booster's")
         return rec
+
+
+def model_columns(trained: list[str], built: list[str]) -> tuple[list[str], np.ndarray | None]:
+    """(the booster's feature names, the positions of those columns in ``build_features``' matrix, or None when
+    the two lists are the same). A model trained before a feature was added keeps serving on the columns it
+    knows; one that needs a column this code does not build is refused."""
+    if trained == built:
+        return list(built), None
+    missing = [name for name in trained if name not in built]
+    if missing:
+        raise ValueError(f"the model needs features this kefu does not build ({', '.join(missing[:5])}): retrain "
+                         "with `kefu train recommender`")
+    return list(trained), np.array([built.index(name) for name in trained], dtype=np.intp)
 
 
 def blend_prior(raw: np.ndarray, x: np.ndarray, names: list[str], prior: Mapping[str, Any] | None) -> np.ndarray:

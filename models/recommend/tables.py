@@ -46,7 +46,38 @@ def item_arrays(x: Interactions, history: History, category: np.ndarray, n_categ
     pop_w = out[f"pop_{config.popular_window_days}d"]
     cat_pop = np.bincount(category[category >= 0], weights=pop_w[category >= 0], minlength=n_categories)
     out["category_pop"] = np.where(category >= 0, cat_pop[np.maximum(category, 0)], 0.0)
+    out.update(item_price_paid(x, price, as_of_day))
     return out
+
+
+#: A line paid at under this share of the item's price counts as bought on promotion.
+PROMOTION_SHARE = 0.9
+
+
+def item_price_paid(x: Interactions, price: np.ndarray, as_of_day: float, recent_days: float = 14.0
+                    ) -> dict[str, np.ndarray]:
+    """What buyers paid, from purchase lines that state an amount: units per line, the share of lines paid
+    under ``PROMOTION_SHARE`` of the item's price (bought on promotion), and the mean unit price paid over the
+    last ``recent_days`` against the item's price (a promotion running now). NaN where nothing is known."""
+    n = len(price)
+    p = x.purchase
+    lines = np.bincount(x.item[p], minlength=n).astype(float)
+    units = np.bincount(x.item[p], weights=x.quantity[p], minlength=n)
+    ok = p & ~np.isnan(x.amount) & (x.quantity > 0)
+    unit = np.divide(x.amount, x.quantity, out=np.full(len(x.item), np.nan), where=ok)
+    ref = price[x.item]
+    promo = ok & (ref > 0) & (unit < PROMOTION_SHARE * ref)
+    priced = np.bincount(x.item[ok], minlength=n).astype(float)
+    recent = ok & (x.day > as_of_day - recent_days)
+    r_lines = np.bincount(x.item[recent], minlength=n).astype(float)
+    r_unit = np.bincount(x.item[recent], weights=unit[recent], minlength=n)
+    r_mean = np.divide(r_unit, r_lines, out=np.full(n, np.nan), where=r_lines > 0)
+    return {
+        "units_per_line": np.divide(units, lines, out=np.full(n, np.nan), where=lines > 0),
+        "promotion_share": np.divide(np.bincount(x.item[promo], minlength=n).astype(float), priced,
+                                     out=np.full(n, np.nan), where=priced > 0),
+        "recent_price_ratio": np.divide(r_mean, price, out=np.full(n, np.nan), where=price > 0),
+    }
 
 
 def segment_popular(x: Interactions, segment: np.ndarray, n_segments: int, recent: np.ndarray,

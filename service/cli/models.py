@@ -325,8 +325,13 @@ def train_recommender_cmd(no_activate: bool, refresh: bool, every: float | None,
     state = _state()
     keep = keep if keep is not None else state.settings.recommend_refresh_keep
     if every is not None:
+        import signal
+
         from service.pipelines.recommend_schedule import run_schedule
 
+        # `kefu serve` stops its helpers with SIGTERM: exit through run_schedule's finally, which gives up the
+        # lease, so another host (or this one restarted) takes over at its next check instead of after expiry.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         click.echo(f"refreshing the recommender every {every:g} h when something new is stored "
                    f"(keeping {keep} scheduled refreshes)", err=True)
         run_schedule(state.store.engine, state.extras["registry"], every * 3600, keep,

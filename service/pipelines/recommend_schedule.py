@@ -7,6 +7,11 @@ read the store: events received or catalogue items added or changed. Only then d
 (``refresh_and_register``), in a child process, so the sentence embedder it loads for new items' descriptions
 leaves memory with it. A scheduled refresh is marked ``refreshed_by: schedule``; all but the newest ``keep`` of
 them are deleted after each one, never the active version, the challenger or a trained version.
+
+Several ``kefu serve`` hosts on one database (and one model folder) may all run the schedule: each check first
+takes or renews the ``recommend-refresh`` lease (features/storage/leases.py), and only its holder looks further.
+The holder renews it at every check, so it keeps it while it lives; when it stops, the lease lapses after 1.5
+intervals and another host's next check takes over.
 """
 from __future__ import annotations
 
@@ -21,11 +26,14 @@ from sqlalchemy import func, select
 
 from features.ingest.events import to_naive_utc
 from features.storage import schema as s
+from features.storage.leases import holder_name, lease_holder, release_lease, take_lease
 from service.pipelines.recommend import MODEL
 
 log = logging.getLogger(__name__)
 
 SCHEDULED = "schedule"
+#: The lease that makes one host, among several on the same database, run the scheduled refresh.
+LEASE = "recommend-refresh"
 
 
 def refresh_due(engine, registry) -> str | None:
@@ -59,26 +67,45 @@ def refresh_command(keep: int) -> list[str]:
 
 def run_schedule(engine, registry, every_s: float, keep: int, *, cycles: int | None = None,
                  run: Callable[[list[str]], int] = lambda cmd: subprocess.run(cmd, check=False).returncode,
-                 sleep: Callable[[float], None] = time.sleep, echo: Callable[[str], None] = log.info) -> int:
-    """Check now, then every ``every_s`` seconds (``cycles`` checks, None: for ever); refresh when due. A failed
-    refresh is reported and tried again at the next check. Returns how many refreshes succeeded."""
+                 sleep: Callable[[float], None] = time.sleep, echo: Callable[[str], None] = log.info,
+                 holder: str | None = None) -> int:
+    """Check now, then every ``every_s`` seconds (``cycles`` checks, None: for ever); refresh when due and this
+    process holds the lease (``holder``, default host:pid). A failed refresh is reported and tried again at the
+    next check. The lease is given up when the schedule ends. Returns how many refreshes succeeded."""
+    holder = holder or holder_name()
     done, cycle = 0, 0
-    while cycles is None or cycle < cycles:
-        if cycle:
-            sleep(every_s)
-        cycle += 1
+    try:
+        while cycles is None or cycle < cycles:
+            if cycle:
+                sleep(every_s)
+            cycle += 1
+            done += _check(engine, registry, every_s, keep, run, echo, holder)
+    finally:
         try:
-            reason = refresh_due(engine, registry)
-        except Exception as exc:  # noqa: BLE001 - a database hiccup must not end the schedule
-            echo(f"refresh check failed ({type(exc).__name__}: {exc}); next check in {every_s / 3600:g} h")
-            continue
-        if reason is None:
-            echo(f"recommender refresh: nothing new; next check in {every_s / 3600:g} h")
-            continue
-        echo(f"recommender refresh: {reason}")
-        code = run(refresh_command(keep))
-        if code == 0:
-            done += 1
-        else:
-            echo(f"recommender refresh failed (exit {code}); next try in {every_s / 3600:g} h")
+            release_lease(engine, LEASE, holder)
+        except Exception as exc:  # noqa: BLE001 - the lease lapses on its own
+            echo(f"could not give up the refresh lease ({type(exc).__name__}: {exc}); it lapses on its own")
     return done
+
+
+def _check(engine, registry, every_s: float, keep: int, run: Callable[[list[str]], int],
+           echo: Callable[[str], None], holder: str) -> int:
+    """One check: 1 when it refreshed, else 0."""
+    try:
+        if not take_lease(engine, LEASE, holder, 1.5 * every_s):
+            other = lease_holder(engine, LEASE)
+            echo(f"recommender refresh: {other[0] if other else 'another process'} runs it; "
+                 f"next check in {every_s / 3600:g} h")
+            return 0
+        reason = refresh_due(engine, registry)
+    except Exception as exc:  # noqa: BLE001 - a database hiccup must not end the schedule
+        echo(f"refresh check failed ({type(exc).__name__}: {exc}); next check in {every_s / 3600:g} h")
+        return 0
+    if reason is None:
+        echo(f"recommender refresh: nothing new; next check in {every_s / 3600:g} h")
+        return 0
+    echo(f"recommender refresh: {reason}")
+    code = run(refresh_command(keep))
+    if code != 0:
+        echo(f"recommender refresh failed (exit {code}); next try in {every_s / 3600:g} h")
+    return int(code == 0)

@@ -193,3 +193,31 @@ def test_every_needs_refresh(monkeypatch, tmp_path):
     cli_env(monkeypatch, tmp_path)
     result = CliRunner().invoke(cli, ["train", "recommender", "--every", "1"])
     assert result.exit_code == 2 and "--refresh" in result.output
+
+
+def test_only_the_lease_holder_refreshes_and_it_gives_the_lease_up_when_it_stops(shop, keys):
+    """Several `kefu serve` hosts on one database: the host holding the lease refreshes, the others only check."""
+    from features.storage.leases import lease_holder, release_lease, take_lease
+    from service.pipelines.recommend_schedule import LEASE, run_schedule
+
+    app, _ = shop
+    state = app.extensions["kefu"]
+    registry, engine = state.extras["registry"], state.store.engine
+    event = {"event_id": "lease-1", "type": "view", "customer_id": "c-lease", "item_id": NEW,
+             "timestamp": datetime.now(timezone.utc).isoformat()}
+    assert app.test_client().post("/v1/events", json={"events": [event]},
+                                  headers=bearer(keys["events"])).status_code == 202
+    assert take_lease(engine, LEASE, "other-host:7", 3600)
+    runs: list[list[str]] = []
+    echoed: list[str] = []
+    run = lambda command: runs.append(command) or 3  # noqa: E731
+    assert run_schedule(engine, registry, 60.0, 2, cycles=2, run=run, sleep=lambda s: None, echo=echoed.append,
+                        holder="this-host:1") == 0
+    assert runs == [] and echoed == ["recommender refresh: other-host:7 runs it; next check in 0.0166667 h"] * 2
+    assert lease_holder(engine, LEASE)[0] == "other-host:7"          # not this host's to give up
+
+    release_lease(engine, LEASE, "other-host:7")                      # the other host stopped
+    run_schedule(engine, registry, 60.0, 2, cycles=1, run=run, sleep=lambda s: None, echo=echoed.append,
+                 holder="this-host:1")
+    assert len(runs) == 1 and "failed (exit 3)" in echoed[-1]        # this host took over and tried
+    assert lease_holder(engine, LEASE) is None                        # and gave the lease up when it ended
