@@ -1,5 +1,7 @@
-"""A synthetic labelled table with a known signal, for risk tests."""
+"""A synthetic labelled table with a known signal, for risk tests, and its trained model shared by them."""
 from __future__ import annotations
+
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -13,6 +15,45 @@ def table(n: int = 800, seed: int = 0) -> pd.DataFrame:
     logit = -3 + 0.02 * amount + 2.0 * (country == "XX") + 0.8 * (hour < 5)
     label = rng.random(n) < 1 / (1 + np.exp(-logit))
     return pd.DataFrame({"amount": amount.round(2), "country": country, "hour": hour, "is_bad": label.astype(int)})
+
+
+@lru_cache(maxsize=None)
+def fitted_table_model(seed: int = 0):
+    """`train_risk_model` on ``table(seed=seed)``, run once per test session and per seed: training (~1 s here)
+    was most of the set-up of the risk API tests, which only need a real model of this table in their own
+    registry (see `publish`). Tests must read the result, never change it."""
+    from models.risk.table import train_risk_model
+
+    return train_risk_model(table(seed=seed), "is_bad", seed=seed)
+
+
+def publish(app, name: str = "cards", seed: int = 0):
+    """The session's model of ``table(seed=seed)`` saved as a new version of `name` in the app's registry
+    (activated), as `models.risk.job.train_and_register` saves one, without writing the evaluation report."""
+    from models.risk.job import TrainedRiskModel, register_result
+
+    result = fitted_table_model(seed)
+    version = register_result(result, registry=app.extensions["kefu"].extras["registry"], name=name, label="is_bad")
+    return TrainedRiskModel(version, None, result)
+
+
+_PAYMENT_MODELS: dict = {}
+
+
+def publish_payments_model(state, name: str = "transactions"):
+    """What `service.demo.train_transactions_model` publishes for the stored payments, with the training run once
+    per distinct payments table in the session (a demo shop of one seed is the same table every time, by
+    `models.risk.table.data_hash`). `test_risk_api` checks that both publish the same version metadata."""
+    from features.transactions import labelled_transactions
+    from models.risk.job import register_result
+    from models.risk.table import data_hash, train_risk_model
+
+    frame = labelled_transactions(state.store)
+    key = data_hash(frame)
+    if key not in _PAYMENT_MODELS:
+        _PAYMENT_MODELS[key] = train_risk_model(frame, "is_fraud", time_column="ts")
+    return register_result(_PAYMENT_MODELS[key], registry=state.extras["registry"], name=name, label="is_fraud",
+                           kind="risk_transactions", source="demo payments")
 
 
 def served_margin(model, matrix: np.ndarray) -> np.ndarray:

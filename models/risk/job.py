@@ -19,7 +19,7 @@ KIND = "risk_table"
 @dataclass(frozen=True)
 class TrainedRiskModel:
     version: ModelVersion
-    report: Path
+    report: Path | None     # None when a finished training was only registered (`register_result`)
     result: TrainResult
 
 
@@ -52,6 +52,18 @@ def train_and_register(
         frame, label, id_column=id_column, time_column=time_column, drop=drop, protected=protected,
         use_protected=use_protected, seed=seed, progress=progress, fitter=fitter,
     )
+    version = register_result(result, registry=registry, name=name, label=label, source=source, kind=kind,
+                              activate=activate)
+    report = write_report(result, Path(report_root) / name / version.version, title=f"kefu risk model '{name}' {version.version}")
+    log.info("trained risk model %s version %s: %s", name, version.version, result.metrics.get("kefu", {}))
+    return TrainedRiskModel(version, report, result)
+
+
+def register_result(result: TrainResult, *, registry: ModelRegistry, name: str, label: str,
+                    source: str | None = None, kind: str = KIND, activate: bool = True) -> ModelVersion:
+    """Save a finished training as a new immutable version of `name` (activated unless told not to), with
+    its metrics, thresholds, split and baselines in the version's metadata. No report: see
+    `train_and_register`."""
     kefu_metrics = result.metrics.get("kefu", {})
     extra: dict[str, Any] = {
         "label": label,
@@ -61,10 +73,7 @@ def train_and_register(
         "baselines": {k: v for k, v in result.metrics.items() if k != "kefu"},
         "trained_on": result.model.meta.get("trained_on"),
     }
-    version = registry.save(
+    return registry.save(
         name, kind, result.model.save, features=result.model.feature_names, data_hash=result.data_hash,
         metrics=kefu_metrics, extra=extra, activate=activate,
     )
-    report = write_report(result, Path(report_root) / name / version.version, title=f"kefu risk model '{name}' {version.version}")
-    log.info("trained risk model %s version %s: %s", name, version.version, kefu_metrics)
-    return TrainedRiskModel(version, report, result)

@@ -102,7 +102,7 @@ class FeatureSpec:
         nan, isfinite = math.nan, math.isfinite
         for _, name, is_cat in self._plan:
             value = features.get(name)
-            if value is None:
+            if value is None or (isinstance(value, float) and math.isnan(value)):   # missing, as in validate()
                 append(nan)
             elif is_cat:
                 append(codes[name].get(value if isinstance(value, str) else str(value), nan))

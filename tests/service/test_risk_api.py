@@ -1,6 +1,7 @@
 """Risk scoring over HTTP with a model trained in the test, plus the registry endpoints."""
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 
@@ -8,15 +9,13 @@ import pandas as pd
 import pytest
 
 from conftest import bearer
-from tests_helpers_risk import table
+from tests_helpers_risk import publish, publish_payments_model, table
 
 
 def train(app, name: str = "cards", seed: int = 0):
-    from models.risk.job import train_and_register
-
-    state = app.extensions["kefu"]
-    return train_and_register(table(seed=seed), registry=state.extras["registry"], name=name, label="is_bad",
-                              report_root=Path(state.settings.data_dir) / "reports", seed=seed)
+    """A real model of ``table(seed=seed)`` as a new active version of `name`: trained once per session and
+    published in this app's registry (tests_helpers_risk.publish); `test_report_has_plots` trains for real."""
+    return publish(app, name, seed)
 
 
 @pytest.fixture
@@ -128,21 +127,48 @@ def test_registry_swaps_refuses_and_rolls_back(client, keys, app, model):
     assert cards["current_version"] == first and len(cards["versions"]) == 3
 
 
-def test_report_has_plots(model):
-    folder = model.report.parent
-    assert model.report.exists() and list(folder.glob("*.png"))
-    html = model.report.read_text()
+def test_report_has_plots(app):
+    from models.risk.job import train_and_register
+
+    state = app.extensions["kefu"]
+    trained = train_and_register(table(seed=0), registry=state.extras["registry"], name="cards", label="is_bad",
+                                 report_root=Path(state.settings.data_dir) / "reports", seed=0)
+    folder = trained.report.parent
+    assert folder == Path(state.settings.data_dir) / "reports" / "cards" / trained.version.version
+    assert trained.report.exists() and list(folder.glob("*.png"))
+    html = trained.report.read_text()
     assert all(p.name in html for p in folder.glob("*.png"))
 
 
 @pytest.fixture
 def demo_state(app):
-    from service.demo import load_shop_into, train_transactions_model
+    """A demo shop with its behavioural model published, as `kefu demo` trains it (the fit shared by the session:
+    tests_helpers_risk.publish_payments_model; the next test checks it is the same)."""
+    from service.demo import load_shop_into
 
     state = app.extensions["kefu"]
     load_shop_into(state, n_customers=500, seed=3, echo=lambda _: None)
-    train_transactions_model(state, echo=lambda _: None)
+    publish_payments_model(state)
     return state
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_shared_payments_model_is_the_one_the_demo_trains(demo_state):
+    from service.demo import train_transactions_model
+
+    registry = demo_state.extras["registry"]
+    shared = registry.current("transactions")
+    assert train_transactions_model(demo_state, echo=lambda _: None) == "transactions"
+    trained = registry.current("transactions")
+    assert trained.version != shared.version
+    assert trained.kind == shared.kind == "risk_transactions" and trained.meta["data_hash"]
+    same = {k: v for k, v in shared.meta.items() if k not in ("version", "created_at", "files")}
+    assert {k: v for k, v in trained.meta.items() if k not in ("version", "created_at", "files")} == same
+    assert trained.file("booster.txt").read_bytes() == shared.file("booster.txt").read_bytes()
+    saved = [json.loads(v.file("risk_model.json").read_text()) for v in (trained, shared)]
+    for model in saved:                               # what two fits of one table differ in: when, how long
+        model.pop("created"), model.pop("training_seconds")
+    assert saved[0] == saved[1]
 
 
 def test_behavioural_model_scores_a_payment_from_history(client, keys, demo_state):
