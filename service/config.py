@@ -57,9 +57,10 @@ class Settings:
     #: Risk scoring with the compiled paths (a TreeSHAP kernel for reasons, lleaves for big batches; the `fast`
     #: extra). Off: LightGBM's own predict and pred_contrib, e.g. to compare or to rule them out.
     risk_compiled: bool = field(default=True, metadata={"env": "KEFU_RISK_COMPILED"})
-    #: Hours an analyst's hold on a review case (a claim, or an assignment) lasts; after it the case can be claimed
-    #: by someone else, so a case held by an analyst who went home is not lost. Assigning it again renews it. 0:
-    #: holds never lapse.
+    #: Hours an analyst's hold on a review case (a claim, or an assignment) lasts when the request names no
+    #: `hold_hours` of its own; after it the case can be claimed by someone else, so a case held by an analyst who
+    #: went home is not lost. Assigning it again renews it. 0: holds never lapse. Each hold stores its own end, so
+    #: changing this moves no hold already taken.
     risk_hold_hours: float = field(default=8.0, metadata={"env": "KEFU_RISK_HOLD_HOURS"})
     #: Recommendations scored by lleaves-compiled trees (the `fast` extra; compiled once per model version and
     #: cached beside it). Off: LightGBM's own predict.

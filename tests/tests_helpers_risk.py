@@ -1,6 +1,7 @@
 """A synthetic labelled table with a known signal, for risk tests, and its trained model shared by them."""
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import lru_cache
 
 import numpy as np
@@ -54,6 +55,23 @@ def publish_payments_model(state, name: str = "transactions"):
         _PAYMENT_MODELS[key] = train_risk_model(frame, "is_fraud", time_column="ts")
     return register_result(_PAYMENT_MODELS[key], registry=state.extras["registry"], name=name, label="is_fraud",
                            kind="risk_transactions", source="demo payments")
+
+
+def age_holds(engine, score_ids, hours: float) -> None:
+    """Make the review holds on ``score_ids`` look taken ``hours`` ago: their assigned_at and hold_until move back
+    together, so each keeps the length it was taken for."""
+    from sqlalchemy import select
+
+    from features.storage import schema
+    from features.storage.store import utcnow
+
+    c = schema.risk_scores.c
+    taken = utcnow() - timedelta(hours=hours)
+    with engine.begin() as conn:
+        for row_id, at, until in conn.execute(select(c.id, c.assigned_at, c.hold_until)
+                                              .where(c.score_id.in_(list(score_ids)))).all():
+            conn.execute(schema.risk_scores.update().where(c.id == row_id).values(
+                assigned_at=taken, hold_until=None if until is None else until - (at - taken)))
 
 
 def served_margin(model, matrix: np.ndarray) -> np.ndarray:

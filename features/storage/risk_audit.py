@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import timedelta
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
@@ -79,12 +80,15 @@ def _queue_key(order: str):
     return s.risk_scores.c.score if order == "score" else s.risk_scores.c.created_at
 
 
-def _unheld(lapsed_before):
-    """Nobody holds the case: never assigned, released, or (``lapsed_before``, naive UTC) held since before it."""
+def _unheld(now):
+    """Nobody holds the case at ``now`` (naive UTC): never assigned, released, or its hold lapsed by then."""
     c = s.risk_scores.c
-    if lapsed_before is None:
-        return c.assigned_to.is_(None)
-    return or_(c.assigned_to.is_(None), c.assigned_at < lapsed_before)
+    return or_(c.assigned_to.is_(None), c.hold_until < now)
+
+
+def _hold_until(taken, hold_hours: float):
+    """When a hold taken at ``taken`` lapses: ``hold_hours`` later, or never (None) for 0."""
+    return taken + timedelta(hours=hold_hours) if hold_hours > 0 else None
 
 
 def _rules_listed(row: Mapping) -> dict:
@@ -143,7 +147,7 @@ class RiskAuditStore:
             row = conn.execute(select(c.score_id, c.model, c.model_version, c.customer_id, c.transaction_id,
                                       c.score, c.decision, c.reasons, c.features, c.payment, c.list_match,
                                       c.rule_matches, c.request_id, c.assigned_to, c.assigned_at,
-                                      c.created_at, c.outcome, c.outcome_at, c.outcome_by, c.shadow_of)
+                                      c.hold_until, c.created_at, c.outcome, c.outcome_at, c.outcome_by, c.shadow_of)
                                .where(c.score_id == score_id)).mappings().first()
             if row is None:
                 return None
@@ -152,7 +156,7 @@ class RiskAuditStore:
         return {**_rules_listed(row), "shadows": [dict(r) for r in shadows]}
 
     def _queue_where(self, conn, decisions: Sequence[str], since, model: str | None, *,
-                     assigned_to: str | None = None, unassigned: bool = False, lapsed_before=None) -> list | None:
+                     assigned_to: str | None = None, unassigned: bool = False) -> list | None:
         """The review queue's filters (see :meth:`review_queue`), or None when nothing can match."""
         c = s.risk_scores.c
         models = [model] if model is not None else list(conn.execute(_MODELS_SQL).scalars())
@@ -166,16 +170,16 @@ class RiskAuditStore:
         if assigned_to is not None:
             where.append(c.assigned_to == assigned_to)
         if unassigned:
-            where.append(_unheld(lapsed_before))
+            where.append(_unheld(utcnow()))
         return where
 
     def review_queue(self, decisions: Sequence[str], since, *, model: str | None = None, order: str = "score",
                      limit: int = 50, after: tuple | None = None, assigned_to: str | None = None,
-                     unassigned: bool = False, lapsed_before=None) -> dict:
+                     unassigned: bool = False) -> dict:
         """The analysts' queue: case-deciding scores (not a challenger's shadow) whose decision is one of
         ``decisions``, with no outcome recorded yet, created at or after ``since`` (naive UTC), of ``model`` (None:
         every model); only the cases ``assigned_to`` holds, or only those nobody holds (``unassigned``; a hold
-        taken before ``lapsed_before``, naive UTC, has lapsed and counts as nobody's).
+        past its ``hold_until`` has lapsed and counts as nobody's).
 
         ``order`` ``score``: highest score first; ``newest``: latest created_at first; ties by the row id, highest
         first. ``after`` = (the key, the row id) of the previous page's last entry (``entries[-1]["id"]`` and its
@@ -187,33 +191,31 @@ class RiskAuditStore:
         c = s.risk_scores.c
         key = _queue_key(order)
         with self.engine.connect() as conn:
-            where = self._queue_where(conn, decisions, since, model, assigned_to=assigned_to, unassigned=unassigned,
-                                      lapsed_before=lapsed_before)
+            where = self._queue_where(conn, decisions, since, model, assigned_to=assigned_to, unassigned=unassigned)
             if where is None:
                 return {"entries": [], "more": False, "open": 0}
             opened = conn.execute(select(func.count()).select_from(s.risk_scores).where(*where)).scalar_one()
             page = where if after is None else [*where, or_(key < after[0], and_(key == after[0], c.id < after[1]))]
             rows = conn.execute(select(c.id, c.score_id, c.model, c.model_version, c.customer_id, c.transaction_id,
                                        c.score, c.decision, c.reasons, c.list_match, c.rule_matches, c.created_at,
-                                       c.assigned_to, c.assigned_at)
+                                       c.assigned_to, c.assigned_at, c.hold_until)
                                 .where(*page).order_by(key.desc(), c.id.desc()).limit(limit + 1)).mappings().all()
         return {"entries": [_rules_listed(r) for r in rows[:limit]], "more": len(rows) > limit, "open": int(opened)}
 
     def claim_next(self, analyst: str, decisions: Sequence[str], since, *, model: str | None = None,
-                   order: str = "score", lapsed_before=None) -> dict | None:
+                   order: str = "score", hold_hours: float = 0.0) -> dict | None:
         """Give ``analyst`` the first case of the queue (:meth:`review_queue`'s filters and order) that nobody
-        holds (or whose hold was taken before ``lapsed_before``), and answer it whole (:meth:`score`); None when
-        there is none. Analysts claiming at the same time never get the same case: PostgreSQL skips the rows
-        another claim has locked (FOR UPDATE SKIP LOCKED); SQLite runs one writer at a time, and a claim whose
-        row another took between its read and its write (the UPDATE matches only an unheld row, and a fresh hold
-        is not lapsed) tries the next one."""
+        holds (or whose hold has lapsed), held for ``hold_hours`` (0: until released or given to someone else),
+        and answer it whole (:meth:`score`); None when there is none. Analysts claiming at the same time never
+        get the same case: PostgreSQL skips the rows another claim has locked (FOR UPDATE SKIP LOCKED); SQLite
+        runs one writer at a time, and a claim whose row another took between its read and its write (the UPDATE
+        matches only an unheld row, and a fresh hold has not lapsed) tries the next one."""
         c = s.risk_scores.c
         key = _queue_key(order)
         locking = self.engine.dialect.name == "postgresql"
         while True:                                     # a lost race means another analyst took a case: progress
             with self.engine.begin() as conn:
-                where = self._queue_where(conn, decisions, since, model, unassigned=True,
-                                          lapsed_before=lapsed_before)
+                where = self._queue_where(conn, decisions, since, model, unassigned=True)
                 if where is None:
                     return None
                 pick = select(c.id, c.score_id).where(*where).order_by(key.desc(), c.id.desc()).limit(1)
@@ -222,30 +224,33 @@ class RiskAuditStore:
                 row = conn.execute(pick).first()
                 if row is None:
                     return None
-                taken = conn.execute(s.risk_scores.update().where(c.id == row.id, _unheld(lapsed_before))
-                                     .values(assigned_to=analyst, assigned_at=utcnow()))
+                now = utcnow()
+                taken = conn.execute(s.risk_scores.update().where(c.id == row.id, _unheld(now))
+                                     .values(assigned_to=analyst, assigned_at=now,
+                                             hold_until=_hold_until(now, hold_hours)))
             if taken.rowcount == 1:
                 return self.score(row.score_id)
 
-    def unassigned_count(self, decisions: Sequence[str], since, *, model: str | None = None,
-                         lapsed_before=None) -> int:
-        """How many cases of the queue nobody holds (a hold taken before ``lapsed_before`` has lapsed)."""
+    def unassigned_count(self, decisions: Sequence[str], since, *, model: str | None = None) -> int:
+        """How many cases of the queue nobody holds (a lapsed hold counts as nobody's)."""
         with self.engine.connect() as conn:
-            where = self._queue_where(conn, decisions, since, model, unassigned=True, lapsed_before=lapsed_before)
+            where = self._queue_where(conn, decisions, since, model, unassigned=True)
             if where is None:
                 return 0
             return int(conn.execute(select(func.count()).select_from(s.risk_scores).where(*where)).scalar_one())
 
-    def assign(self, score_id: str, analyst: str | None) -> dict | None:
-        """Give the case to ``analyst`` (whoever held it), or release it (None); None for an unknown id."""
+    def assign(self, score_id: str, analyst: str | None, hold_hours: float = 0.0) -> dict | None:
+        """Give the case to ``analyst`` (whoever held it) for ``hold_hours`` (0: until released or given again),
+        or release it (None); None for an unknown id."""
         c = s.risk_scores.c
         at = utcnow() if analyst is not None else None
+        until = _hold_until(at, hold_hours) if at is not None else None
         with self.engine.begin() as conn:
             done = conn.execute(s.risk_scores.update().where(c.score_id == score_id)
-                                .values(assigned_to=analyst, assigned_at=at))
+                                .values(assigned_to=analyst, assigned_at=at, hold_until=until))
         if done.rowcount == 0:
             return None
-        return {"score_id": score_id, "assigned_to": analyst, "assigned_at": at}
+        return {"score_id": score_id, "assigned_to": analyst, "assigned_at": at, "hold_until": until}
 
     def decided_cases(self, model: str, since, limit: int) -> Iterator[dict]:
         """The case-deciding scores (not a challenger's shadow) of ``model``, every version, created at or after
@@ -354,25 +359,23 @@ class BufferedAuditWriter(BufferedRows):
 
     def review_queue(self, decisions: Sequence[str], since, *, model: str | None = None, order: str = "score",
                      limit: int = 50, after: tuple | None = None, assigned_to: str | None = None,
-                     unassigned: bool = False, lapsed_before=None) -> dict:
+                     unassigned: bool = False) -> dict:
         self.flush()
         return self.audit.review_queue(decisions, since, model=model, order=order, limit=limit, after=after,
-                                       assigned_to=assigned_to, unassigned=unassigned, lapsed_before=lapsed_before)
+                                       assigned_to=assigned_to, unassigned=unassigned)
 
     def claim_next(self, analyst: str, decisions: Sequence[str], since, *, model: str | None = None,
-                   order: str = "score", lapsed_before=None) -> dict | None:
+                   order: str = "score", hold_hours: float = 0.0) -> dict | None:
         self.flush()
-        return self.audit.claim_next(analyst, decisions, since, model=model, order=order,
-                                     lapsed_before=lapsed_before)
+        return self.audit.claim_next(analyst, decisions, since, model=model, order=order, hold_hours=hold_hours)
 
-    def unassigned_count(self, decisions: Sequence[str], since, *, model: str | None = None,
-                         lapsed_before=None) -> int:
+    def unassigned_count(self, decisions: Sequence[str], since, *, model: str | None = None) -> int:
         self.flush()
-        return self.audit.unassigned_count(decisions, since, model=model, lapsed_before=lapsed_before)
+        return self.audit.unassigned_count(decisions, since, model=model)
 
-    def assign(self, score_id: str, analyst: str | None) -> dict | None:
+    def assign(self, score_id: str, analyst: str | None, hold_hours: float = 0.0) -> dict | None:
         self.flush()
-        return self.audit.assign(score_id, analyst)
+        return self.audit.assign(score_id, analyst, hold_hours)
 
     def decided_cases(self, model: str, since, limit: int) -> Iterator[dict]:
         self.flush()

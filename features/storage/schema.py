@@ -227,6 +227,9 @@ risk_scores = Table(
     # the analyst who holds the case in the review queue, and since when; NULL while nobody does (0014)
     Column("assigned_to", String(200)),
     Column("assigned_at", DateTime),
+    # when that hold lapses and the next claim may take the case; NULL while nobody holds it or when the hold
+    # never lapses (0017: each claim or assignment sets its own length)
+    Column("hold_until", DateTime),
     UniqueConstraint("score_id"),
     Index("ix_risk_scores_customer_id_created_at", "customer_id", "created_at"),
     Index("ix_risk_scores_model_created_at", "model", "created_at"),

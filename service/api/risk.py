@@ -71,8 +71,10 @@ def _notes():
     return current_app.extensions["kefu"].extras["risk_notes"]
 
 
-def _hold_hours() -> float:
-    return current_app.extensions["kefu"].settings.risk_hold_hours
+def _hold_hours(body: dict) -> float:
+    """The request's hold length in hours, or KEFU_RISK_HOLD_HOURS when it names none."""
+    hours = body.get("hold_hours")
+    return current_app.extensions["kefu"].settings.risk_hold_hours if hours is None else hours
 
 
 def _as_response(result: dict):
@@ -172,7 +174,7 @@ def get_score(score_id: str):
     this is a challenger's shadow score (null otherwise); `shadows` lists the challenger shadow scores of the
     same case. A score answered a moment ago is readable at once.
     """
-    return scored_case(_audit(), score_id, _notes(), _hold_hours())
+    return scored_case(_audit(), score_id, _notes())
 
 
 @blp.route("/risk/reviews", methods=["GET"])
@@ -191,8 +193,7 @@ def reviews(query: dict):
     """
     return review_queue(_audit(), decisions=query["decisions"], model=query.get("model"), days=query["days"],
                         order=query["order"], limit=query["limit"], before=query.get("before"),
-                        assigned_to=query.get("assigned_to"), unassigned=query["unassigned"],
-                        hold_hours=_hold_hours())
+                        assigned_to=query.get("assigned_to"), unassigned=query["unassigned"])
 
 
 @blp.route("/risk/reviews/claim", methods=["POST"])
@@ -208,11 +209,13 @@ def claim_review(body: dict):
     case. `case` is null when no unheld case is waiting; `unassigned` counts those left. A held case stays in the
     queue until its outcome is recorded (`?unassigned=true` leaves it out, `?assigned_to=NAME` lists one
     analyst's); `POST /v1/risk/scores/{score_id}/assign` hands it to someone else or releases it. A hold lapses
-    at `hold_expires_at` (KEFU_RISK_HOLD_HOURS, default 8, after it was taken): the case then goes to the next
-    claim, so work an analyst left is not stranded; assigning the case again renews the hold.
+    at `hold_expires_at`, `hold_hours` after it was taken (default KEFU_RISK_HOLD_HOURS, 8; 0 never lapses): the
+    case then goes to the next claim, so work an analyst left is not stranded; assigning the case again renews
+    the hold. Each claim sets its own length (a night shift's claims may hold longer than a day shift's), and
+    changing KEFU_RISK_HOLD_HOURS leaves the holds already taken as they were.
     """
     return claim_case(_audit(), analyst=body.get("analyst") or g.principal.key_id, decisions=body["decisions"],
-                      model=body.get("model"), days=body["days"], order=body["order"], hold_hours=_hold_hours())
+                      model=body.get("model"), days=body["days"], order=body["order"], hold_hours=_hold_hours(body))
 
 
 @blp.route("/risk/scores/<string:score_id>/assign", methods=["POST"])
@@ -223,10 +226,11 @@ def claim_review(body: dict):
 def assign_review(body: dict, score_id: str):
     """Give a case to an analyst, or release it
 
-    `{"analyst": "dana"}` gives the case to dana, whoever held it, or renews dana's own hold; `{"analyst": null}`
-    puts it back among the unheld cases of the queue.
+    `{"analyst": "dana"}` gives the case to dana, whoever held it, or renews dana's own hold, for `hold_hours`
+    from now (default KEFU_RISK_HOLD_HOURS; 0 never lapses); `{"analyst": null}` puts it back among the unheld
+    cases of the queue.
     """
-    return assign_case(_audit(), score_id, body["analyst"], _hold_hours())
+    return assign_case(_audit(), score_id, body["analyst"], _hold_hours(body))
 
 
 @blp.route("/risk/scores/<string:score_id>/outcome", methods=["POST"])

@@ -53,47 +53,39 @@ def decode_cursor(cursor: str, order: str) -> tuple[tuple[Any, int], datetime]:
     return (key, row_id), since
 
 
-def lapse_point(hold_hours: float) -> datetime | None:
-    """Holds taken before this moment (naive UTC) have lapsed; None when holds never lapse (``hold_hours`` 0)."""
-    return utcnow() - timedelta(hours=hold_hours) if hold_hours > 0 else None
-
-
-def with_hold(case: dict, hold_hours: float) -> dict:
-    """``case`` with ``hold_expires_at``: when its analyst's hold lapses and another claim may take it (null while
-    nobody holds it, or when holds never lapse)."""
-    at = case.get("assigned_at")
-    held = case.get("assigned_to") is not None and at is not None and hold_hours > 0
-    case["hold_expires_at"] = at + timedelta(hours=hold_hours) if held else None
+def with_hold(case: dict) -> dict:
+    """``case`` with its stored ``hold_until`` answered as ``hold_expires_at``: when its analyst's hold lapses and
+    another claim may take it (null while nobody holds it, or when the hold never lapses)."""
+    until = case.pop("hold_until", None)
+    case["hold_expires_at"] = until if case.get("assigned_to") is not None else None
     return case
 
 
 def review_queue(audit, *, decisions: Sequence[str], model: str | None, days: int, order: str, limit: int,
-                 before: str | None = None, assigned_to: str | None = None, unassigned: bool = False,
-                 hold_hours: float = 0.0) -> dict:
+                 before: str | None = None, assigned_to: str | None = None, unassigned: bool = False) -> dict:
     """The answer of GET /v1/risk/reviews (``audit``: a RiskAuditStore or its BufferedAuditWriter). With
-    ``unassigned``, a case whose hold has lapsed (``hold_hours`` after it was taken) counts as nobody's."""
+    ``unassigned``, a case whose hold has lapsed counts as nobody's."""
     if before is not None:
         after, since = decode_cursor(before, order)
     else:
         after, since = None, utcnow() - timedelta(days=days)
     page = audit.review_queue(list(dict.fromkeys(decisions)), since, model=model, order=order, limit=limit,
-                              after=after, assigned_to=assigned_to, unassigned=unassigned,
-                              lapsed_before=lapse_point(hold_hours))
+                              after=after, assigned_to=assigned_to, unassigned=unassigned)
     entries = page["entries"]
     cursor = encode_cursor(order, entries[-1], since) if page["more"] and entries else None
     for entry in entries:
         entry.pop("id", None)
-        with_hold(entry, hold_hours)
+        with_hold(entry)
     return {"order": order, "since": since, "open": page["open"], "next": cursor, "entries": entries}
 
 
-def scored_case(audit, score_id: str, notes=None, hold_hours: float = 0.0) -> dict:
+def scored_case(audit, score_id: str, notes=None) -> dict:
     """The answer of GET /v1/risk/scores/<score_id>, with the case's notes (``notes``: a RiskNoteStore)."""
     case = audit.score(score_id)
     if case is None:
         raise NotFound(f"No risk score with id '{score_id}'.")
     case["notes"] = notes.notes(score_id) if notes is not None else []
-    return with_hold(case, hold_hours)
+    return with_hold(case)
 
 
 def add_note(audit, notes, score_id: str, text: str, author: str | None) -> dict:
@@ -107,19 +99,19 @@ def add_note(audit, notes, score_id: str, text: str, author: str | None) -> dict
 def claim_case(audit, *, analyst: str, decisions: Sequence[str], model: str | None, days: int, order: str,
                hold_hours: float = 0.0) -> dict:
     """The answer of POST /v1/risk/reviews/claim: the first case of that queue nobody holds (or whose hold
-    lapsed ``hold_hours`` after it was taken), now held by ``analyst`` (None when there is none), and how many
-    unheld cases the queue still has."""
+    lapsed), now held by ``analyst`` for ``hold_hours`` (0: until released or given to someone else; None when
+    there is no case), and how many unheld cases the queue still has."""
     since = utcnow() - timedelta(days=days)
     decisions = list(dict.fromkeys(decisions))
-    lapsed = lapse_point(hold_hours)
-    case = audit.claim_next(analyst, decisions, since, model=model, order=order, lapsed_before=lapsed)
-    return {"case": with_hold(case, hold_hours) if case is not None else None,
-            "unassigned": audit.unassigned_count(decisions, since, model=model, lapsed_before=lapsed)}
+    case = audit.claim_next(analyst, decisions, since, model=model, order=order, hold_hours=hold_hours)
+    return {"case": with_hold(case) if case is not None else None,
+            "unassigned": audit.unassigned_count(decisions, since, model=model)}
 
 
 def assign_case(audit, score_id: str, analyst: str | None, hold_hours: float = 0.0) -> dict:
-    """The answer of POST /v1/risk/scores/<score_id>/assign (which also renews an analyst's own hold)."""
-    done = audit.assign(score_id, analyst)
+    """The answer of POST /v1/risk/scores/<score_id>/assign (which also renews an analyst's own hold, for
+    ``hold_hours`` from now)."""
+    done = audit.assign(score_id, analyst, hold_hours)
     if done is None:
         raise NotFound(f"No risk score with id '{score_id}'.")
-    return with_hold(done, hold_hours)
+    return with_hold(done)

@@ -77,8 +77,16 @@ class RuleMatchSchema(Schema):
     reason = fields.String(allow_none=True)
 
 
-HOLD_DOC = ("When the analyst's hold lapses (KEFU_RISK_HOLD_HOURS after the claim or assignment) and another claim "
-            "may take the case; null while nobody holds it, or when holds never lapse. Assigning it again renews it.")
+HOLD_DOC = ("When the analyst's hold lapses (the claim's or assignment's `hold_hours` after it, by default "
+            "KEFU_RISK_HOLD_HOURS) and another claim may take the case; null while nobody holds it, or when the hold "
+            "never lapses. Assigning it again renews it.")
+
+
+def hold_hours_field() -> fields.Float:
+    """The optional hold length of a claim or an assignment (a new field object for each schema)."""
+    return fields.Float(validate=validate.Range(min=0, max=720), metadata={
+        "description": "How many hours the analyst holds the case before another claim may take it; 0 holds it "
+                       "until it is released or given to someone else. Default KEFU_RISK_HOLD_HOURS (8)."})
 RULE_MATCHES_DOC = ("The enabled decision rules whose every condition the case met (empty when none): the decision "
                     "is the strictest of the model's and theirs, unless a list entry decided (GET /v1/risk/rules).")
 
@@ -249,11 +257,13 @@ class ClaimRequestSchema(StrictSchema):
     model = fields.String(validate=NAME, metadata={"description": "One model's cases; default every model's."})
     days = fields.Integer(load_default=7, validate=validate.Range(min=1, max=366))
     order = fields.String(load_default="score", validate=validate.OneOf(["score", "newest"]))
+    hold_hours = hold_hours_field()
 
 
 class AssignRequestSchema(StrictSchema):
     analyst = fields.String(required=True, allow_none=True, validate=ANALYST, metadata={
         "description": "Who gets the case (whoever held it); null releases it to the queue."})
+    hold_hours = hold_hours_field()
 
 
 class AssignmentSchema(Schema):

@@ -7,9 +7,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from conftest import bearer
-from features.storage import schema
-from features.storage.store import utcnow
 from test_risk_api import train
+from tests_helpers_risk import age_holds
 
 AMOUNTS = [20.0, 60.0, 120.0, 250.0, 400.0]
 
@@ -113,8 +112,12 @@ def test_a_case_is_assigned_reassigned_and_released(client, keys, queue):
     ("/v1/risk/reviews/claim", {"order": "oldest"}),
     ("/v1/risk/reviews/claim", {"days": 0}),
     ("/v1/risk/reviews/claim", {"limit": 3}),
+    ("/v1/risk/reviews/claim", {"hold_hours": -1}),
+    ("/v1/risk/reviews/claim", {"hold_hours": 721}),
+    ("/v1/risk/reviews/claim", {"hold_hours": "soon"}),
     ("/v1/risk/scores/s1/assign", {}),
     ("/v1/risk/scores/s1/assign", {"analyst": 7}),
+    ("/v1/risk/scores/s1/assign", {"analyst": "x", "hold_hours": -0.5}),
 ])
 def test_bad_claims_and_assignments_are_422(client, keys, path, body):
     r = client.post(path, json=body, headers=bearer(keys["risk"]))
@@ -155,10 +158,7 @@ def test_notes_are_left_on_a_case_and_read_with_it(client, keys, queue):
 
 
 def _age_hold(app, score_id: str, hours: float) -> None:
-    c = schema.risk_scores.c
-    with app.extensions["kefu"].store.engine.begin() as conn:
-        conn.execute(schema.risk_scores.update().where(c.score_id == score_id)
-                     .values(assigned_at=utcnow() - timedelta(hours=hours)))
+    age_holds(app.extensions["kefu"].store.engine, [score_id], hours)
 
 
 def test_a_hold_lapses_after_the_configured_hours_and_the_next_claim_takes_the_case(app, client, keys, queue):
@@ -193,3 +193,26 @@ def test_holds_never_lapse_when_the_hours_are_zero(app, client, keys, queue):
     _age_hold(app, first["score_id"], 24 * 30)
     assert claim(client, keys, analyst="bob")["case"]["score_id"] == queue[1]["score_id"]
     assert reviews(client, keys, unassigned="true")["open"] == 3
+
+
+def test_each_claim_and_assignment_sets_its_own_hold_and_the_setting_moves_no_hold_taken(app, client, keys, queue):
+    night = claim(client, keys, analyst="night", hold_hours=0.5)["case"]
+    assert (datetime.fromisoformat(night["hold_expires_at"]) - datetime.fromisoformat(night["assigned_at"])
+            == timedelta(minutes=30))
+    day = claim(client, keys, analyst="day")["case"]                      # no hours: KEFU_RISK_HOLD_HOURS (8)
+    assert datetime.fromisoformat(day["hold_expires_at"]) - datetime.fromisoformat(day["assigned_at"]) == timedelta(
+        hours=8)
+    _age_hold(app, night["score_id"], 1)
+    _age_hold(app, day["score_id"], 1)
+    assert claim(client, keys, analyst="next")["case"]["score_id"] == night["score_id"]   # only the night hold lapsed
+    state = app.extensions["kefu"]
+    state.settings = state.settings.with_overrides({"risk_hold_hours": 0.25})
+    read = client.get(f"/v1/risk/scores/{day['score_id']}", headers=bearer(keys["risk"])).get_json()
+    held_for = datetime.fromisoformat(read["hold_expires_at"]) - datetime.fromisoformat(read["assigned_at"])
+    assert held_for == timedelta(hours=8) and read["assigned_to"] == "day"   # the 8 hours it was taken for, not 0.25
+    kept = client.post(f"/v1/risk/scores/{day['score_id']}/assign", json={"analyst": "lead", "hold_hours": 0},
+                       headers=bearer(keys["risk"]))
+    assert kept.status_code == 200 and kept.get_json()["hold_expires_at"] is None     # held until released
+    _age_hold(app, day["score_id"], 24 * 7)
+    assert day["score_id"] not in {e["score_id"] for e in reviews(client, keys, unassigned="true")["entries"]}
+

@@ -1,5 +1,6 @@
 """Analysts claiming review cases at the same time on SQLite and PostgreSQL: each case goes to one analyst only,
-and every open case is handed out; assignment and release; migration 0014."""
+and every open case is handed out; assignment and release; holds of their own length that lapse; migrations 0014
+and 0017."""
 from __future__ import annotations
 
 import threading
@@ -7,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import inspect
+from tests_helpers_risk import age_holds
 
 from features.storage import schema as s
 from features.storage.migrate import downgrade, upgrade
@@ -20,33 +22,23 @@ def _rows(n: int) -> list[dict]:
              "features": {"amount": float(i)}} for i in range(n)]
 
 
-def _hold_since(engine, score_ids, hours: float) -> None:
-    """Make the holds on ``score_ids`` look taken ``hours`` ago."""
-    c = s.risk_scores.c
-    with engine.begin() as conn:
-        conn.execute(s.risk_scores.update().where(c.score_id.in_(list(score_ids)))
-                     .values(assigned_at=utcnow() - timedelta(hours=hours)))
-
-
 @pytest.mark.parametrize("held", [False, True], ids=["unheld", "lapsed-holds"])
 def test_concurrent_claims_hand_each_case_to_one_analyst(migrated_engine, held):
     audit = RiskAuditStore(migrated_engine)
     audit.record_scores(_rows(60))                                  # 48 in review, 12 approved
     audit.record_scores([{**_rows(1)[0], "score_id": "shadow", "shadow_of": "s001", "decision": "review"}])
     since = utcnow() - timedelta(days=1)
-    lapsed_before = None
     if held:                                     # every case held by someone who left: each goes out once again
         for row in _rows(60):
-            audit.assign(row["score_id"], "gone")
-        _hold_since(migrated_engine, [r["score_id"] for r in _rows(60)], 9)
-        lapsed_before = utcnow() - timedelta(hours=8)
+            audit.assign(row["score_id"], "gone", hold_hours=8)
+        age_holds(migrated_engine, [r["score_id"] for r in _rows(60)], 9)
     claimed: dict[str, list[str]] = {}
     errors: list[BaseException] = []
 
     def analyst(name: str) -> None:
         try:
             mine = claimed.setdefault(name, [])
-            while (case := audit.claim_next(name, ["review"], since, lapsed_before=lapsed_before)) is not None:
+            while (case := audit.claim_next(name, ["review"], since, hold_hours=8)) is not None:
                 mine.append(case["score_id"])
         except BaseException as exc:                                 # noqa: BLE001 - reported below
             errors.append(exc)
@@ -63,7 +55,7 @@ def test_concurrent_claims_hand_each_case_to_one_analyst(migrated_engine, held):
     held = {e["score_id"]: e["assigned_to"] for e in
             audit.review_queue(["review"], since, limit=100)["entries"]}
     assert all(held[sid] == name for name, ids in claimed.items() for sid in ids)
-    assert audit.review_queue(["review"], since, unassigned=True, lapsed_before=lapsed_before)["open"] == 0
+    assert audit.review_queue(["review"], since, unassigned=True)["open"] == 0
 
 
 def _queued(engine) -> tuple[RiskAuditStore, object, list[str]]:
@@ -100,20 +92,55 @@ def test_assign_and_release(migrated_engine):
 
 def test_a_lapsed_hold_counts_as_nobodys_and_goes_to_the_next_claim(migrated_engine):
     audit, since, queue = _queued(migrated_engine)
-    audit.assign(queue[0], "left-early")
-    audit.assign(queue[1], "at-work")
-    _hold_since(migrated_engine, [queue[0]], 9)
-    _hold_since(migrated_engine, [queue[1]], 7)
-    cut = utcnow() - timedelta(hours=8)
-    free = {e["score_id"] for e in audit.review_queue(["review"], since, unassigned=True, lapsed_before=cut,
-                                                        limit=100)["entries"]}
-    assert free == set(queue) - {queue[1]}
-    assert audit.unassigned_count(["review"], since, lapsed_before=cut) == len(queue) - 1
-    assert audit.unassigned_count(["review"], since) == len(queue) - 2          # holds that never lapse
-    assert audit.claim_next("x", ["review"], since)["score_id"] == queue[2]     # without lapsing: skipped
-    taken = audit.claim_next("y", ["review"], since, lapsed_before=cut)
+    audit.assign(queue[0], "left-early", hold_hours=8)
+    audit.assign(queue[1], "at-work", hold_hours=8)
+    audit.assign(queue[2], "on-leave", hold_hours=0)                          # held until released
+    age_holds(migrated_engine, [queue[0]], 9)
+    age_holds(migrated_engine, [queue[1]], 7)
+    age_holds(migrated_engine, [queue[2]], 24 * 365)
+    free = {e["score_id"] for e in audit.review_queue(["review"], since, unassigned=True, limit=100)["entries"]}
+    assert free == set(queue) - {queue[1], queue[2]}
+    assert audit.unassigned_count(["review"], since) == len(queue) - 2
+    taken = audit.claim_next("y", ["review"], since, hold_hours=8)
     assert taken["score_id"] == queue[0] and taken["assigned_to"] == "y"       # the riskiest unheld: the lapsed one
-    assert audit.claim_next("z", ["review"], since, lapsed_before=cut)["score_id"] == queue[3]   # y's hold is fresh
+    assert audit.claim_next("z", ["review"], since, hold_hours=8)["score_id"] == queue[3]   # y's hold is fresh
+
+
+def test_each_claim_and_assignment_holds_for_its_own_hours(migrated_engine):
+    audit, since, queue = _queued(migrated_engine)
+    short = audit.claim_next("night", ["review"], since, hold_hours=0.5)
+    assert short["hold_until"] - short["assigned_at"] == timedelta(minutes=30)
+    long = audit.claim_next("day", ["review"], since, hold_hours=12)
+    assert long["hold_until"] - long["assigned_at"] == timedelta(hours=12)
+    age_holds(migrated_engine, [short["score_id"], long["score_id"]], 1)      # an hour on: only the short one lapsed
+    assert audit.claim_next("next", ["review"], since, hold_hours=8)["score_id"] == short["score_id"]
+    given = audit.assign(long["score_id"], "day", hold_hours=2.5)                # renewed, for another length
+    assert given["hold_until"] - given["assigned_at"] == timedelta(hours=2.5)
+    assert audit.score(long["score_id"])["hold_until"] == given["hold_until"]
+    forever = audit.assign(queue[-1], "lead", hold_hours=0)
+    assert forever["hold_until"] is None and audit.score(queue[-1])["hold_until"] is None
+    released = audit.assign(long["score_id"], None, hold_hours=3)
+    assert released["hold_until"] is None and audit.score(long["score_id"])["hold_until"] is None
+
+
+def test_migration_0017_gives_holds_taken_before_it_the_configured_length(migrated_engine, monkeypatch):
+    audit = RiskAuditStore(migrated_engine)
+    audit.record_scores(_rows(3))
+    downgrade(migrated_engine, "0016")
+    assert "hold_until" not in {c["name"] for c in inspect(migrated_engine).get_columns("risk_scores")}
+    taken = utcnow().replace(microsecond=0) - timedelta(hours=1)
+    c = s.risk_scores.c
+    with migrated_engine.begin() as conn:                           # a hold as 0014-0016 stored it
+        conn.execute(s.risk_scores.update().where(c.score_id == "s001").values(assigned_to="dana", assigned_at=taken))
+    monkeypatch.setenv("KEFU_RISK_HOLD_HOURS", "3")
+    upgrade(migrated_engine)
+    assert audit.score("s001")["hold_until"] == taken + timedelta(hours=3)
+    assert audit.score("s002")["hold_until"] is None                # nobody held it
+    downgrade(migrated_engine, "0016")
+    monkeypatch.setenv("KEFU_RISK_HOLD_HOURS", "0")                 # holds never lapsed: they still do not
+    upgrade(migrated_engine)
+    assert audit.score("s001")["hold_until"] is None
+    assert audit.unassigned_count(["review"], utcnow() - timedelta(days=1)) == 1   # s002: s001 stays dana's
 
 
 def test_migration_0014_adds_and_drops_the_assignment_columns(migrated_engine):

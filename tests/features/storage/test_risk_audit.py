@@ -242,7 +242,7 @@ def test_the_queue_filters_by_decision_model_window_outcome_and_shadow(audit):
     assert page["open"] == 3 and page["more"] is True and [e["score_id"] for e in page["entries"]] == ["dec"]
     assert set(page["entries"][0]) == {"id", "score_id", "model", "model_version", "customer_id", "transaction_id",
                                        "score", "decision", "reasons", "list_match", "rule_matches", "created_at",
-                                       "assigned_to", "assigned_at"}
+                                       "assigned_to", "assigned_at", "hold_until"}
     # an outcome takes the case out of the queue (and its shadow's too, which was never in it)
     audit.record_outcome("rev", True, by="analyst")
     assert queue_ids(audit) == ["other"]
