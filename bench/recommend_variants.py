@@ -125,15 +125,19 @@ def build_cache(events, items, customers, name: str, say) -> tuple[list[PeriodDa
     return parts, val, test
 
 
+def top_rows(score: np.ndarray, user: np.ndarray, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """(the rows of each user's ``k`` best scores, their 0-based rank within the user)."""
+    order = np.lexsort((-score, user))
+    ranked = user[order]
+    rank = np.arange(len(ranked)) - np.searchsorted(ranked, ranked)
+    return order[rank < k], rank[rank < k]
+
+
 def ndcg_at_10(score: np.ndarray, test: TestRows) -> float:
     """Mean NDCG@10 over every test customer (binary gains, ideal over min(|truth|, 10))."""
-    order = np.lexsort((-score, test.user))
-    user, hit = test.user[order], test.y[order]
-    first = np.searchsorted(user, user)
-    rank = np.arange(len(user)) - first
-    top = rank < 10
-    discount = 1.0 / np.log2(rank[top] + 2)
-    dcg = np.bincount(user[top], weights=hit[top] * discount, minlength=len(test.n_truth))
+    top, rank = top_rows(score, test.user)
+    discount = 1.0 / np.log2(rank + 2)
+    dcg = np.bincount(test.user[top], weights=test.y[top] * discount, minlength=len(test.n_truth))
     idcg = np.cumsum(1.0 / np.log2(np.arange(2, 12)))[np.minimum(test.n_truth, 10) - 1]
     return float((dcg / idcg).mean())
 
@@ -158,7 +162,25 @@ VARIANTS: dict[str, dict[str, Any]] = {
 }
 
 
-def run_variant(spec: dict[str, Any], parts, val, test, names, seed: int) -> dict[str, float]:
+@dataclasses.dataclass
+class VariantScores:
+    """A variant's ranker on the test rows: its raw scores, and the ranker and the repeat prior each divided by its
+    spread on the validation candidates (how the service blends them: `training.prior_blend`)."""
+
+    names: list[str]
+    test: TestRows
+    raw: np.ndarray
+    ranker: np.ndarray
+    prior: np.ndarray
+    trees: int
+
+    def blended(self, weight: float | None = None) -> np.ndarray:
+        """The ranker plus the prior at ``weight`` (default: the committed ``RecommendConfig.prior_weight``)."""
+        return self.ranker + (RecommendConfig().prior_weight if weight is None else weight) * self.prior
+
+
+def variant_scores(spec: dict[str, Any], parts, val, test, names, seed: int) -> VariantScores:
+    """Train the variant (its columns, labels and parameters) on the cached periods and score the test rows."""
     if spec.get("without"):
         keep = [k for k, n in enumerate(names) if n not in spec["without"]]
         names = [names[k] for k in keep]
@@ -177,10 +199,14 @@ def run_variant(spec: dict[str, Any], parts, val, test, names, seed: int) -> dic
     trees = info["best_iteration"]
     raw = booster.predict(test.x, num_iteration=trees, num_threads=2)
     v = booster.predict(val.x, num_iteration=trees, num_threads=2)
-    ranker, prior = raw / np.std(v), repeat_prior(test.x, names) / np.std(repeat_prior(val.x, names))
-    return {"ranker": ndcg_at_10(raw, test), "trees": trees,
-            "ndcg@10": ndcg_at_10(ranker + RecommendConfig().prior_weight * prior, test),
-            "by_prior_weight": {w: round(ndcg_at_10(ranker + w * prior, test), 4) for w in (0.25, 0.5, 1.0, 2.0)}}
+    return VariantScores(names, test, raw, raw / np.std(v),
+                         repeat_prior(test.x, names) / np.std(repeat_prior(val.x, names)), trees)
+
+
+def run_variant(spec: dict[str, Any], parts, val, test, names, seed: int) -> dict[str, float]:
+    s = variant_scores(spec, parts, val, test, names, seed)
+    return {"ranker": ndcg_at_10(s.raw, s.test), "trees": s.trees, "ndcg@10": ndcg_at_10(s.blended(), s.test),
+            "by_prior_weight": {w: round(ndcg_at_10(s.blended(w), s.test), 4) for w in (0.25, 0.5, 1.0, 2.0)}}
 
 
 def main() -> None:

@@ -91,7 +91,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, embedder: Any = 
     engine = make_engine(settings.resolved_database_url, sqlite_synchronous=settings.sqlite_synchronous,
                          sqlite_mmap_mb=settings.sqlite_mmap_mb)
     if settings.auto_migrate:
-        upgrade(engine)
+        upgrade(engine, risk_hold_hours=settings.risk_hold_hours)
     store = SqlStore(engine)
     state = KefuState(
         settings=settings,

@@ -88,39 +88,22 @@ def repeat_popular(events: pd.DataFrame) -> dict[str, float]:
 
 def ranker(variant: str, seed: int) -> dict[str, dict[str, float]]:
     """A variant's ranker and the prior rule on the harness's cached January candidates, split alike."""
-    import dataclasses
-
     from bench.eval_recommend import _log
-    from bench.recommend_variants import VARIANTS, build_cache
+    from bench.recommend_variants import VARIANTS, build_cache, top_rows, variant_scores
     from models.recommend.config import RecommendConfig
-    from models.recommend.features import feature_names, repeat_prior
-    from models.recommend.ranker import train_lambdarank
+    from models.recommend.features import feature_names
 
-    names = feature_names(RecommendConfig())
     parts, val, test = build_cache(None, None, None, "january", _log)   # cached: the frames are not read
-    keep = [k for k, n in enumerate(names) if n not in VARIANTS[variant].get("without", ())]
-    names = [names[k] for k in keep]
-    parts = [dataclasses.replace(p, x=p.x[:, keep]) for p in parts]
-    val, test = dataclasses.replace(val, x=val.x[:, keep]), dataclasses.replace(test, x=test.x[:, keep])
-    booster, info = train_lambdarank(np.concatenate([p.x for p in parts]), np.concatenate([p.y for p in parts]),
-                                     np.concatenate([p.groups for p in parts]), val.x, val.y, val.groups, names,
-                                     {"seed": seed})
-    trees = info["best_iteration"]
-    raw = booster.predict(test.x, num_iteration=trees, num_threads=2)
-    v = booster.predict(val.x, num_iteration=trees, num_threads=2)
-    prior = repeat_prior(test.x, names)
-    blended = raw / np.std(v) + RecommendConfig().prior_weight * prior / np.std(repeat_prior(val.x, names))
-    old_all = test.x[:, names.index("customer_item_baskets")] > 0
+    scores = variant_scores(VARIANTS[variant], parts, val, test, feature_names(RecommendConfig()), seed)
+    test = scores.test
+    old_all = test.x[:, scores.names.index("customer_item_baskets")] > 0
     truth_in_cands = {"new_truth_in_candidates": int((test.y & ~old_all).sum()),
                       "rebought_truth_in_candidates": int((test.y & old_all).sum()),
                       "truth_pairs": int(test.n_truth.sum())}
     out = {}
-    for name, score in (("prior_rule", prior), (f"ranker {variant}", blended)):
-        order = np.lexsort((-score, test.user))
-        user = test.user[order]
-        rank = np.arange(len(user)) - np.searchsorted(user, user)
-        top = order[rank < 10]
-        out[name] = split_ndcg(rank[rank < 10], test.y[top], old_all[top], test.user[top], test.n_truth)
+    for name, score in (("prior_rule", scores.prior), (f"ranker {variant}", scores.blended())):
+        top, rank = top_rows(score, test.user)
+        out[name] = split_ndcg(rank, test.y[top], old_all[top], test.user[top], test.n_truth)
     out["candidates"] = truth_in_cands
     return out
 

@@ -53,7 +53,7 @@ def db_upgrade() -> None:
 
     settings = settings_from_env()
     upgrade(make_engine(settings.resolved_database_url, sqlite_synchronous=settings.sqlite_synchronous,
-                        sqlite_mmap_mb=settings.sqlite_mmap_mb))
+                        sqlite_mmap_mb=settings.sqlite_mmap_mb), risk_hold_hours=settings.risk_hold_hours)
     click.echo(f"schema up to date at {settings.resolved_database_url.split('@')[-1]}")
 
 

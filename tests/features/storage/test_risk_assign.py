@@ -123,7 +123,7 @@ def test_each_claim_and_assignment_holds_for_its_own_hours(migrated_engine):
     assert released["hold_until"] is None and audit.score(long["score_id"])["hold_until"] is None
 
 
-def test_migration_0017_gives_holds_taken_before_it_the_configured_length(migrated_engine, monkeypatch):
+def test_migration_0017_gives_holds_taken_before_it_the_configured_length(migrated_engine):
     audit = RiskAuditStore(migrated_engine)
     audit.record_scores(_rows(3))
     downgrade(migrated_engine, "0016")
@@ -132,13 +132,11 @@ def test_migration_0017_gives_holds_taken_before_it_the_configured_length(migrat
     c = s.risk_scores.c
     with migrated_engine.begin() as conn:                           # a hold as 0014-0016 stored it
         conn.execute(s.risk_scores.update().where(c.score_id == "s001").values(assigned_to="dana", assigned_at=taken))
-    monkeypatch.setenv("KEFU_RISK_HOLD_HOURS", "3")
-    upgrade(migrated_engine)
+    upgrade(migrated_engine, risk_hold_hours=3)
     assert audit.score("s001")["hold_until"] == taken + timedelta(hours=3)
     assert audit.score("s002")["hold_until"] is None                # nobody held it
     downgrade(migrated_engine, "0016")
-    monkeypatch.setenv("KEFU_RISK_HOLD_HOURS", "0")                 # holds never lapsed: they still do not
-    upgrade(migrated_engine)
+    upgrade(migrated_engine, risk_hold_hours=0)                     # holds never lapsed: they still do not
     assert audit.score("s001")["hold_until"] is None
     assert audit.unassigned_count(["review"], utcnow() - timedelta(days=1)) == 1   # s002: s001 stays dana's
 

@@ -8,15 +8,15 @@ Create Date: 2026-11-30 19:45:00
 given (after that claim's or assignment's own hours), NULL while nobody holds it or when the hold never lapses.
 Before, every hold lapsed KEFU_RISK_HOLD_HOURS after it was taken, so one length served every analyst and a
 change of the setting moved the holds already taken. Holds taken before this revision get the length that setting
-gives when the migration runs (8 hours unless set; 0 = never lapses), so they lapse as they would have.
+gives when the migration runs (handed over by ``features.storage.migrate.upgrade``; 0 = never lapses), so they
+lapse as they would have.
 """
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 
 import sqlalchemy as sa
-from alembic import op
+from alembic import context, op
 
 revision = '0017'
 down_revision = '0016'
@@ -24,17 +24,10 @@ branch_labels = None
 depends_on = None
 
 
-def _hold_hours() -> float:
-    try:
-        return max(float(os.environ.get("KEFU_RISK_HOLD_HOURS", "8")), 0.0)
-    except ValueError:
-        return 8.0
-
-
 def upgrade() -> None:
     with op.batch_alter_table('risk_scores', schema=None) as batch_op:
         batch_op.add_column(sa.Column('hold_until', sa.DateTime(), nullable=True))
-    hours = _hold_hours()
+    hours = float(context.config.attributes.get("risk_hold_hours", 8.0))
     if hours <= 0:
         return
     scores = sa.table('risk_scores', sa.column('id', sa.Integer), sa.column('assigned_to', sa.String),
