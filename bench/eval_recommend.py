@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 import tempfile
 import time
@@ -139,7 +140,7 @@ def run_dataset(ds: Dataset, periods, exclude_seen: bool, embeddings: np.ndarray
     train, valid, test = periods
     started = time.perf_counter()
     rec = train_recommender(ds.items, ds.customers, train, valid, test.history, test.as_of,
-                            embeddings=embeddings, progress=_log)
+                            embeddings=embeddings, workers=os.cpu_count() or 1, progress=_log)
     training_seconds = time.perf_counter() - started
     _log(f"training done in {training_seconds:.1f}s")
     split = make_split(rec.state, test.labels, exclude_seen=exclude_seen)

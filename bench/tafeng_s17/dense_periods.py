@@ -1,0 +1,133 @@
+"""Does the ranker gain from more training periods? Ta-Feng, chosen on the January check only.
+
+    python bench/tafeng_s17/dense_periods.py --sets committed weekly --seeds 7 8 9 [--keep-negatives 0.5]
+        [--rounds 200] [--params '{"num_leaves": 63}'] [--setup january|february]
+
+The committed set-up trains on two 14-day periods as of 1 and 15 December for the January check (four, to
+mid-January, for February). Retail rankers are often trained on many overlapping weekly windows instead
+(more queries, more seasons of the same customer). This script builds 14-day periods at more cutoffs, each
+labelled by its own next 14 days and ending by the test month, and retrains LightGBM on a set of them with the
+committed early stopping, blend and test rows (`bench/recommend_variants.py`'s cache of the set-up, built first
+if missing). Each extra period's rows are cached beside that cache. Results: bench/tafeng_s17/README.md.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from bench.common import DEFAULT_DATA, write_result  # noqa: E402
+from bench.eval_recommend import _log, split_customers  # noqa: E402
+from bench.recommend_variants import CACHE, SETUPS, build_cache, ndcg_at_10, variant_scores  # noqa: E402
+from models.recommend.config import RecommendConfig  # noqa: E402
+from models.recommend.datasets import load_ta_feng  # noqa: E402
+from models.recommend.features import feature_names, repeat_prior  # noqa: E402
+from models.recommend.training import PeriodData, PeriodStates, period_rows, time_period  # noqa: E402
+
+#: Training cutoffs of each set; on the January check every period's 14-day labels end by 2001-01-01, its test
+#: month; the February sets (``feb_*``) end by 2001-02-01 and are run once, after the choice.
+SETS = {
+    "committed": ("2000-12-01", "2000-12-15"),
+    "dense4": ("2000-12-01", "2000-12-08", "2000-12-15", "2000-12-18"),
+    "dense6": ("2000-12-01", "2000-12-04", "2000-12-08", "2000-12-11", "2000-12-15", "2000-12-18"),
+    "dense8": ("2000-11-22", "2000-11-26", "2000-12-01", "2000-12-04", "2000-12-08", "2000-12-11", "2000-12-15",
+               "2000-12-18"),
+    "every2": tuple(str(d.date()) for d in pd.date_range("2000-11-16", "2000-12-18", freq="2D")),
+    "daily": tuple(str(d.date()) for d in pd.date_range("2000-11-15", "2000-12-18", freq="D")),
+    # every 4 days, back from the last cutoff whose labels end by the test month, over what history allows
+    "every4": ("2000-11-20", "2000-11-24", "2000-11-28", "2000-12-02", "2000-12-06", "2000-12-10", "2000-12-14",
+               "2000-12-18"),
+    "weekly": ("2000-11-20", "2000-11-27", "2000-12-04", "2000-12-11", "2000-12-18"),
+    "feb_committed": ("2000-12-01", "2000-12-15", "2001-01-01", "2001-01-15"),
+    # the weekly rule a month later, as bench/eval_recommend.py now trains: at most eight, back from 2001-01-18
+    "feb_weekly": tuple(str(d.date()) for d in pd.date_range("2000-11-30", "2001-01-18", freq="7D")),
+}
+#: The negatives' seed of the committed periods (build_cache uses 7 + the period's index), kept so that their
+#: rows are the cached ones exactly; other cutoffs get their own.
+SEEDS = {"january": {"2000-12-01": 7, "2000-12-15": 8},
+         "february": {"2000-12-01": 7, "2000-12-15": 8, "2001-01-01": 9, "2001-01-15": 10}}
+
+
+def period_part(events, items, customers, setup: str, cutoff: str, max_customers: int, say) -> PeriodData:
+    """One 14-day period's training rows (cached), as build_cache builds the committed ones: customers held out
+    for early stopping are left out of periods from the validation cutoff on."""
+    digest = hashlib.sha256(" ".join(feature_names(RecommendConfig())).encode()).hexdigest()[:10]
+    v_cut, v_days = SETUPS[setup]["valid"]
+    tag = "" if setup == "january" else f"{setup}-"
+    path = CACHE / f"period-{tag}{cutoff}-{max_customers}-{digest}.npz"
+    if path.exists():
+        z = np.load(path)
+        return PeriodData(z["x"], z["y"], z["g"], float(z["recall"]), int(z["customers"]))
+    t = time.perf_counter()
+    valid = time_period(events, v_cut, v_days)
+    train_ids, _ = split_customers(valid.labels, 2500, seed=11)
+    period = time_period(events, cutoff, 14, max_relevance=3)
+    if cutoff >= v_cut:
+        period = dataclasses.replace(period, customers=train_ids)
+    if cutoff == v_cut:
+        period = dataclasses.replace(period, history=valid.history)
+    state_for = PeriodStates(items, customers, RecommendConfig(), None, lambda m: say(f"{cutoff}: {m}"))
+    seed = SEEDS[setup].get(cutoff, 7 + 1000 + int(cutoff.replace("-", "")) % 10_000)
+    part = period_rows(state_for(period), period, negatives=100, seed=seed, max_customers=max_customers)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    np.savez(path, x=part.x, y=part.y, g=part.groups, recall=part.recall, customers=part.customers)
+    say(f"period {cutoff}: {part.customers} customers, {len(part.y)} rows, recall {part.recall:.3f} "
+        f"({time.perf_counter() - t:.0f}s)")
+    return part
+
+
+def thin_negatives(part: PeriodData, share: float, seed: int) -> PeriodData:
+    """The period's rows with ``share`` of its negatives kept at random (every positive kept)."""
+    keep = (part.y > 0) | (np.random.default_rng(seed).random(len(part.y)) < share)
+    query = np.repeat(np.arange(len(part.groups)), part.groups)
+    groups = np.bincount(query[keep], minlength=len(part.groups))
+    return dataclasses.replace(part, x=part.x[keep], y=part.y[keep], groups=groups[groups > 0])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--setup", default="january", choices=list(SETUPS))
+    parser.add_argument("--sets", nargs="+", default=["committed", "dense6"], choices=list(SETS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[7])
+    parser.add_argument("--max-customers", type=int, default=12_000)
+    parser.add_argument("--keep-negatives", type=float, default=1.0,
+                        help="keep this share of each period's negatives, at random (fewer rows, faster training)")
+    parser.add_argument("--rounds", type=int, default=200, help="the tree cap (committed: 200)")
+    parser.add_argument("--params", type=json.loads, default={}, help="LightGBM parameter overrides, as JSON")
+    args = parser.parse_args()
+    ds = load_ta_feng(args.data / "recommend" / "ta-feng" / "ta_feng.csv.zip")
+    names = feature_names(RecommendConfig())
+    _, val, test = build_cache(ds.events, ds.items, ds.customers, args.setup, _log)
+    results = {"setup": args.setup, "command": "python bench/tafeng_s17/dense_periods.py " + " ".join(sys.argv[1:]),
+               "repeat_popular": test.baseline["ndcg@10"], "prior_rule": ndcg_at_10(repeat_prior(test.x, names), test),
+               "sets": {}}
+    for name in args.sets:
+        parts = [period_part(ds.events, ds.items, ds.customers, args.setup, c, args.max_customers, _log)
+                 for c in SETS[name]]
+        if args.keep_negatives < 1.0:
+            parts = [thin_negatives(p, args.keep_negatives, seed=k) for k, p in enumerate(parts)]
+        for seed in args.seeds:
+            t = time.perf_counter()
+            spec = {"params": {**({"num_iterations": args.rounds} if args.rounds != 200 else {}), **args.params}}
+            s = variant_scores(spec, parts, val, test, names, seed)
+            res = {"ndcg@10": ndcg_at_10(s.blended(), test), "ranker": ndcg_at_10(s.raw, test), "trees": s.trees,
+                   "rows": int(sum(len(p.y) for p in parts)),
+                   "by_prior_weight": {w: round(ndcg_at_10(s.blended(w), test), 5) for w in (0.0, 0.1, 0.25, 0.5)}}
+            results["sets"].setdefault(name, {})[str(seed)] = res
+            _log(f"{name} seed {seed}: NDCG@10 {res['ndcg@10']:.5f}, ranker alone {res['ranker']:.4f}, "
+                 f"{res['by_prior_weight']}, {s.trees} trees, {res['rows']} rows ({time.perf_counter() - t:.0f}s)")
+    write_result("tafeng_s17_dense_periods", results)
+
+
+if __name__ == "__main__":
+    main()
