@@ -62,19 +62,34 @@ class TestRows:
     baseline: dict[str, float]
 
 
-def _periods(events, setup: dict[str, Any]) -> tuple[list[LabelPeriod], LabelPeriod, LabelPeriod]:
-    """The setup's periods, built as `bench/eval_recommend.ta_feng_periods` builds February's."""
+def cache_digest() -> str:
+    """The cache belongs to one feature list: a feature added or removed builds a new one."""
+    return hashlib.sha256(" ".join(feature_names(RecommendConfig())).encode()).hexdigest()[:10]
+
+
+def validation_split(events, setup: dict[str, Any]) -> tuple[LabelPeriod, tuple[str, ...], tuple[str, ...]]:
+    """The setup's early-stopping period (all its customers), and (training customers, the 2,500 held out)."""
     v_cut, v_days = setup["valid"]
     valid = time_period(events, v_cut, v_days)
     train_ids, valid_ids = split_customers(valid.labels, 2500, seed=11)
-    train = []
-    for cutoff in setup["train"]:
-        period = time_period(events, cutoff, 14, max_relevance=3)
-        if cutoff >= v_cut:
-            period = dataclasses.replace(period, customers=train_ids)
-        if cutoff == v_cut:
-            period = dataclasses.replace(period, history=valid.history)
-        train.append(period)
+    return valid, train_ids, valid_ids
+
+
+def training_period(events, cutoff, valid: LabelPeriod, train_ids: tuple[str, ...]) -> LabelPeriod:
+    """A 14-day training period (labels graded 1-3); from the validation cutoff on, without the customers held
+    out for early stopping, and at that cutoff on the validation's own history (one candidate state for both)."""
+    period = time_period(events, cutoff, 14, max_relevance=3)
+    if period.as_of >= valid.as_of:
+        period = dataclasses.replace(period, customers=train_ids)
+    if period.as_of == valid.as_of:
+        period = dataclasses.replace(period, history=valid.history)
+    return period
+
+
+def _periods(events, setup: dict[str, Any]) -> tuple[list[LabelPeriod], LabelPeriod, LabelPeriod]:
+    """The setup's periods, built as `bench/eval_recommend.ta_feng_periods` builds February's."""
+    valid, train_ids, valid_ids = validation_split(events, setup)
+    train = [training_period(events, cutoff, valid, train_ids) for cutoff in setup["train"]]
     t_cut, t_days = setup["test"]
     return train, dataclasses.replace(valid, customers=valid_ids), time_period(events, t_cut, t_days)
 
@@ -101,9 +116,7 @@ def _test_rows(state, period: LabelPeriod, batch_size: int = 1024) -> TestRows:
 
 
 def build_cache(events, items, customers, name: str, say) -> tuple[list[PeriodData], PeriodData, TestRows]:
-    # the cache belongs to one feature list: a feature added or removed builds a new one
-    digest = hashlib.sha256(" ".join(feature_names(RecommendConfig())).encode()).hexdigest()[:10]
-    path = CACHE / f"{name}-{digest}.npz"
+    path = CACHE / f"{name}-{cache_digest()}.npz"
     if path.exists():
         z = np.load(path, allow_pickle=True)
         parts = [PeriodData(z[f"x{i}"], z[f"y{i}"], z[f"g{i}"], 0.0, 0) for i in range(int(z["n_train"]))]

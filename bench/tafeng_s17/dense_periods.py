@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
 import json
 import sys
 import time
@@ -26,12 +25,21 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bench.common import DEFAULT_DATA, write_result  # noqa: E402
-from bench.eval_recommend import _log, split_customers  # noqa: E402
-from bench.recommend_variants import CACHE, SETUPS, build_cache, ndcg_at_10, variant_scores  # noqa: E402
+from bench.eval_recommend import _log  # noqa: E402
+from bench.recommend_variants import (  # noqa: E402
+    CACHE,
+    SETUPS,
+    build_cache,
+    cache_digest,
+    ndcg_at_10,
+    training_period,
+    validation_split,
+    variant_scores,
+)
 from models.recommend.config import RecommendConfig  # noqa: E402
 from models.recommend.datasets import load_ta_feng  # noqa: E402
 from models.recommend.features import feature_names, repeat_prior  # noqa: E402
-from models.recommend.training import PeriodData, PeriodStates, period_rows, time_period  # noqa: E402
+from models.recommend.training import PeriodData, PeriodStates, period_rows  # noqa: E402
 
 #: Training cutoffs of each set; on the January check every period's 14-day labels end by 2001-01-01, its test
 #: month; the February sets (``feb_*``) end by 2001-02-01 and are run once, after the choice.
@@ -48,7 +56,7 @@ SETS = {
                "2000-12-18"),
     "weekly": ("2000-11-20", "2000-11-27", "2000-12-04", "2000-12-11", "2000-12-18"),
     "feb_committed": ("2000-12-01", "2000-12-15", "2001-01-01", "2001-01-15"),
-    # the weekly rule a month later, as bench/eval_recommend.py now trains: at most eight, back from 2001-01-18
+    # the weekly rule a month later, as weekly_periods.patch makes bench/eval_recommend.py train (eight, to 18 January)
     "feb_weekly": tuple(str(d.date()) for d in pd.date_range("2000-11-30", "2001-01-18", freq="7D")),
 }
 #: The negatives' seed of the committed periods (build_cache uses 7 + the period's index), kept so that their
@@ -60,21 +68,14 @@ SEEDS = {"january": {"2000-12-01": 7, "2000-12-15": 8},
 def period_part(events, items, customers, setup: str, cutoff: str, max_customers: int, say) -> PeriodData:
     """One 14-day period's training rows (cached), as build_cache builds the committed ones: customers held out
     for early stopping are left out of periods from the validation cutoff on."""
-    digest = hashlib.sha256(" ".join(feature_names(RecommendConfig())).encode()).hexdigest()[:10]
-    v_cut, v_days = SETUPS[setup]["valid"]
     tag = "" if setup == "january" else f"{setup}-"
-    path = CACHE / f"period-{tag}{cutoff}-{max_customers}-{digest}.npz"
+    path = CACHE / f"period-{tag}{cutoff}-{max_customers}-{cache_digest()}.npz"
     if path.exists():
         z = np.load(path)
         return PeriodData(z["x"], z["y"], z["g"], float(z["recall"]), int(z["customers"]))
     t = time.perf_counter()
-    valid = time_period(events, v_cut, v_days)
-    train_ids, _ = split_customers(valid.labels, 2500, seed=11)
-    period = time_period(events, cutoff, 14, max_relevance=3)
-    if cutoff >= v_cut:
-        period = dataclasses.replace(period, customers=train_ids)
-    if cutoff == v_cut:
-        period = dataclasses.replace(period, history=valid.history)
+    valid, train_ids, _ = validation_split(events, SETUPS[setup])
+    period = training_period(events, cutoff, valid, train_ids)
     state_for = PeriodStates(items, customers, RecommendConfig(), None, lambda m: say(f"{cutoff}: {m}"))
     seed = SEEDS[setup].get(cutoff, 7 + 1000 + int(cutoff.replace("-", "")) % 10_000)
     part = period_rows(state_for(period), period, negatives=100, seed=seed, max_customers=max_customers)

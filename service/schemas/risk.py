@@ -80,6 +80,8 @@ class RuleMatchSchema(Schema):
 HOLD_DOC = ("When the analyst's hold lapses (the claim's or assignment's `hold_hours` after it, by default "
             "KEFU_RISK_HOLD_HOURS) and another claim may take the case; null while nobody holds it, or when the hold "
             "never lapses. Assigning it again renews it.")
+RULE_MATCHES_DOC = ("The enabled decision rules whose every condition the case met (empty when none): the decision "
+                    "is the strictest of the model's and theirs, unless a list entry decided (GET /v1/risk/rules).")
 
 
 def hold_hours_field() -> fields.Float:
@@ -87,8 +89,6 @@ def hold_hours_field() -> fields.Float:
     return fields.Float(validate=validate.Range(min=0, max=720), metadata={
         "description": "How many hours the analyst holds the case before another claim may take it; 0 holds it "
                        "until it is released or given to someone else. Default KEFU_RISK_HOLD_HOURS (8)."})
-RULE_MATCHES_DOC = ("The enabled decision rules whose every condition the case met (empty when none): the decision "
-                    "is the strictest of the model's and theirs, unless a list entry decided (GET /v1/risk/rules).")
 
 
 class RiskScoreResponseSchema(Schema):

@@ -27,7 +27,7 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table('risk_scores', schema=None) as batch_op:
         batch_op.add_column(sa.Column('hold_until', sa.DateTime(), nullable=True))
-    hours = float(context.config.attributes.get("risk_hold_hours", 8.0))
+    hours = float(context.config.attributes["risk_hold_hours"])     # always set by migrate.alembic_config
     if hours <= 0:
         return
     scores = sa.table('risk_scores', sa.column('id', sa.Integer), sa.column('assigned_to', sa.String),
