@@ -192,8 +192,10 @@ class VariantScores:
         return self.ranker + (RecommendConfig().prior_weight if weight is None else weight) * self.prior
 
 
-def variant_scores(spec: dict[str, Any], parts, val, test, names, seed: int) -> VariantScores:
-    """Train the variant (its columns, labels and parameters) on the cached periods and score the test rows."""
+def variant_scores(spec: dict[str, Any], parts, val, test, names, seed: int,
+                   period_weights: list[float] | None = None) -> VariantScores:
+    """Train the variant (its columns, labels and parameters) on the cached periods and score the test rows;
+    ``period_weights`` (one per part) weight each period's queries."""
     if spec.get("without"):
         keep = [k for k, n in enumerate(names) if n not in spec["without"]]
         names = [names[k] for k in keep]
@@ -206,9 +208,11 @@ def variant_scores(spec: dict[str, Any], parts, val, test, names, seed: int) -> 
     params = {"seed": seed, **spec.get("params", {})}
     if params.get("monotone_constraints") == "monotone_up":
         params["monotone_constraints"] = [int(n in MONOTONE_UP) for n in names]
+    weight = None if period_weights is None else np.concatenate(
+        [np.full(len(p.y), w, dtype=np.float32) for p, w in zip(parts, period_weights)])
     booster, info = train_lambdarank(np.concatenate([p.x for p in parts]), y,
                                      np.concatenate([p.groups for p in parts]), val.x, val.y, val.groups, names,
-                                     params)
+                                     params, weight=weight)
     trees = info["best_iteration"]
     raw = booster.predict(test.x, num_iteration=trees, num_threads=2)
     v = booster.predict(val.x, num_iteration=trees, num_threads=2)

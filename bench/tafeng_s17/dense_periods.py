@@ -94,29 +94,45 @@ def thin_negatives(part: PeriodData, share: float, seed: int) -> PeriodData:
     return dataclasses.replace(part, x=part.x[keep], y=part.y[keep], groups=groups[groups > 0])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def set_parts(ds, setup: str, name: str, max_customers: int, keep_negatives: float) -> list[PeriodData]:
+    """The cached rows of each period of set ``name``, with ``keep_negatives`` of their negatives kept."""
+    parts = [period_part(ds.events, ds.items, ds.customers, setup, c, max_customers, _log) for c in SETS[name]]
+    if keep_negatives < 1.0:
+        parts = [thin_negatives(p, keep_negatives, seed=k) for k, p in enumerate(parts)]
+    return parts
+
+
+def setup_rows(data, setup: str, script: str):
+    """(Ta-Feng, the feature names, the setup's validation and test rows, the results' head) for a run of ``script``."""
+    ds = load_ta_feng(data / "recommend" / "ta-feng" / "ta_feng.csv.zip")
+    names = feature_names(RecommendConfig())
+    _, val, test = build_cache(ds.events, ds.items, ds.customers, setup, _log)
+    head = {"setup": setup, "command": f"python {script} " + " ".join(sys.argv[1:]),
+            "repeat_popular": test.baseline["ndcg@10"], "prior_rule": ndcg_at_10(repeat_prior(test.x, names), test)}
+    return ds, names, val, test, head
+
+
+def add_period_set_args(parser: argparse.ArgumentParser, sets: list[str], keep_negatives: float) -> None:
+    """The options every script on these cached period sets takes."""
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--setup", default="january", choices=list(SETUPS))
-    parser.add_argument("--sets", nargs="+", default=["committed", "dense6"], choices=list(SETS))
+    parser.add_argument("--sets", nargs="+", default=sets, choices=list(SETS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[7])
     parser.add_argument("--max-customers", type=int, default=12_000)
-    parser.add_argument("--keep-negatives", type=float, default=1.0,
+    parser.add_argument("--keep-negatives", type=float, default=keep_negatives,
                         help="keep this share of each period's negatives, at random (fewer rows, faster training)")
-    parser.add_argument("--rounds", type=int, default=200, help="the tree cap (committed: 200)")
     parser.add_argument("--params", type=json.loads, default={}, help="LightGBM parameter overrides, as JSON")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_period_set_args(parser, ["committed", "dense6"], keep_negatives=1.0)
+    parser.add_argument("--rounds", type=int, default=200, help="the tree cap (committed: 200)")
     args = parser.parse_args()
-    ds = load_ta_feng(args.data / "recommend" / "ta-feng" / "ta_feng.csv.zip")
-    names = feature_names(RecommendConfig())
-    _, val, test = build_cache(ds.events, ds.items, ds.customers, args.setup, _log)
-    results = {"setup": args.setup, "command": "python bench/tafeng_s17/dense_periods.py " + " ".join(sys.argv[1:]),
-               "repeat_popular": test.baseline["ndcg@10"], "prior_rule": ndcg_at_10(repeat_prior(test.x, names), test),
-               "sets": {}}
+    ds, names, val, test, head = setup_rows(args.data, args.setup, "bench/tafeng_s17/dense_periods.py")
+    results = {**head, "sets": {}}
     for name in args.sets:
-        parts = [period_part(ds.events, ds.items, ds.customers, args.setup, c, args.max_customers, _log)
-                 for c in SETS[name]]
-        if args.keep_negatives < 1.0:
-            parts = [thin_negatives(p, args.keep_negatives, seed=k) for k, p in enumerate(parts)]
+        parts = set_parts(ds, args.setup, name, args.max_customers, args.keep_negatives)
         for seed in args.seeds:
             t = time.perf_counter()
             spec = {"params": {**({"num_iterations": args.rounds} if args.rounds != 200 else {}), **args.params}}

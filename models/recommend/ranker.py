@@ -33,7 +33,8 @@ DEFAULT_PARAMS: dict[str, Any] = {
 def train_lambdarank(x: np.ndarray, y: np.ndarray, groups: np.ndarray, x_valid: np.ndarray,
                      y_valid: np.ndarray, groups_valid: np.ndarray, feature_names: list[str],
                      params: dict[str, Any] | None = None, num_boost_round: int = 200,
-                     early_stopping_rounds: int = 40) -> tuple[lgb.Booster, dict[str, Any]]:
+                     early_stopping_rounds: int = 40,
+                     weight: np.ndarray | None = None) -> tuple[lgb.Booster, dict[str, Any]]:
     """Fit on (x, y, groups); stop when validation NDCG@10 has not improved for ``early_stopping_rounds``.
 
     At most ``num_boost_round`` trees: prediction cost grows with trees (~23 ns per row and tree on these
@@ -42,10 +43,11 @@ def train_lambdarank(x: np.ndarray, y: np.ndarray, groups: np.ndarray, x_valid: 
     rising (the holiday month does not predict the next one tree for tree).
 
     ``groups`` are the sizes of consecutive row blocks, one block per customer (a query). Returns the
-    booster (trimmed to its best iteration when saved) and a summary for the model card.
+    booster (trimmed to its best iteration when saved) and a summary for the model card. ``weight``, one per
+    row (the same within a query), scales each query's gradients: how older training periods count for less.
     """
     p = {**DEFAULT_PARAMS, **(params or {})}
-    train = lgb.Dataset(x, y, group=groups, feature_name=feature_names, free_raw_data=True)
+    train = lgb.Dataset(x, y, group=groups, weight=weight, feature_name=feature_names, free_raw_data=True)
     valid = lgb.Dataset(x_valid, y_valid, group=groups_valid, reference=train)
     history: dict[str, Any] = {}
     started = time.perf_counter()

@@ -217,3 +217,22 @@ def test_label_codes_equal_pandas_get_indexer(trained):
         asked = [str(x) for x in labels] + ["nobody", ""]
         expected = pd.Index(labels).get_indexer(asked)
         assert [st.code_of(kind, a) for a in asked] == expected.tolist()
+
+
+@pytest.mark.parametrize("favoured", [0, 1])
+def test_query_weights_decide_which_queries_the_ranker_learns_from(favoured):
+    """Two blocks of queries, each ranking by a different column: the ranker follows the block weighted 1, not the
+    one weighted near 0 (how older training periods are made to count for less)."""
+    from models.recommend.ranker import train_lambdarank
+
+    rng = np.random.default_rng(0)
+    n_queries, size = 200, 20
+    x = rng.random((2 * n_queries * size, 2))
+    block = np.repeat([0, 1], n_queries * size)
+    y = (x[np.arange(len(x)), block] > 0.8).astype(float)
+    groups = np.full(2 * n_queries, size)
+    weight = np.where(block == favoured, 1.0, 1e-4)
+    booster, _ = train_lambdarank(x, y, groups, x, y, groups, ["a", "b"], {"min_data_in_leaf": 20},
+                                  num_boost_round=20, weight=weight)
+    gain = booster.feature_importance("gain")
+    assert gain[favoured] / gain.sum() > 0.9
