@@ -208,8 +208,8 @@ def variant_scores(spec: dict[str, Any], parts, val, test, names, seed: int,
     params = {"seed": seed, **spec.get("params", {})}
     if params.get("monotone_constraints") == "monotone_up":
         params["monotone_constraints"] = [int(n in MONOTONE_UP) for n in names]
-    weight = None if period_weights is None else np.concatenate(
-        [np.full(len(p.y), w, dtype=np.float32) for p, w in zip(parts, period_weights)])
+    weight = None if period_weights is None else np.repeat(np.asarray(period_weights, dtype=np.float32),
+                                                           [len(p.y) for p in parts])
     booster, info = train_lambdarank(np.concatenate([p.x for p in parts]), y,
                                      np.concatenate([p.groups for p in parts]), val.x, val.y, val.groups, names,
                                      params, weight=weight)

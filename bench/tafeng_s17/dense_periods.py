@@ -112,6 +112,21 @@ def setup_rows(data, setup: str, script: str):
     return ds, names, val, test, head
 
 
+#: The blend weights every run reports (committed: ``RecommendConfig.prior_weight`` = 0.25; 0 is the ranker alone).
+PRIOR_WEIGHTS = (0.0, 0.1, 0.25, 0.5)
+
+
+def by_prior_weight(ranker: np.ndarray, prior: np.ndarray, test) -> dict[float, float]:
+    """NDCG@10 of the ranker's (validation-scaled) scores plus the prior at each of ``PRIOR_WEIGHTS``."""
+    return {w: round(ndcg_at_10(ranker + w * prior, test), 5) for w in PRIOR_WEIGHTS}
+
+
+def run_result(s, parts: list[PeriodData], test) -> dict:
+    """What a run records: NDCG@10 at the committed blend, the ranker alone, trees, rows, each blend weight."""
+    return {"ndcg@10": ndcg_at_10(s.blended(), test), "ranker": ndcg_at_10(s.raw, test), "trees": s.trees,
+            "rows": int(sum(len(p.y) for p in parts)), "by_prior_weight": by_prior_weight(s.ranker, s.prior, test)}
+
+
 def add_period_set_args(parser: argparse.ArgumentParser, sets: list[str], keep_negatives: float) -> None:
     """The options every script on these cached period sets takes."""
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
@@ -137,9 +152,7 @@ def main() -> None:
             t = time.perf_counter()
             spec = {"params": {**({"num_iterations": args.rounds} if args.rounds != 200 else {}), **args.params}}
             s = variant_scores(spec, parts, val, test, names, seed)
-            res = {"ndcg@10": ndcg_at_10(s.blended(), test), "ranker": ndcg_at_10(s.raw, test), "trees": s.trees,
-                   "rows": int(sum(len(p.y) for p in parts)),
-                   "by_prior_weight": {w: round(ndcg_at_10(s.blended(w), test), 5) for w in (0.0, 0.1, 0.25, 0.5)}}
+            res = run_result(s, parts, test)
             results["sets"].setdefault(name, {})[str(seed)] = res
             _log(f"{name} seed {seed}: NDCG@10 {res['ndcg@10']:.5f}, ranker alone {res['ranker']:.4f}, "
                  f"{res['by_prior_weight']}, {s.trees} trees, {res['rows']} rows ({time.perf_counter() - t:.0f}s)")

@@ -23,8 +23,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bench.common import write_result  # noqa: E402
 from bench.eval_recommend import _log  # noqa: E402
-from bench.recommend_variants import ndcg_at_10, variant_scores  # noqa: E402
-from bench.tafeng_s17.dense_periods import SETS, add_period_set_args, set_parts, setup_rows  # noqa: E402
+from bench.recommend_variants import variant_scores  # noqa: E402
+from bench.tafeng_s17.dense_periods import (  # noqa: E402
+    SETS,
+    add_period_set_args,
+    by_prior_weight,
+    run_result,
+    set_parts,
+    setup_rows,
+)
 
 
 def period_weights(cutoffs: tuple[str, ...], half_life: float) -> list[float]:
@@ -51,15 +58,12 @@ def main() -> None:
             for seed in args.seeds:
                 t = time.perf_counter()
                 s = variant_scores({"params": args.params}, parts, val, test, names, seed, period_weights=weights)
-                res = {"ndcg@10": ndcg_at_10(s.blended(), test), "ranker": ndcg_at_10(s.raw, test),
-                       "trees": s.trees, "weights": [round(w, 3) for w in weights],
-                       "by_prior_weight": {w: round(ndcg_at_10(s.blended(w), test), 5) for w in (0.0, 0.1, 0.25, 0.5)}}
+                res = {**run_result(s, parts, test), "weights": [round(w, 3) for w in weights]}
                 results["runs"].setdefault(key, {})[str(seed)] = res
                 rankers.append(s.ranker)
                 _log(f"{key} seed {seed}: {res['by_prior_weight']}, {s.trees} trees ({time.perf_counter() - t:.0f}s)")
             if len(rankers) > 1:  # the seeds' rankers averaged (each divided by its validation spread), then blended
-                mean = np.mean(rankers, axis=0)
-                res = {w: round(ndcg_at_10(mean + w * s.prior, test), 5) for w in (0.0, 0.1, 0.25, 0.5)}
+                res = by_prior_weight(np.mean(rankers, axis=0), s.prior, test)
                 results["runs"][key]["seed_average"] = {"by_prior_weight": res}
                 _log(f"{key}, the {len(rankers)} seeds averaged: {res}")
     write_result(f"tafeng_s18_weighted_periods_{args.setup}", results)

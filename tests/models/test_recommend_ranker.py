@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from models.recommend.evaluate import evaluate, make_split, run_baselines
+from models.recommend.ranker import train_lambdarank
 from models.recommend.recommender import Recommendation, Recommender
 from models.recommend.synthetic import make_shop
 from models.recommend.training import holdout_last_fraction, time_period, train_recommender
@@ -223,8 +224,6 @@ def test_label_codes_equal_pandas_get_indexer(trained):
 def test_query_weights_decide_which_queries_the_ranker_learns_from(favoured):
     """Two blocks of queries, each ranking by a different column: the ranker follows the block weighted 1, not the
     one weighted near 0 (how older training periods are made to count for less)."""
-    from models.recommend.ranker import train_lambdarank
-
     rng = np.random.default_rng(0)
     n_queries, size = 200, 20
     x = rng.random((2 * n_queries * size, 2))
