@@ -193,9 +193,12 @@ class VariantScores:
 
 
 def variant_scores(spec: dict[str, Any], parts, val, test, names, seed: int,
-                   period_weights: list[float] | None = None) -> VariantScores:
+                   period_weights: list[float] | None = None, prior_names: list[str] | None = None) -> VariantScores:
     """Train the variant (its columns, labels and parameters) on the cached periods and score the test rows;
-    ``period_weights`` (one per part) weight each period's queries."""
+    ``period_weights`` (one per part) weight each period's queries. With ``prior_names`` (the cache's own
+    columns) the prior is read from the whole cached rows, so a variant may leave out the prior's columns."""
+    prior_test = repeat_prior(test.x, prior_names) if prior_names else None
+    prior_val = repeat_prior(val.x, prior_names) if prior_names else None
     if spec.get("without"):
         keep = [k for k, n in enumerate(names) if n not in spec["without"]]
         names = [names[k] for k in keep]
@@ -216,8 +219,9 @@ def variant_scores(spec: dict[str, Any], parts, val, test, names, seed: int,
     trees = info["best_iteration"]
     raw = booster.predict(test.x, num_iteration=trees, num_threads=2)
     v = booster.predict(val.x, num_iteration=trees, num_threads=2)
-    return VariantScores(names, test, raw, raw / np.std(v),
-                         repeat_prior(test.x, names) / np.std(repeat_prior(val.x, names)), trees)
+    if prior_test is None:
+        prior_test, prior_val = repeat_prior(test.x, names), repeat_prior(val.x, names)
+    return VariantScores(names, test, raw, raw / np.std(v), prior_test / np.std(prior_val), trees)
 
 
 def run_variant(spec: dict[str, Any], parts, val, test, names, seed: int) -> dict[str, float]:
