@@ -67,14 +67,18 @@ def query_rows(user: np.ndarray, y: np.ndarray, customers: np.ndarray, negatives
     return idx, sizes[sizes > 0]
 
 
-def in_month_scores(test, names: list[str], folds: int, negatives: int, seed: int) -> tuple[np.ndarray, list[int]]:
-    """Every test row's score from the ranker trained on the other folds' customers."""
+def draw_folds(n_users: int, folds: int, seed: int) -> tuple[np.ndarray, np.random.Generator]:
+    """Each test customer's fold, and the generator that drew them (it goes on to draw the rest of the seed's run)."""
     rng = np.random.default_rng(seed)
-    n_users = len(test.n_truth)
-    fold = rng.integers(0, folds, n_users)
+    return rng.integers(0, folds, n_users), rng
+
+
+def in_month_scores(test, names: list[str], fold: np.ndarray, rng: np.random.Generator, negatives: int,
+                    seed: int) -> tuple[np.ndarray, list[int]]:
+    """Every test row's score from the ranker trained on the other folds' customers (``fold`` per customer)."""
     score = np.full(len(test.y), np.nan)
     trees = []
-    for f in range(folds):
+    for f in range(int(fold.max()) + 1):
         others = np.flatnonzero(fold != f)
         stop = rng.random(len(others)) < 0.2
         tr, tg = query_rows(test.user, test.y, others[~stop], negatives, rng)
@@ -88,13 +92,12 @@ def in_month_scores(test, names: list[str], folds: int, negatives: int, seed: in
     return score, trees
 
 
-def month_item_demand(test, folds: int, seed: int) -> np.ndarray:
-    """Each test row's item demand in the month: log(1 + buyers among the other folds' customers), the folds drawn as
-    ``in_month_scores`` draws them. What a perfect forecast of the month's item popularity would tell the ranker."""
-    fold = np.random.default_rng(seed).integers(0, folds, len(test.n_truth))
+def month_item_demand(test, fold: np.ndarray) -> np.ndarray:
+    """Each test row's item demand in the month: log(1 + buyers among the other folds' customers, ``fold`` per
+    customer). What a perfect forecast of the month's item popularity would tell the ranker."""
     n_items = int(test.item.max()) + 1
     out = np.zeros(len(test.y))
-    for f in range(folds):
+    for f in range(int(fold.max()) + 1):
         mine = fold[test.user] == f
         buyers = np.bincount(test.item[~mine & test.y], minlength=n_items)
         out[mine] = np.log1p(buyers[test.item[mine]])
@@ -112,7 +115,7 @@ def main() -> None:
     parser.add_argument("--personal-only", action="store_true",
                         help="both rankers see only the customer's own inputs (PERSONAL), nothing about the item")
     parser.add_argument("--demand-only", action="store_true",
-                        help="skip the in-month ranker: only the committed one, with and without the month's item demand")
+                        help="skip the in-month ranker: the committed one alone, with and without the month's demand")
     args = parser.parse_args()
     ds = load_ta_feng(args.data / "recommend" / "ta-feng" / "ta_feng.csv.zip")
     names = feature_names(RecommendConfig())
@@ -133,7 +136,8 @@ def main() -> None:
     for seed in args.seeds:
         t = time.perf_counter()
         committed = variant_scores(spec, parts, val, test, names, seed, prior_names=names)
-        demand = month_item_demand(test, args.folds, seed)
+        fold, rng = draw_folds(len(test.n_truth), args.folds, seed)
+        demand = month_item_demand(test, fold)
         demand /= np.std(demand)
         trailing = np.log1p(test.x[:, names.index("item_pop_30d")].astype(np.float64))
         trailing /= np.std(trailing)
@@ -143,7 +147,8 @@ def main() -> None:
                "committed_with_trailing_demand": {w: round(ndcg_at_10(committed.blended() + w * trailing, test), 5)
                                                   for w in (0.25, 0.5, 1.0, 2.0)}}
         if not args.demand_only:
-            month, row["in_month_trees"] = in_month_scores(month_test, month_names, args.folds, args.negatives, seed)
+            month, row["in_month_trees"] = in_month_scores(month_test, month_names, fold, rng, args.negatives,
+                                                          seed)
             month_scaled = month / np.std(month)
             row["in_month"] = ndcg_at_10(month, test)
             row["in_month_with_prior"] = {w: round(ndcg_at_10(month_scaled + w * prior / np.std(prior), test), 5)
