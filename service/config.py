@@ -11,6 +11,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
 
+from features.storage.migrate import DEFAULT_HOLD_HOURS
+
 
 def _bool(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
@@ -61,7 +63,7 @@ class Settings:
     #: `hold_hours` of its own; after it the case can be claimed by someone else, so a case held by an analyst who
     #: went home is not lost. Assigning it again renews it. 0: holds never lapse. Each hold stores its own end, so
     #: changing this moves no hold already taken.
-    risk_hold_hours: float = field(default=8.0, metadata={"env": "KEFU_RISK_HOLD_HOURS"})
+    risk_hold_hours: float = field(default=DEFAULT_HOLD_HOURS, metadata={"env": "KEFU_RISK_HOLD_HOURS"})
     #: Recommendations scored by lleaves-compiled trees (the `fast` extra; compiled once per model version and
     #: cached beside it). Off: LightGBM's own predict.
     recommend_compiled: bool = field(default=True, metadata={"env": "KEFU_RECOMMEND_COMPILED"})
