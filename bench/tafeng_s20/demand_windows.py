@@ -53,15 +53,21 @@ def windows(x: np.ndarray, names: list[str]) -> dict[str, np.ndarray]:
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def options_and_rows(doc: str, setup: str):
+    """The options of a script here (--data, --setup, --seeds), Ta-Feng, the feature names and the setup's cached
+    (training periods, validation, test rows)."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--setup", default="february", choices=["january", "february"])
+    parser.add_argument("--setup", default=setup, choices=["january", "february"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[7])
     args = parser.parse_args()
     ds = load_ta_feng(args.data / "recommend" / "ta-feng" / "ta_feng.csv.zip")
     names = feature_names(RecommendConfig())
-    parts, val, test = build_cache(ds.events, ds.items, ds.customers, args.setup, _log)
+    return args, ds, names, build_cache(ds.events, ds.items, ds.customers, args.setup, _log)
+
+
+def main() -> None:
+    args, ds, names, (parts, val, test) = options_and_rows(__doc__, "february")
     out = {"command": "python bench/tafeng_s20/demand_windows.py " + " ".join(sys.argv[1:]),
            "setup": args.setup, "repeat_popular": test.baseline["ndcg@10"],
            "prior_rule": ndcg_at_10(repeat_prior(test.x, names), test), "seeds": {}}

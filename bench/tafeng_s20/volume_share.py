@@ -14,7 +14,6 @@ again. The repeat prior it is blended with stays as committed, read from the uns
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import sys
 import time
@@ -25,12 +24,12 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bench.common import DEFAULT_DATA, write_result  # noqa: E402
+from bench.common import write_result  # noqa: E402
 from bench.eval_recommend import _log  # noqa: E402
-from bench.recommend_variants import SETUPS, VARIANTS, build_cache, ndcg_at_10, variant_scores  # noqa: E402
+from bench.recommend_variants import SETUPS, VARIANTS, ndcg_at_10, variant_scores  # noqa: E402
+from bench.tafeng_s20.demand_windows import options_and_rows  # noqa: E402
 from models.recommend.config import RecommendConfig  # noqa: E402
-from models.recommend.datasets import load_ta_feng  # noqa: E402
-from models.recommend.features import feature_names, repeat_prior  # noqa: E402
+from models.recommend.features import repeat_prior  # noqa: E402
 
 #: Each count column and the shop-wide figure it is divided by: lines in the last N days (None: the whole history)
 #: or, for buyers, the customers with a purchase before the cutoff.
@@ -59,14 +58,7 @@ def as_shares(x: np.ndarray, names: list[str], figures: dict[int | str | None, f
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--setup", default="january", choices=["january", "february"])
-    parser.add_argument("--seeds", nargs="+", type=int, default=[7])
-    args = parser.parse_args()
-    ds = load_ta_feng(args.data / "recommend" / "ta-feng" / "ta_feng.csv.zip")
-    names = feature_names(RecommendConfig())
-    parts, val, test = build_cache(ds.events, ds.items, ds.customers, args.setup, _log)
+    args, ds, names, (parts, val, test) = options_and_rows(__doc__, "january")
     setup = SETUPS[args.setup]
     figures = {c: shop_figures(ds.events, c) for c in (*setup["train"], setup["valid"][0], setup["test"][0])}
     _log(f"shop figures per cutoff: {figures}")
