@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
 
-from features.storage.migrate import DEFAULT_HOLD_HOURS
+from features.storage import DEFAULT_HOLD_HOURS
 
 
 def _bool(value: str) -> bool:

@@ -7,12 +7,9 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine
 
+from features.storage import DEFAULT_HOLD_HOURS
+
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
-
-
-#: The review-hold length (hours) a migration gives holds taken before holds stored their own end (0017), when the
-#: caller names none: KEFU_RISK_HOLD_HOURS's default.
-DEFAULT_HOLD_HOURS = 8.0
 
 
 def alembic_config(engine: Engine, risk_hold_hours: float = DEFAULT_HOLD_HOURS) -> Config:
