@@ -141,10 +141,11 @@ def main() -> None:
         demand /= np.std(demand)
         trailing = np.log1p(test.x[:, names.index("item_pop_30d")].astype(np.float64))
         trailing /= np.std(trailing)
-        row = {"committed": ndcg_at_10(committed.blended(), test), "committed_ranker": ndcg_at_10(committed.raw, test),
-               "committed_with_month_demand": {w: round(ndcg_at_10(committed.blended() + w * demand, test), 5)
+        base = committed.blended()
+        row = {"committed": ndcg_at_10(base, test), "committed_ranker": ndcg_at_10(committed.raw, test),
+               "committed_with_month_demand": {w: round(ndcg_at_10(base + w * demand, test), 5)
                                                for w in (0.25, 0.5, 1.0, 2.0)},
-               "committed_with_trailing_demand": {w: round(ndcg_at_10(committed.blended() + w * trailing, test), 5)
+               "committed_with_trailing_demand": {w: round(ndcg_at_10(base + w * trailing, test), 5)
                                                   for w in (0.25, 0.5, 1.0, 2.0)}}
         if not args.demand_only:
             month, row["in_month_trees"] = in_month_scores(month_test, month_names, fold, rng, args.negatives,

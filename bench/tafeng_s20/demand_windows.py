@@ -40,12 +40,18 @@ def top_item_overlap(events, n: int = 100) -> dict[str, dict[str, int]]:
     return {m: {e: len(top[m] & top[e]) for e in MONTHS[:k]} for k, m in enumerate(MONTHS) if k}
 
 
+def popularity_before_30_days(x: np.ndarray, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's item popularity over its whole history, and over the history before the last 30 days."""
+    total = x[:, names.index("item_pop_total")].astype(np.float64)
+    return total, np.maximum(total - x[:, names.index("item_pop_30d")], 0.0)
+
+
 def windows(x: np.ndarray, names: list[str]) -> dict[str, np.ndarray]:
     """Each popularity window as log(1 + count), scaled to unit standard deviation."""
-    col = {n: x[:, names.index(n)].astype(np.float64) for n in ("item_pop_7d", "item_pop_30d", "item_pop_total")}
-    raw = {"last_7_days": col["item_pop_7d"], "last_30_days": col["item_pop_30d"],
-           "whole_history": col["item_pop_total"],
-           "before_last_30_days": np.maximum(col["item_pop_total"] - col["item_pop_30d"], 0.0)}
+    total, older = popularity_before_30_days(x, names)
+    raw = {"last_7_days": x[:, names.index("item_pop_7d")].astype(np.float64),
+           "last_30_days": x[:, names.index("item_pop_30d")].astype(np.float64),
+           "whole_history": total, "before_last_30_days": older}
     out = {}
     for name, v in raw.items():
         v = np.log1p(v)

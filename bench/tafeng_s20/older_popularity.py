@@ -23,15 +23,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from bench.common import write_result  # noqa: E402
 from bench.eval_recommend import _log  # noqa: E402
 from bench.recommend_variants import VARIANTS, ndcg_at_10, variant_scores  # noqa: E402
-from bench.tafeng_s20.demand_windows import options_and_rows  # noqa: E402
+from bench.tafeng_s20.demand_windows import options_and_rows, popularity_before_30_days  # noqa: E402
 
 NEW_COLUMNS = ["item_pop_before_30d", "item_pop_before_30d_share"]
 
 
 def with_older(x: np.ndarray, names: list[str]) -> np.ndarray:
     """``x`` with the two new columns appended (NEW_COLUMNS)."""
-    total = x[:, names.index("item_pop_total")].astype(np.float64)
-    older = np.maximum(total - x[:, names.index("item_pop_30d")], 0.0)
+    total, older = popularity_before_30_days(x, names)
     share = np.divide(older, total, out=np.full(len(total), np.nan), where=total > 0)
     return np.column_stack([x, np.log1p(older), share]).astype(np.float32)
 

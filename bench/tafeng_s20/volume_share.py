@@ -28,8 +28,6 @@ from bench.common import write_result  # noqa: E402
 from bench.eval_recommend import _log  # noqa: E402
 from bench.recommend_variants import SETUPS, VARIANTS, ndcg_at_10, variant_scores  # noqa: E402
 from bench.tafeng_s20.demand_windows import options_and_rows  # noqa: E402
-from models.recommend.config import RecommendConfig  # noqa: E402
-from models.recommend.features import repeat_prior  # noqa: E402
 
 #: Each count column and the shop-wide figure it is divided by: lines in the last N days (None: the whole history)
 #: or, for buyers, the customers with a purchase before the cutoff.
@@ -65,8 +63,6 @@ def main() -> None:
     shared_parts = [dataclasses.replace(p, x=as_shares(p.x, names, figures[c])) for p, c in zip(parts, setup["train"])]
     shared_val = dataclasses.replace(val, x=as_shares(val.x, names, figures[setup["valid"][0]]))
     shared_test = dataclasses.replace(test, x=as_shares(test.x, names, figures[setup["test"][0]]))
-    prior = repeat_prior(test.x, names) / np.std(repeat_prior(val.x, names))
-    weight = RecommendConfig().prior_weight
     out = {"command": "python bench/tafeng_s20/volume_share.py " + " ".join(sys.argv[1:]), "setup": args.setup,
            "repeat_popular": test.baseline["ndcg@10"], "figures": {str(k): v for k, v in figures.items()},
            "seeds": {}}
@@ -75,9 +71,10 @@ def main() -> None:
         committed = variant_scores(dict(VARIANTS["committed"]), parts, val, test, names, seed, prior_names=names)
         shares = variant_scores(dict(VARIANTS["committed"]), shared_parts, shared_val, shared_test, names, seed,
                                 prior_names=names)
-        row = {"committed": ndcg_at_10(committed.ranker + weight * prior, test),
+        # both blended with the committed prior, read from the unscaled columns
+        row = {"committed": ndcg_at_10(committed.blended(), test),
                "committed_ranker": ndcg_at_10(committed.raw, test), "committed_trees": committed.trees,
-               "shares": ndcg_at_10(shares.ranker + weight * prior, test),
+               "shares": ndcg_at_10(dataclasses.replace(shares, prior=committed.prior).blended(), test),
                "shares_ranker": ndcg_at_10(shares.raw, test), "shares_trees": shares.trees}
         out["seeds"][str(seed)] = row
         _log(f"seed {seed}: {row} ({time.perf_counter() - t:.0f}s)")
